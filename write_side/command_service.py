@@ -1,0 +1,133 @@
+"""Load -> fold -> decide -> append with the expected sequence; on conflict, again.
+
+Folded states are cached per subject (bounded LRU), so a command reads only the events
+appended since the cached sequence. Streams are append-only, and the expected-sequence
+check catches a stale cache, so the cache can never make a decision on old state stick.
+"""
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from events.base import Event
+from events.envelope import Envelope
+from events.subjects import Position, split_subject
+from write_side.aggregates import Aggregate
+from write_side.errors import ConcurrencyConflict
+from write_side.event_store import JetStreamEventStore, PendingEvent
+
+log = logging.getLogger(__name__)
+S = TypeVar("S")
+EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://tally.example/events")
+
+
+def deterministic_event_id(key: str, index: int) -> UUID:
+    """The same key always yields the same event ids, so a repeated step is deduplicated."""
+    return uuid5(EVENT_ID_NAMESPACE, f"{key}#{index}")
+
+
+@dataclass(frozen=True)
+class Metadata:
+    correlation_id: str
+    causation_id: str | None = None
+    idempotency_key: str | None = None  # makes the event ids deterministic
+
+
+@dataclass(frozen=True)
+class CommandResult(Generic[S]):
+    position: Position
+    events: list[Event]
+    state: S
+
+
+@dataclass
+class _Folded:
+    state: Any
+    last_seq: int
+
+
+class CommandService:
+    def __init__(
+        self, store: JetStreamEventStore, *, max_attempts: int = 120, cache_size: int = 20_000
+    ) -> None:
+        self._store = store
+        self._max_attempts = max_attempts
+        self._cache: OrderedDict[str, _Folded] = OrderedDict()
+        self._cache_size = cache_size
+
+    async def load(self, aggregate: Aggregate[S, Any], aggregate_id: str) -> tuple[S, int]:
+        """The aggregate's current state and the sequence of its last event (0: none)."""
+        subject = aggregate.subject(aggregate_id)
+        folded = self._cache.get(subject) or _Folded(aggregate.initial(aggregate_id), 0)
+        loaded = await self._store.load(subject, from_seq=folded.last_seq + 1)
+        state = folded.state
+        for recorded in loaded.events:
+            state = aggregate.evolve(state, recorded.event)
+        last_seq = max(folded.last_seq, loaded.last_seq)
+        self._remember(subject, _Folded(state, last_seq))
+        return state, last_seq
+
+    async def handle(
+        self, aggregate: Aggregate[S, Any], aggregate_id: str, command: Any, meta: Metadata
+    ) -> CommandResult[S]:
+        """Decides `command` on the current state and appends the result, retrying on
+        conflicts. Rule violations raise; a command that changes nothing appends nothing."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(ConcurrencyConflict),
+            wait=wait_random_exponential(multiplier=0.002, max=0.05),
+            stop=stop_after_attempt(self._max_attempts),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._attempt(aggregate, aggregate_id, command, meta)
+        raise AssertionError("unreachable")
+
+    async def _attempt(
+        self, aggregate: Aggregate[S, Any], aggregate_id: str, command: Any, meta: Metadata
+    ) -> CommandResult[S]:
+        subject = aggregate.subject(aggregate_id)
+        state, last_seq = await self.load(aggregate, aggregate_id)
+        events = aggregate.decide(state, command)
+        stream_position = Position(split_subject(subject)[0], last_seq)
+        if not events:
+            return CommandResult(stream_position, [], state)
+        pending = [
+            PendingEvent(event, self._envelope(meta, index)) for index, event in enumerate(events)
+        ]
+        try:
+            result = await self._store.append(subject, pending, last_seq)
+        except ConcurrencyConflict:
+            log.debug("conflict on %s at %d, retrying", subject, last_seq)
+            raise
+        for event in events:
+            state = aggregate.evolve(state, event)
+        self._remember(subject, _Folded(state, result.last_seq))
+        return CommandResult(result.position, events, state)
+
+    @staticmethod
+    def _envelope(meta: Metadata, index: int) -> Envelope:
+        if meta.idempotency_key is not None:
+            event_id = deterministic_event_id(meta.idempotency_key, index)
+        else:
+            event_id = Envelope().event_id
+        return Envelope(
+            event_id=event_id,
+            correlation_id=meta.correlation_id,
+            causation_id=meta.causation_id or meta.correlation_id,
+        )
+
+    def _remember(self, subject: str, folded: _Folded) -> None:
+        self._cache[subject] = folded
+        self._cache.move_to_end(subject)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)

@@ -1,0 +1,46 @@
+"""The write side's errors. Library errors are translated into these in one place
+(`event_store.py`, `idempotency.py`); `http/problems.py` maps them to HTTP."""
+
+
+class WriteSideError(Exception):
+    """Base of every error the write side raises on purpose."""
+
+
+class RuleViolation(WriteSideError):
+    """A business rule refuses the command (HTTP 409). `code` ends the problem type URI."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+class AggregateNotFound(WriteSideError):
+    """The command names an order or SKU that has no events (HTTP 404)."""
+
+    def __init__(self, kind: str, aggregate_id: str) -> None:
+        super().__init__(f"{kind} {aggregate_id} not found")
+        self.kind = kind
+        self.aggregate_id = aggregate_id
+
+
+class ConcurrencyConflict(WriteSideError):
+    """The subject moved past the expected sequence; reload and decide again."""
+
+    def __init__(self, subject: str, expected: int, actual: int | None = None) -> None:
+        super().__init__(f"{subject}: expected last sequence {expected}, found {actual}")
+        self.subject = subject
+        self.expected = expected
+        self.actual = actual
+
+
+class StoreUnavailable(WriteSideError):
+    """NATS cannot be reached or did not answer in time (HTTP 503)."""
+
+
+class IdempotencyKeyReused(WriteSideError):
+    """The same Idempotency-Key came with another request body (HTTP 422)."""
+
+
+class IdempotentRequestInProgress(WriteSideError):
+    """The first request with this Idempotency-Key is still being processed (HTTP 409)."""

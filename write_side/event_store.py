@@ -1,0 +1,160 @@
+"""The JetStream event store: one subject per aggregate, optimistic concurrency on it.
+
+Library errors become write-side errors here and nowhere else:
+10071 / 10164 -> ConcurrencyConflict; no connection, no responders, 503 -> StoreUnavailable;
+a timeout is ambiguous and is resolved by looking at the subject's last message id.
+"""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import nats.errors
+from nats.aio.client import Client as NATS
+from nats.js.errors import APIError, NotFoundError
+
+from events.base import Event
+from events.codec import DecodeError, RecordedEvent, decode, encode
+from events.envelope import MSG_ID, Envelope
+from events.subjects import Position, split_subject
+from write_side.atomic_batch import publish_batch
+from write_side.direct_get import DirectGetError, read_subject
+from write_side.errors import ConcurrencyConflict, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
+CONFLICT_CODES = frozenset({10071, 10164})
+_UNAVAILABLE = (
+    nats.errors.ConnectionClosedError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.NoRespondersError,
+    nats.errors.OutboundBufferLimitError,
+    nats.errors.StaleConnectionError,
+    nats.errors.ConnectionDrainingError,
+)
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    event: Event
+    envelope: Envelope
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    stream: str
+    first_seq: int
+    last_seq: int
+
+    @property
+    def position(self) -> Position:
+        return Position(self.stream, self.last_seq)
+
+
+@dataclass(frozen=True)
+class LoadedEvents:
+    events: list[RecordedEvent]
+    last_seq: int  # the subject's last stream sequence seen (0: nothing from from_seq on)
+
+
+class JetStreamEventStore:
+    def __init__(self, nc: NATS, *, timeout: float = 1.5) -> None:
+        self._nc = nc
+        self._js = nc.jetstream(timeout=timeout)
+        self._timeout = timeout
+
+    def _check_connected(self) -> None:
+        if not self._nc.is_connected:
+            raise StoreUnavailable("NATS is not connected")
+
+    async def load(self, subject: str, *, from_seq: int = 1) -> LoadedEvents:
+        """The aggregate's events from `from_seq` on, decoded and upcast, in stream order."""
+        self._check_connected()
+        stream, _ = split_subject(subject)
+        try:
+            messages = await read_subject(
+                self._nc, stream, subject, from_seq=from_seq, timeout=self._timeout
+            )
+        except (TimeoutError, DirectGetError, *_UNAVAILABLE) as error:
+            raise StoreUnavailable(f"reading {subject}: {error!r}") from error
+        events: list[RecordedEvent] = []
+        for message in messages:
+            try:
+                events.append(
+                    decode(
+                        message.data,
+                        message.headers,
+                        stream=stream,
+                        seq=message.seq,
+                        subject=subject,
+                    )
+                )
+            except DecodeError as error:
+                if error.reason == "unknown-schema-version":
+                    raise StoreUnavailable(f"{subject} holds {error}; upgrade Tally") from error
+                log.warning(
+                    "skipping a message that is not a Tally event",
+                    extra={"subject": subject, "seq": message.seq, "reason": str(error)},
+                )
+        last_seq = messages[-1].seq if messages else 0
+        return LoadedEvents(events=events, last_seq=last_seq)
+
+    async def append(
+        self, subject: str, events: Sequence[PendingEvent], expected_seq: int
+    ) -> AppendResult:
+        """Appends `events` to `subject` only if its last sequence is still `expected_seq`.
+
+        Several events go as one atomic batch: all are stored or none.
+        """
+        if not events:
+            raise ValueError("nothing to append")
+        self._check_connected()
+        stream, _ = split_subject(subject)
+        encoded = [encode(item.event, item.envelope) for item in events]
+        expect = {EXPECTED_LAST_SUBJECT_SEQUENCE: str(expected_seq)}
+        try:
+            if len(encoded) == 1:
+                payload, headers = encoded[0]
+                ack = await self._js.publish(subject, payload, headers={**headers, **expect})
+                return AppendResult(stream, ack.seq, ack.seq)
+            answer = await publish_batch(
+                self._nc, subject, encoded, first_headers=expect, timeout=self._timeout
+            )
+            last = int(answer["seq"])
+            return AppendResult(stream, last - len(encoded) + 1, last)
+        except APIError as error:
+            if error.err_code in CONFLICT_CODES:
+                return await self._resolve(stream, subject, events, expected_seq, error)
+            if error.code == 503:
+                raise StoreUnavailable(f"JetStream unavailable: {error}") from error
+            raise
+        except (TimeoutError, nats.errors.TimeoutError) as error:
+            return await self._resolve(stream, subject, events, expected_seq, error)
+        except _UNAVAILABLE as error:
+            raise StoreUnavailable(f"appending to {subject}: {error!r}") from error
+
+    async def _resolve(
+        self,
+        stream: str,
+        subject: str,
+        events: Sequence[PendingEvent],
+        expected_seq: int,
+        error: Exception,
+    ) -> AppendResult:
+        """After a conflict or a timeout: were our events stored after all (a retry that
+        raced with its own first attempt), or did someone else write first?"""
+        last_id = str(events[-1].envelope.event_id)
+        try:
+            last = await self._js.get_last_msg(stream, subject)
+        except NotFoundError:
+            last = None
+        except (APIError, TimeoutError, nats.errors.TimeoutError, *_UNAVAILABLE) as lookup:
+            raise StoreUnavailable(f"appending to {subject}: {error!r}") from lookup
+        if last is not None and last.headers and last.headers.get(MSG_ID) == last_id:
+            seq = int(last.seq or 0)
+            return AppendResult(stream, seq - len(events) + 1, seq)
+        if isinstance(error, APIError):
+            actual = int(last.seq or 0) if last is not None else 0
+            raise ConcurrencyConflict(subject, expected_seq, actual) from error
+        raise StoreUnavailable(f"appending to {subject} timed out") from error

@@ -1,0 +1,1 @@
+"""The command HTTP routes (POST), their validation and their problem+json errors."""
