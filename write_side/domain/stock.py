@@ -27,7 +27,7 @@ class StockState:
     sku: str
     exists: bool = False
     on_hand: int = 0
-    reservations: Mapping[str, int] = field(default=_EMPTY)
+    reservations: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
 
     @property
     def reserved(self) -> int:

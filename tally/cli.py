@@ -1,0 +1,105 @@
+"""The `tally` command line. Each command validates the settings, sets up logging and runs
+one composition root."""
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvloop
+
+from tally.logging_setup import configure_logging
+from tally.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(
+    name="tally",
+    help="Tally: an event-sourced CQRS backend for orders and stock.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+HostOption = Annotated[str | None, typer.Option("--host", help="listen address")]
+PortOption = Annotated[int | None, typer.Option("--port", help="listen port")]
+
+
+def _settings(**overrides: Any) -> Settings:
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        settings = load_settings(**given)
+    except SettingsError as error:
+        typer.echo(f"tally: {error}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    with contextlib.suppress(KeyboardInterrupt):
+        uvloop.run(main)
+
+
+def _stoppable(settings: Settings, role: Any) -> Coroutine[Any, Any, None]:
+    from tally.roles.lifecycle import install_stop_signals
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        install_stop_signals(stop)
+        await role(settings, stop)
+
+    return main()
+
+
+@app.command()
+def up(
+    host: HostOption = None,
+    port: PortOption = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="where data lives")] = None,
+) -> None:
+    """Run everything on this machine: embedded NATS and PostgreSQL, migrations, all roles."""
+    from tally.roles.up import run_up
+
+    _run(run_up(_settings(host=host, port=port, data_dir=data_dir)))
+
+
+@app.command()
+def migrate() -> None:
+    """Create or update the streams, the key-value bucket and the database schema."""
+    from tally.roles.migrate import run_migrate
+
+    settings = _settings()
+    _require_nats(settings)
+    _run(run_migrate(settings))
+
+
+@app.command()
+def api(host: HostOption = None, port: PortOption = None) -> None:
+    """Serve the HTTP API (commands, queries, operations)."""
+    from tally.roles.api import run_api
+
+    settings = _settings(host=host, port=port)
+    _require_nats(settings)
+    _run(_stoppable(settings, run_api))
+
+
+@app.command()
+def config() -> None:
+    """Print the effective settings, secrets masked."""
+    settings = _settings()
+    for name, value in sorted(settings.model_dump(mode="json").items()):
+        typer.echo(f"{name}={'' if value is None else value}")
+
+
+def _require_nats(settings: Settings) -> None:
+    if not settings.nats_servers:
+        typer.echo("tally: NATS_URL is not set (only `tally up` embeds a server)", err=True)
+        raise typer.Exit(2)
+
+
+def main() -> None:
+    app(prog_name="tally")
+
+
+if __name__ == "__main__":
+    main()

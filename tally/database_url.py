@@ -1,0 +1,25 @@
+"""DATABASE_URL is a plain libpq URI; the drivers' URLs are derived from it here."""
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+
+def validate_database_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ValueError("must start with postgresql:// (a libpq URI)")
+    if not parts.path.strip("/"):
+        raise ValueError("must name a database, e.g. postgresql://user@host:5432/tally")
+    return url
+
+
+def sqlalchemy_url(url: str) -> str:
+    """`postgresql://...` -> `postgresql+asyncpg://...` (unix sockets via `?host=/dir`)."""
+    parts = urlsplit(validate_database_url(url))
+    query = urlencode(parse_qsl(parts.query))
+    return urlunsplit(("postgresql+asyncpg", parts.netloc, parts.path, query, ""))
+
+
+def asyncpg_dsn(url: str) -> str:
+    """asyncpg takes the libpq URI as it is, but only the `postgresql` scheme."""
+    parts = urlsplit(validate_database_url(url))
+    return urlunsplit(("postgresql", parts.netloc, parts.path, parts.query, ""))

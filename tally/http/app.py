@@ -1,0 +1,53 @@
+"""Joins the sides' routes into the one API app, with the shared middleware and the
+problem+json answers for routing errors."""
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from tally.http.correlation import CorrelationIdMiddleware
+from tally.http.ops import Check, ops_routes
+
+log = logging.getLogger("tally.http")
+PROBLEM_BASE = "https://tally.dev/problems/"
+CODES = {404: "not-found", 405: "method-not-allowed", 400: "bad-request"}
+
+
+def _problem(status: int, code: str, title: str, detail: str) -> Response:
+    body = {"type": PROBLEM_BASE + code, "title": title, "status": status, "detail": detail}
+    return Response(json.dumps(body), status_code=status, media_type="application/problem+json")
+
+
+async def _http_exception(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    code = CODES.get(error.status_code, "http-error")
+    response = _problem(error.status_code, code, str(error.detail), str(error.detail))
+    if error.headers:
+        response.headers.update(error.headers)
+    return response
+
+
+async def _unexpected(request: Request, error: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return _problem(500, "internal-error", "Internal error", "see the server log")
+
+
+def create_api_app(
+    *,
+    routes: Sequence[BaseRoute],
+    checks: Mapping[str, Check],
+    debug: bool = False,
+) -> Starlette:
+    return Starlette(
+        debug=debug,
+        routes=[*routes, *ops_routes(checks)],
+        middleware=[Middleware(CorrelationIdMiddleware)],
+        exception_handlers={HTTPException: _http_exception, Exception: _unexpected},
+    )

@@ -1,0 +1,57 @@
+"""Connecting to NATS: retried with exponential backoff and jitter at start, reconnecting
+for ever once connected, every wait bounded, failures logged once, not as tracebacks."""
+
+import logging
+
+import nats
+from nats.aio.client import Client as NATS
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay
+from tenacity import wait_random_exponential as backoff
+
+log = logging.getLogger("tally.nats")
+
+
+class NatsUnavailable(Exception):
+    pass
+
+
+async def connect_nats(
+    servers: list[str], *, name: str, connect_timeout: float = 30.0, **options: object
+) -> NATS:
+    async def error_cb(error: Exception) -> None:
+        log.warning("nats error: %s", error or type(error).__name__)
+
+    async def disconnected_cb() -> None:
+        log.warning("nats disconnected")
+
+    async def reconnected_cb() -> None:
+        log.info("nats reconnected")
+
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type((OSError, TimeoutError, nats.errors.Error)),
+        wait=backoff(multiplier=0.2, max=3.0),
+        stop=stop_after_delay(connect_timeout),
+        reraise=True,
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
+                nc = await nats.connect(
+                    servers=servers,
+                    name=name,
+                    connect_timeout=2,
+                    reconnect_time_wait=0.5,
+                    max_reconnect_attempts=1,
+                    ping_interval=10,
+                    max_outstanding_pings=3,
+                    error_cb=error_cb,
+                    disconnected_cb=disconnected_cb,
+                    reconnected_cb=reconnected_cb,
+                    **options,
+                )
+    except (OSError, TimeoutError, nats.errors.Error) as error:
+        raise NatsUnavailable(f"cannot connect to NATS at {', '.join(servers)}: {error}") from error
+    # Connected: from now on, reconnect for as long as the process lives. nats-py reads
+    # this option at every reconnect; the initial attempts above were bounded instead.
+    nc.options["max_reconnect_attempts"] = -1
+    return nc

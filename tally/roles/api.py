@@ -1,0 +1,43 @@
+"""`tally api`: the HTTP process (commands, queries, operations)."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from nats.aio.client import Client as NATS
+from starlette.applications import Starlette
+
+from tally.http.app import create_api_app
+from tally.http.ops import Check, CheckResult
+from tally.nats_connection import connect_nats
+from tally.roles.lifecycle import serve_http
+from tally.roles.write_side import command_routes
+from tally.settings import Settings
+
+
+def nats_check(nc: NATS) -> Check:
+    async def check() -> CheckResult:
+        if not nc.is_connected:
+            return False, "not connected"
+        await nc.flush(timeout=1)
+        return True, nc.connected_url.netloc if nc.connected_url else "connected"
+
+    return check
+
+
+@contextlib.asynccontextmanager
+async def api_app(settings: Settings) -> AsyncIterator[Starlette]:
+    """The API app with its connections open; they close when the context ends."""
+    nc = await connect_nats(
+        settings.nats_servers, name="tally-api", connect_timeout=settings.nats_connect_timeout
+    )
+    try:
+        commands = await command_routes(nc, settings)
+        yield create_api_app(routes=commands.routes(), checks={"nats": nats_check(nc)})
+    finally:
+        await nc.drain()
+
+
+async def run_api(settings: Settings, stop: asyncio.Event) -> None:
+    async with api_app(settings) as app:
+        await serve_http(app, settings, stop)

@@ -1,0 +1,62 @@
+"""Running roles until asked to stop: one stop event set by SIGINT/SIGTERM, shared by every
+role in the process, so `tally up` stops all of them together and cleanly."""
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Coroutine, Generator
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+
+from tally.settings import Settings
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the process-wide stop event rules."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def install_stop_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def serve_http(app: Starlette, settings: Settings, stop: asyncio.Event) -> None:
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="none",
+        http="httptools",
+        access_log=settings.access_log,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+        h11_max_incomplete_event_size=16 * 1024,
+    )
+    server = _Server(config)
+    serving = asyncio.create_task(server.serve())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    stopping.cancel()
+    await serving
+
+
+async def run_until_stopped(*roles: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:
+    """Runs the roles together; when one fails, the others are stopped and the error raised."""
+    tasks = [asyncio.create_task(role) for role in roles]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            if task.exception() is not None:
+                stop.set()
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)

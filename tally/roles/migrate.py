@@ -1,0 +1,20 @@
+"""`tally migrate`: the streams, the key-value bucket (and the database schema)."""
+
+import logging
+
+from tally.nats_connection import connect_nats
+from tally.roles.write_side import migrate_streams
+from tally.settings import Settings
+
+log = logging.getLogger("tally.migrate")
+
+
+async def run_migrate(settings: Settings) -> None:
+    nc = await connect_nats(
+        settings.nats_servers, name="tally-migrate", connect_timeout=settings.nats_connect_timeout
+    )
+    try:
+        streams = await migrate_streams(nc, settings)
+        log.info("streams ready", extra={"streams": streams, "replicas": settings.stream_replicas})
+    finally:
+        await nc.drain()

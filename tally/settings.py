@@ -1,0 +1,97 @@
+"""Every knob of Tally, read from the environment once at process start and passed down.
+
+`NATS_URL` and `DATABASE_URL` keep their conventional names; everything else is `TALLY_*`.
+"""
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tally.database_url import validate_database_url
+
+
+def _nats_servers(value: str | None) -> str | None:
+    if value is None:
+        return None
+    for server in value.split(","):
+        server = server.strip()
+        if not server or ("://" not in server and ":" not in server):
+            raise ValueError(f"not a NATS server URL: {server!r}")
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TALLY_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    nats_url: Annotated[str | None, AfterValidator(_nats_servers)] = Field(
+        default=None,
+        validation_alias="NATS_URL",
+        description="NATS server(s), comma-separated; unset: `tally up` embeds one",
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias="DATABASE_URL",
+        description="libpq URI; unset: `tally up` embeds PostgreSQL",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    data_dir: Path = Path(".tally")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    access_log: bool = False
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
+    stream_replicas: int = Field(default=1, ge=1, le=5)
+    duplicate_window_seconds: float = Field(default=120.0, gt=0, le=86_400)
+    idempotency_ttl_hours: float = Field(default=48.0, ge=24, le=24 * 365)
+    nats_timeout: float = Field(default=0.9, gt=0, le=30)
+    nats_connect_timeout: float = Field(default=30.0, gt=0, le=3600)
+    command_deadline: float = Field(default=10.0, gt=0, le=120)
+    command_max_attempts: int = Field(default=120, ge=1, le=10_000)
+
+    payment_limit: Decimal = Field(default=Decimal(10000), ge=0)
+    payment_failure_rate: float = Field(default=0.0, ge=0, le=1)
+    payment_url: str | None = None
+    payment_deadline_seconds: float = Field(default=30.0, gt=0, le=86_400)
+
+    @property
+    def nats_servers(self) -> list[str]:
+        if not self.nats_url:
+            return []
+        return [server.strip() for server in self.nats_url.split(",")]
+
+    def database_dsn(self) -> str | None:
+        if self.database_url is None:
+            return None
+        return validate_database_url(self.database_url.get_secret_value())
+
+
+def env_name(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    if info is not None and isinstance(info.validation_alias, str):
+        return info.validation_alias
+    return f"TALLY_{field.upper()}"
+
+
+class SettingsError(Exception):
+    """An invalid environment; the message names every bad variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+        settings.database_dsn()
+        return settings
+    except ValidationError as error:
+        problems = [
+            f"{env_name(str(item['loc'][0])) if item['loc'] else '?'}: {item['msg']}"
+            for item in error.errors(include_url=False)
+        ]
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
+    except ValueError as error:
+        raise SettingsError(f"invalid settings:\n  DATABASE_URL: {error}") from None
