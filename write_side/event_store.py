@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
 CONFLICT_CODES = frozenset({10071, 10164})
+DUPLICATE_IN_BATCH = 10201  # an atomic batch re-sent with ids already stored
 _UNAVAILABLE = (
     nats.errors.ConnectionClosedError,
     nats.errors.ConnectionReconnectingError,
@@ -124,7 +125,7 @@ class JetStreamEventStore:
             last = int(answer["seq"])
             return AppendResult(stream, last - len(encoded) + 1, last)
         except APIError as error:
-            if error.err_code in CONFLICT_CODES:
+            if error.err_code in CONFLICT_CODES or error.err_code == DUPLICATE_IN_BATCH:
                 return await self._resolve(stream, subject, events, expected_seq, error)
             if error.code == 503:
                 raise StoreUnavailable(f"JetStream unavailable: {error}") from error

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID, uuid4, uuid5
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -19,7 +19,12 @@ from write_side.domain import order, stock
 from write_side.errors import WriteSideError
 from write_side.http.body import parse_json, read_body, validate
 from write_side.http.idempotent import IdempotentCommands, request_key
-from write_side.http.problems import HttpProblem, from_write_side_error, unavailable
+from write_side.http.problems import (
+    HttpProblem,
+    from_write_side_error,
+    unavailable,
+    validation_problem,
+)
 from write_side.http.schemas import (
     AdjustStockBody,
     CancelOrderBody,
@@ -145,6 +150,8 @@ class CommandRoutes:
                 return await action(request, body, meta)
         except HttpProblem as problem:
             return problem.response()
+        except ValidationError as error:  # an event the domain could not build from the input
+            return validation_problem(error).response()
         except WriteSideError as error:
             return from_write_side_error(error).response()
         except TimeoutError:

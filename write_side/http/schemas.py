@@ -3,7 +3,7 @@ OpenAPI document."""
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from events.money import MONEY_PATTERN
 from events.orders import CURRENCY_PATTERN
@@ -44,6 +44,13 @@ class ReceiveStockBody(_Body):
 class AdjustStockBody(_Body):
     delta: Annotated[StrictInt, Field(ge=-1_000_000_000, le=1_000_000_000)]
     reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+    @field_validator("delta")
+    @classmethod
+    def _not_zero(cls, delta: int) -> int:
+        if delta == 0:
+            raise ValueError("delta must not be 0")
+        return delta
 
 
 class OrderPlacedAnswer(BaseModel):

@@ -1,0 +1,51 @@
+"""Load -> decide -> append with retries, against a real JetStream."""
+
+import asyncio
+
+import pytest
+
+from write_side.aggregates import STOCK_ITEM
+from write_side.command_service import CommandService, Metadata
+from write_side.domain import stock
+from write_side.errors import RuleViolation
+from write_side.event_store import JetStreamEventStore
+
+pytestmark = pytest.mark.integration
+META = Metadata(correlation_id="test")
+
+
+async def test_fifty_concurrent_commands_on_one_aggregate_all_succeed(
+    store: JetStreamEventStore,
+) -> None:
+    services = [CommandService(store) for _ in range(5)]  # five API processes, one stream
+    await services[0].handle(STOCK_ITEM, "HOT", stock.ReceiveStock(100), META)
+    results = await asyncio.gather(
+        *(
+            services[i % 5].handle(STOCK_ITEM, "HOT", stock.ReserveStock(f"o{i}", 2), META)
+            for i in range(50)
+        )
+    )
+    assert all(len(result.events) == 1 for result in results)
+    state, last_seq = await CommandService(store).load(STOCK_ITEM, "HOT")
+    assert (state.on_hand, state.reserved, last_seq) == (100, 100, 51)
+    with pytest.raises(stock.OutOfStock):
+        await services[0].handle(STOCK_ITEM, "HOT", stock.ReserveStock("late", 1), META)
+
+
+async def test_a_cached_state_is_brought_up_to_date(store: JetStreamEventStore) -> None:
+    one, two = CommandService(store), CommandService(store)
+    await one.handle(STOCK_ITEM, "A", stock.ReceiveStock(3), META)
+    await two.handle(STOCK_ITEM, "A", stock.ReserveStock("o1", 3), META)
+    # `one` still caches on_hand=3, reserved=0; its decision must see the reservation.
+    with pytest.raises(RuleViolation):
+        await one.handle(STOCK_ITEM, "A", stock.AdjustStock(-1, "broken"), META)
+
+
+async def test_the_same_idempotency_key_appends_once(store: JetStreamEventStore) -> None:
+    service = CommandService(store)
+    keyed = Metadata(correlation_id="c", idempotency_key="step-1")
+    first = await service.handle(STOCK_ITEM, "A", stock.ReceiveStock(3), keyed)
+    again = await CommandService(store).handle(STOCK_ITEM, "A", stock.ReceiveStock(3), keyed)
+    assert again.position == first.position
+    state, _ = await CommandService(store).load(STOCK_ITEM, "A")
+    assert state.on_hand == 3
