@@ -1,8 +1,9 @@
-"""`tally migrate`: the streams, the key-value bucket (and the database schema)."""
+"""`tally migrate`: the streams, the key-value bucket, the dead letters and the database schema."""
 
 import logging
 
 from tally.nats_connection import connect_nats
+from tally.roles.database import upgrade_database
 from tally.roles.write_side import migrate_streams
 from tally.settings import Settings
 
@@ -18,3 +19,6 @@ async def run_migrate(settings: Settings) -> None:
         log.info("streams ready", extra={"streams": streams, "replicas": settings.stream_replicas})
     finally:
         await nc.drain()
+    dsn = settings.database_dsn()
+    if dsn is not None:
+        await upgrade_database(dsn)

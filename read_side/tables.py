@@ -1,0 +1,103 @@
+"""The read models as SQLAlchemy Core tables: the one metadata that Alembic migrates.
+
+Every view row records `version` (how many of its aggregate's events were applied) and
+`last_seq` (the stream sequence of the last one), so a view can be checked against its stream.
+"""
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    Uuid,
+    text,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+MONEY = Numeric(15, 2)
+ORDER_STATUSES = ("pending", "confirmed", "rejected", "cancelled", "shipped")
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("order_id", Uuid(as_uuid=True), primary_key=True),
+    Column("customer_id", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("total", MONEY, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    CheckConstraint(
+        "status IN (" + ", ".join(f"'{status}'" for status in ORDER_STATUSES) + ")",
+        name="status",
+    ),
+    # GET /orders: newest first (a backward scan), optionally by status or customer,
+    # keyset on (created_at, order_id)
+    Index("ix_orders_created", "created_at", "order_id"),
+    Index("ix_orders_status_created", "status", "created_at", "order_id"),
+    Index("ix_orders_customer_created", "customer_id", "created_at", "order_id"),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column(
+        "order_id",
+        Uuid(as_uuid=True),
+        ForeignKey("orders.order_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("line_no", SmallInteger, primary_key=True),
+    Column("sku", String(64), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price", MONEY, nullable=False),
+)
+
+stock_items = Table(
+    "stock_items",
+    metadata,
+    Column("sku", String(64), primary_key=True),
+    Column("on_hand", BigInteger, nullable=False),
+    Column("reserved", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+)
+
+projection_checkpoints = Table(
+    "projection_checkpoints",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("stream", String(64), nullable=False),
+    Column("position", BigInteger, nullable=False, server_default=text("0")),
+    Column("state", String(16), nullable=False, server_default=text("'live'")),
+    Column(
+        "updated_at", DateTime(timezone=True), nullable=False, server_default=text("now()")
+    ),
+)
+
+VIEW_TABLES: dict[str, tuple[Table, ...]] = {
+    "orders": (orders, order_lines),
+    "stock": (stock_items,),
+}
+"""The tables each projection owns, parents first: what a replay rebuilds and swaps."""
