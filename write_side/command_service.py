@@ -22,7 +22,7 @@ from events.base import Event
 from events.envelope import Envelope
 from events.subjects import Position, split_subject
 from write_side.aggregates import Aggregate
-from write_side.errors import ConcurrencyConflict
+from write_side.errors import ConcurrencyConflict, WriteSideError
 from write_side.event_store import JetStreamEventStore, PendingEvent
 
 log = logging.getLogger(__name__)
@@ -89,26 +89,54 @@ class CommandService:
         )
         async for attempt in retrying:
             with attempt:
-                return await self._attempt(aggregate, aggregate_id, command, meta)
+                first = attempt.retry_state.attempt_number == 1
+                return await self._attempt(aggregate, aggregate_id, command, meta, first)
         raise AssertionError("unreachable")
 
     async def _attempt(
-        self, aggregate: Aggregate[S, Any], aggregate_id: str, command: Any, meta: Metadata
+        self,
+        aggregate: Aggregate[S, Any],
+        aggregate_id: str,
+        command: Any,
+        meta: Metadata,
+        trust_cache: bool,
     ) -> CommandResult[S]:
         subject = aggregate.subject(aggregate_id)
+        cached = self._cache.get(subject) if trust_cache else None
+        if cached is not None:
+            # Decide on the cached state without reading first: the append's expected
+            # sequence proves the state current. Refusals and no-ops are never taken from
+            # the cache; they are decided again on fresh state below.
+            try:
+                events = aggregate.decide(cached.state, command)
+            except WriteSideError:
+                events = []
+            if events:
+                try:
+                    return await self._append(
+                        aggregate, subject, cached.state, cached.last_seq, events, meta
+                    )
+                except ConcurrencyConflict:
+                    pass  # the cache was stale: read what is new and decide again
         state, last_seq = await self.load(aggregate, aggregate_id)
         events = aggregate.decide(state, command)
-        stream_position = Position(split_subject(subject)[0], last_seq)
         if not events:
-            return CommandResult(stream_position, [], state)
+            return CommandResult(Position(split_subject(subject)[0], last_seq), [], state)
+        return await self._append(aggregate, subject, state, last_seq, events, meta)
+
+    async def _append(
+        self,
+        aggregate: Aggregate[S, Any],
+        subject: str,
+        state: S,
+        last_seq: int,
+        events: list[Event],
+        meta: Metadata,
+    ) -> CommandResult[S]:
         pending = [
             PendingEvent(event, self._envelope(meta, index)) for index, event in enumerate(events)
         ]
-        try:
-            result = await self._store.append(subject, pending, last_seq)
-        except ConcurrencyConflict:
-            log.debug("conflict on %s at %d, retrying", subject, last_seq)
-            raise
+        result = await self._store.append(subject, pending, last_seq)
         for event in events:
             state = aggregate.evolve(state, event)
         self._remember(subject, _Folded(state, result.last_seq))

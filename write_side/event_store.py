@@ -18,7 +18,7 @@ from events.codec import DecodeError, RecordedEvent, decode, encode
 from events.envelope import MSG_ID, Envelope
 from events.subjects import Position, split_subject
 from write_side.atomic_batch import publish_batch
-from write_side.direct_get import DirectGetError, read_subject
+from write_side.direct_get import DirectGetError, DirectReader
 from write_side.errors import ConcurrencyConflict, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ class JetStreamEventStore:
         self._nc = nc
         self._js = nc.jetstream(timeout=timeout)
         self._timeout = timeout
+        self._reader = DirectReader(nc)
 
     def _check_connected(self) -> None:
         if not self._nc.is_connected:
@@ -74,8 +75,8 @@ class JetStreamEventStore:
         self._check_connected()
         stream, _ = split_subject(subject)
         try:
-            messages = await read_subject(
-                self._nc, stream, subject, from_seq=from_seq, timeout=self._timeout
+            messages = await self._reader.read_subject(
+                stream, subject, from_seq=from_seq, timeout=self._timeout
             )
         except (TimeoutError, DirectGetError, *_UNAVAILABLE) as error:
             raise StoreUnavailable(f"reading {subject}: {error!r}") from error

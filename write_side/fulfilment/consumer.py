@@ -1,0 +1,144 @@
+"""The durable JetStream consumer that feeds order events to the process manager.
+
+Messages are handled concurrently, but one order's messages one at a time and in delivery
+order. A message is acknowledged only after its step's events are stored; work that must
+wait (breaker open, deadline not reached) is nak'ed with a delay; an undecodable message is
+terminated. On stop, no new message is fetched and the ones in hand are finished.
+"""
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import nats.errors
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from events.codec import DecodeError, RecordedEvent, decode
+from events.envelope import EVENT_TYPE
+from events.subjects import ORDERS, STREAM_SUBJECTS
+from write_side.fulfilment.metrics import MESSAGES
+from write_side.fulfilment.plan import Outcome, Retry, failure_delay
+
+log = logging.getLogger("tally.fulfilment")
+CONSUMER = "fulfilment"
+Handler = Callable[[RecordedEvent], Awaitable[Outcome]]
+
+
+def consumer_config(max_ack_pending: int = 1000, ack_wait: float = 60.0) -> ConsumerConfig:
+    return ConsumerConfig(
+        durable_name=CONSUMER,
+        description="Tally order fulfilment (process manager)",
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=ack_wait,
+        max_deliver=-1,  # parked work comes back until it is decided
+        max_ack_pending=max_ack_pending,
+        filter_subject=STREAM_SUBJECTS[ORDERS],
+    )
+
+
+async def ensure_consumer(js: JetStreamContext, config: ConsumerConfig | None = None) -> None:
+    """Creates the durable consumer, or updates its editable fields."""
+    await js.add_consumer(ORDERS, config or consumer_config())
+
+
+class _OrderLocks:
+    """One lock per order id, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+class FulfilmentConsumer:
+    def __init__(self, nc: NATS, handler: Handler, *, concurrency: int = 64) -> None:
+        self._js = nc.jetstream()
+        self._handler = handler
+        self._concurrency = concurrency
+        self._locks = _OrderLocks()
+        self._rng = random.Random()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        subscription = await self._js.pull_subscribe_bind(CONSUMER, ORDERS)
+        tasks: set[asyncio.Task[None]] = set()
+        try:
+            while not stop.is_set():
+                free = self._concurrency - len(tasks)
+                if free <= 0:
+                    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                try:
+                    messages = await subscription.fetch(batch=free, timeout=0.5)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    continue
+                except nats.errors.Error as error:
+                    log.warning("fetching order events failed: %s", error)
+                    await asyncio.sleep(0.5)
+                    continue
+                for message in messages:
+                    task = asyncio.create_task(self._process(message))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+        finally:
+            if tasks:
+                log.info("finishing %d order events in hand", len(tasks))
+                await asyncio.gather(*tasks, return_exceptions=True)
+            with contextlib.suppress(nats.errors.Error):
+                await subscription.unsubscribe()
+
+    async def _process(self, message: Msg) -> None:
+        event_type = (message.headers or {}).get(EVENT_TYPE, "unknown")
+        metadata = message.metadata
+        try:
+            recorded = decode(
+                message.data,
+                message.headers or {},
+                stream=ORDERS,
+                seq=metadata.sequence.stream,
+                subject=message.subject,
+            )
+        except DecodeError as error:
+            log.error("not a Tally event, terminated: seq %s: %s", metadata.sequence.stream, error)
+            MESSAGES.labels(event_type, "terminated").inc()
+            await self._settle(message, None)
+            return
+        async with self._locks.hold(recorded.aggregate_id):
+            try:
+                outcome = await self._handler(recorded)
+                result = "parked" if isinstance(outcome, Retry) else "done"
+            except Exception:
+                log.exception("fulfilment of %s failed, will retry", recorded.subject)
+                outcome = Retry(failure_delay(metadata.num_delivered, self._rng))
+                result = "failed"
+        MESSAGES.labels(event_type, result).inc()
+        await self._settle(message, outcome)
+
+    @staticmethod
+    async def _settle(message: Msg, outcome: Outcome | None) -> None:
+        try:
+            if outcome is None:
+                await message.term()
+            elif isinstance(outcome, Retry):
+                await message.nak(delay=outcome.delay)
+            else:
+                await message.ack()
+        except nats.errors.Error as error:  # redelivered later; every step is idempotent
+            log.warning("could not settle order event: %s", error)

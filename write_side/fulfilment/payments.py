@@ -1,0 +1,84 @@
+"""Gateway calls behind the circuit breaker, retried with exponential backoff and jitter.
+
+A call the breaker refuses raises BreakerOpen at once (the caller parks the work and comes
+back later); an unavailable gateway is retried a few times within the caller's budget,
+then GatewayUnavailable is raised. A decline is an answer, so it counts as a success.
+"""
+
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import TypeVar
+
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from write_side.fulfilment.breaker import CircuitBreaker
+from write_side.fulfilment.gateway import (
+    GatewayUnavailable,
+    PaymentGateway,
+    PaymentRequest,
+    PaymentResult,
+)
+from write_side.fulfilment.metrics import GATEWAY_CALLS
+
+T = TypeVar("T")
+
+
+class GuardedGateway:
+    def __init__(
+        self,
+        gateway: PaymentGateway,
+        breaker: CircuitBreaker,
+        *,
+        max_attempts: int = 3,
+        backoff_base: float = 0.05,
+        backoff_max: float = 1.0,
+    ) -> None:
+        self.gateway = gateway
+        self.breaker = breaker
+        self._max_attempts = max_attempts
+        self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
+
+    async def authorize(self, request: PaymentRequest, *, budget: float) -> PaymentResult:
+        return await self._call("authorize", lambda: self.gateway.authorize(request), budget)
+
+    async def refund(
+        self, order_id: str, authorization_id: str, amount: Decimal, *, budget: float
+    ) -> None:
+        await self._call(
+            "refund", lambda: self.gateway.refund(order_id, authorization_id, amount), budget
+        )
+
+    async def _call(self, operation: str, call: Callable[[], Awaitable[T]], budget: float) -> T:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(GatewayUnavailable),
+            wait=wait_random_exponential(multiplier=self._backoff_base, max=self._backoff_max),
+            stop=stop_after_attempt(self._max_attempts) | stop_after_delay(max(budget, 0.0)),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._once(operation, call)
+        raise AssertionError("unreachable")
+
+    async def _once(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+        self.breaker.before_call()  # BreakerOpen is not retried here
+        try:
+            result = await call()
+        except GatewayUnavailable:
+            self.breaker.record_failure()
+            GATEWAY_CALLS.labels(operation, "unavailable").inc()
+            raise
+        except BaseException:
+            self.breaker.record_failure()
+            GATEWAY_CALLS.labels(operation, "error").inc()
+            raise
+        self.breaker.record_success()
+        GATEWAY_CALLS.labels(operation, "ok").inc()
+        return result

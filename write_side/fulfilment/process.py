@@ -1,0 +1,180 @@
+"""The fulfilment process manager: what to do with each order event.
+
+The order's own status is the process's state. Reservations are made only while the order
+is pending; stock is released and money refunded only once the order is final (rejected
+or cancelled), so a redelivered or racing message can never reserve after a release.
+Every step is decided from the aggregate it changes (so a repeat changes nothing) and
+carries a deterministic idempotency key per (order, step).
+"""
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from events.codec import RecordedEvent
+from events.envelope import Envelope, utc_now
+from events.orders import OrderCancelled, OrderPlaced, OrderShipped, RejectionReason
+from write_side.aggregates import ORDER, PAYMENT, STOCK_ITEM
+from write_side.command_service import CommandService, Metadata
+from write_side.domain.order import ConfirmOrder, OrderState, RejectOrder
+from write_side.domain.payment import RecordAuthorization, RecordDecline, Refund
+from write_side.domain.stock import OutOfStock, ReleaseReservation, ReserveStock, ShipReserved
+from write_side.errors import RuleViolation
+from write_side.fulfilment.breaker import BreakerOpen
+from write_side.fulfilment.gateway import Authorized, GatewayUnavailable, PaymentRequest
+from write_side.fulfilment.metrics import ORDERS
+from write_side.fulfilment.payments import GuardedGateway
+from write_side.fulfilment.plan import (
+    ACK,
+    MAX_DELAY,
+    Outcome,
+    Retry,
+    order_skus,
+    park_delay,
+    reservation_plan,
+    seconds_left,
+    step_key,
+)
+
+log = logging.getLogger("tally.fulfilment")
+
+
+@dataclass(frozen=True)
+class _Trigger:
+    """The event being handled: every event appended for it carries its correlation id
+    and, as causation id, its event id."""
+
+    order_id: str
+    envelope: Envelope
+
+    def meta(self, step: str) -> Metadata:
+        return Metadata(
+            correlation_id=self.envelope.correlation_id,
+            causation_id=str(self.envelope.event_id),
+            idempotency_key=step_key(self.order_id, step),
+        )
+
+
+class Fulfilment:
+    def __init__(
+        self,
+        service: CommandService,
+        payments: GuardedGateway,
+        *,
+        deadline_seconds: float = 30.0,
+        call_budget: float = 5.0,
+        clock: Callable[[], datetime] = utc_now,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._service = service
+        self._payments = payments
+        self._deadline = deadline_seconds
+        self._call_budget = call_budget
+        self._clock = clock
+        self._rng = rng or random.Random()
+
+    async def handle(self, recorded: RecordedEvent) -> Outcome:
+        trigger = _Trigger(recorded.aggregate_id, recorded.envelope)
+        match recorded.event:
+            case OrderPlaced():
+                return await self._placed(trigger)
+            case OrderCancelled():
+                return await self._settle(trigger, await self._order(trigger))
+            case OrderShipped():
+                order = await self._order(trigger)
+                for sku in order_skus(order.lines):
+                    command = ShipReserved(trigger.order_id)
+                    await self._service.handle(
+                        STOCK_ITEM, sku, command, trigger.meta(f"ship:{sku}")
+                    )
+        return ACK
+
+    async def _order(self, trigger: _Trigger) -> OrderState:
+        state, _ = await self._service.load(ORDER, trigger.order_id)
+        return state
+
+    async def _placed(self, t: _Trigger) -> Outcome:
+        order = await self._order(t)
+        if order.status != "pending":
+            return await self._settle(t, order)
+        for sku, quantity in reservation_plan(order.lines):
+            try:
+                command = ReserveStock(t.order_id, quantity)
+                await self._service.handle(STOCK_ITEM, sku, command, t.meta(f"reserve:{sku}"))
+            except OutOfStock as error:
+                return await self._reject(t, "out_of_stock", error.detail)
+        payment, _ = await self._service.load(PAYMENT, t.order_id)
+        if payment.authorization_id is not None:
+            return await self._confirm(t, payment.authorization_id)
+        if payment.declined:
+            return await self._reject(t, "payment_declined", "declined by the payment gateway")
+        return await self._authorize(t, order)
+
+    async def _authorize(self, t: _Trigger, order: OrderState) -> Outcome:
+        left = seconds_left(t.envelope.occurred_at, self._clock(), self._deadline)
+        if left <= 0:
+            detail = f"no payment answer within {self._deadline:g} s"
+            return await self._reject(t, "payment_unavailable", detail)
+        request = PaymentRequest(t.order_id, order.total, order.currency)
+        try:
+            result = await self._payments.authorize(request, budget=min(left, self._call_budget))
+        except BreakerOpen as error:
+            return Retry(park_delay(error.retry_after, left, self._rng))
+        except GatewayUnavailable as error:
+            log.info("payment gateway unavailable for %s: %s", t.order_id, error)
+            left = seconds_left(t.envelope.occurred_at, self._clock(), self._deadline)
+            pause = min(1.0, self._payments.breaker.reset_timeout)
+            return Retry(park_delay(pause, left, self._rng))
+        if isinstance(result, Authorized):
+            record = RecordAuthorization(order.total, order.currency, result.authorization_id)
+            await self._service.handle(PAYMENT, t.order_id, record, t.meta("payment-authorized"))
+            return await self._confirm(t, result.authorization_id)
+        decline = RecordDecline(result.reason)
+        await self._service.handle(PAYMENT, t.order_id, decline, t.meta("payment-declined"))
+        return await self._reject(t, "payment_declined", result.reason)
+
+    async def _confirm(self, t: _Trigger, authorization_id: str) -> Outcome:
+        try:
+            done = await self._service.handle(
+                ORDER, t.order_id, ConfirmOrder(authorization_id), t.meta("confirm")
+            )
+        except RuleViolation:  # cancelled while we were taking the payment: undo it all
+            return await self._settle(t, await self._order(t))
+        if done.events:
+            ORDERS.labels("confirmed").inc()
+        return ACK
+
+    async def _reject(self, t: _Trigger, reason: RejectionReason, detail: str) -> Outcome:
+        try:
+            done = await self._service.handle(
+                ORDER, t.order_id, RejectOrder(reason, detail[:2000]), t.meta("reject")
+            )
+            if done.events:
+                ORDERS.labels(reason).inc()
+        except RuleViolation:
+            pass  # no longer pending (cancelled meanwhile): settle what it is now
+        return await self._settle(t, await self._order(t))
+
+    async def _settle(self, t: _Trigger, order: OrderState) -> Outcome:
+        """A final order that did not go through holds no stock and keeps no money."""
+        if order.status not in ("rejected", "cancelled"):
+            return ACK
+        for sku in order_skus(order.lines):
+            release = ReleaseReservation(t.order_id)
+            await self._service.handle(STOCK_ITEM, sku, release, t.meta(f"release:{sku}"))
+        payment, _ = await self._service.load(PAYMENT, t.order_id)
+        if payment.authorization_id is None or payment.refunded:
+            return ACK
+        try:
+            await self._payments.refund(
+                t.order_id, payment.authorization_id, payment.amount, budget=self._call_budget
+            )
+        except BreakerOpen as error:
+            return Retry(park_delay(error.retry_after, MAX_DELAY, self._rng))
+        except GatewayUnavailable:
+            return Retry(park_delay(self._payments.breaker.reset_timeout, MAX_DELAY, self._rng))
+        await self._service.handle(PAYMENT, t.order_id, Refund(), t.meta("payment-refunded"))
+        ORDERS.labels("refunded").inc()
+        return ACK

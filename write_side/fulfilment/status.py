@@ -1,0 +1,78 @@
+"""The breaker's state for other processes: kept in a small key-value bucket on every
+transition, so `tally status` can show it without talking to the fulfilment process."""
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import asdict
+from typing import Any
+
+import nats.errors
+from nats.js import JetStreamContext
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError
+from nats.js.kv import KeyValue
+
+from write_side.fulfilment.breaker import BreakerSnapshot, CircuitBreaker
+
+log = logging.getLogger("tally.fulfilment")
+BUCKET = "tally_fulfilment"
+BREAKER_KEY = "payment_breaker"
+
+
+async def open_status_bucket(js: JetStreamContext, *, replicas: int = 1) -> KeyValue:
+    try:
+        return await js.key_value(BUCKET)
+    except BucketNotFoundError:
+        return await js.create_key_value(
+            bucket=BUCKET, history=1, replicas=replicas, description="Tally fulfilment status"
+        )
+
+
+class BreakerStatusPublisher:
+    """Writes the latest snapshot to the bucket; writes never block the caller and a
+    newer snapshot replaces one still waiting to be written."""
+
+    def __init__(self, kv: KeyValue, breaker: CircuitBreaker) -> None:
+        self._kv = kv
+        self._latest: BreakerSnapshot | None = None
+        self._wake = asyncio.Event()
+        breaker.subscribe(self._on_change)
+
+    def _on_change(self, snapshot: BreakerSnapshot) -> None:
+        self._latest = snapshot
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            waiter = asyncio.create_task(self._wake.wait())
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({waiter, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            stopping.cancel()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        self._wake.clear()
+        snapshot = self._latest
+        if snapshot is None:
+            return
+        record = {**asdict(snapshot), "updated_at": time.time()}
+        try:
+            await self._kv.put(BREAKER_KEY, json.dumps(record).encode())
+        except (nats.errors.Error, TimeoutError) as error:
+            log.warning("could not publish the breaker state: %s", error)
+
+
+async def read_breaker_status(js: JetStreamContext) -> dict[str, Any] | None:
+    """The last breaker state a fulfilment process published, or None if none did.
+    `updated_at` (Unix time) tells how fresh it is."""
+    try:
+        kv = await js.key_value(BUCKET)
+        entry = await kv.get(BREAKER_KEY)
+    except (BucketNotFoundError, KeyNotFoundError):
+        return None
+    if entry.value is None:
+        return None
+    record: dict[str, Any] = json.loads(entry.value)
+    return record
