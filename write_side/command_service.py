@@ -81,16 +81,20 @@ class CommandService:
     ) -> CommandResult[S]:
         """Decides `command` on the current state and appends the result, retrying on
         conflicts. Rule violations raise; a command that changes nothing appends nothing."""
+        try:  # the common case: no conflict, no retry machinery
+            return await self._attempt(aggregate, aggregate_id, command, meta, True)
+        except ConcurrencyConflict:
+            if self._max_attempts <= 1:
+                raise
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(ConcurrencyConflict),
             wait=wait_random_exponential(multiplier=0.002, max=0.05),
-            stop=stop_after_attempt(self._max_attempts),
+            stop=stop_after_attempt(self._max_attempts - 1),
             reraise=True,
         )
         async for attempt in retrying:
             with attempt:
-                first = attempt.retry_state.attempt_number == 1
-                return await self._attempt(aggregate, aggregate_id, command, meta, first)
+                return await self._attempt(aggregate, aggregate_id, command, meta, False)
         raise AssertionError("unreachable")
 
     async def _attempt(
