@@ -84,6 +84,16 @@ def api(host: HostOption = None, port: PortOption = None) -> None:
 
 
 @app.command()
+def fulfil() -> None:
+    """Run the order fulfilment process (stock reservation, payment, compensation)."""
+    from tally.roles.fulfil import run_fulfil
+
+    settings = _settings()
+    _require_nats(settings)
+    _run(_stoppable(settings, run_fulfil))
+
+
+@app.command()
 def config() -> None:
     """Print the effective settings, secrets masked."""
     settings = _settings()

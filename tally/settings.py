@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     payment_failure_rate: float = Field(default=0.0, ge=0, le=1)
     payment_url: str | None = None
     payment_deadline_seconds: float = Field(default=30.0, gt=0, le=86_400)
+    payment_timeout_seconds: float = Field(default=2.0, gt=0, le=120)
+    payment_max_attempts: int = Field(default=3, ge=1, le=100)
+    payment_seed: int | None = None  # seeds the simulator's failures (repeatable runs)
+    breaker_failure_threshold: int = Field(default=5, ge=1, le=10_000)
+    breaker_reset_seconds: float = Field(default=5.0, gt=0, le=3600)
+    fulfil_concurrency: int = Field(default=64, ge=1, le=10_000)
 
     @property
     def nats_servers(self) -> list[str]:

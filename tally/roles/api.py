@@ -2,7 +2,7 @@
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 from nats.aio.client import Client as NATS
 from starlette.applications import Starlette
@@ -26,18 +26,25 @@ def nats_check(nc: NATS) -> Check:
 
 
 @contextlib.asynccontextmanager
-async def api_app(settings: Settings) -> AsyncIterator[Starlette]:
-    """The API app with its connections open; they close when the context ends."""
+async def api_app(
+    settings: Settings, extra_checks: Mapping[str, Check] | None = None
+) -> AsyncIterator[Starlette]:
+    """The API app with its connections open; they close when the context ends.
+    `extra_checks` come from other roles of the same process (e.g. the payment breaker)."""
     nc = await connect_nats(
         settings.nats_servers, name="tally-api", connect_timeout=settings.nats_connect_timeout
     )
     try:
         commands = await command_routes(nc, settings)
-        yield create_api_app(routes=commands.routes(), checks={"nats": nats_check(nc)})
+        yield create_api_app(
+            routes=commands.routes(), checks={"nats": nats_check(nc), **(extra_checks or {})}
+        )
     finally:
         await nc.drain()
 
 
-async def run_api(settings: Settings, stop: asyncio.Event) -> None:
-    async with api_app(settings) as app:
+async def run_api(
+    settings: Settings, stop: asyncio.Event, extra_checks: Mapping[str, Check] | None = None
+) -> None:
+    async with api_app(settings, extra_checks) as app:
         await serve_http(app, settings, stop)

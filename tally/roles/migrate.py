@@ -4,6 +4,7 @@ import logging
 
 from tally.nats_connection import connect_nats
 from tally.roles.database import upgrade_database
+from tally.roles.fulfil import ensure_fulfilment
 from tally.roles.write_side import migrate_streams
 from tally.settings import Settings
 
@@ -16,6 +17,7 @@ async def run_migrate(settings: Settings) -> None:
     )
     try:
         streams = await migrate_streams(nc, settings)
+        await ensure_fulfilment(nc, settings)
         log.info("streams ready", extra={"streams": streams, "replicas": settings.stream_replicas})
     finally:
         await nc.drain()

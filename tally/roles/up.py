@@ -10,6 +10,7 @@ from pathlib import Path
 from tally.embedded.nats_server import EmbeddedNats
 from tally.embedded.postgres_server import EmbeddedPostgres
 from tally.roles.api import run_api
+from tally.roles.fulfil import breaker_check, build_breaker, run_fulfil
 from tally.roles.lifecycle import install_stop_signals, run_until_stopped
 from tally.roles.migrate import run_migrate
 from tally.settings import Settings
@@ -45,7 +46,12 @@ async def run_up(settings: Settings) -> None:
         settings = settings.model_copy(update=updates)
         await run_migrate(settings)
         log.info("tally is up", extra={"api": f"http://{settings.host}:{settings.port}"})
-        await run_until_stopped(run_api(settings, stop), stop=stop)
+        breaker = build_breaker(settings)
+        await run_until_stopped(
+            run_api(settings, stop, {"payment_breaker": breaker_check(breaker)}),
+            run_fulfil(settings, stop, breaker),
+            stop=stop,
+        )
         log.info("stopping embedded servers")
 
 

@@ -1,0 +1,118 @@
+"""The fulfilment process when things go wrong: the gateway down, a cancellation racing
+with the payment, and many orders fighting over little stock."""
+
+import asyncio
+import time
+from decimal import Decimal
+
+import pytest
+from support.fulfilment import fulfilling, shop
+
+from events.stock import StockReceived, StockReservationReleased, StockReserved
+from write_side.domain.order import CancelOrder
+from write_side.fulfilment.breaker import BreakerSnapshot, CircuitBreaker
+from write_side.fulfilment.gateway import PaymentRequest, PaymentResult
+from write_side.fulfilment.simulator import SimulatedGateway
+
+pytestmark = pytest.mark.integration
+
+
+async def test_gateway_down_opens_the_breaker_parks_then_rejects_or_confirms(
+    nats_url: str,
+) -> None:
+    gateway = SimulatedGateway(limit=Decimal(10000), failure_rate=1.0)
+    breaker = CircuitBreaker(failure_threshold=3, reset_timeout=0.5)
+    states: list[BreakerSnapshot] = []
+    breaker.subscribe(states.append)
+    deadline = 2.5
+    async with (
+        shop(nats_url) as s,
+        fulfilling(nats_url, gateway=gateway, breaker=breaker, deadline=deadline),
+    ):
+        await s.receive("a", 10)
+        started = time.monotonic()
+        late = await s.place(("a", 1, "5.00"))
+        state = (await s.settled([late], timeout=deadline + 5))[late]
+        assert state.status == "rejected"
+        assert time.monotonic() - started >= deadline - 0.1
+        reason = getattr((await s.order_events(late))[-1].event, "reason", "")
+        assert reason == "payment_unavailable"
+        assert (await s.stock("a")).reservations == {}
+        # No tight loop: about one trial call per reset period while the gateway is down.
+        periods = (time.monotonic() - started) / breaker.reset_timeout
+        assert breaker.failure_threshold <= gateway.calls <= breaker.failure_threshold + periods + 3
+        assert "open" in [snapshot.state for snapshot in states]
+
+        in_time = await s.place(("a", 2, "5.00"))
+        await asyncio.sleep(0.8)
+        assert (await s.order(in_time)).status == "pending"
+        gateway.failure_rate = 0.0  # the gateway comes back within the deadline
+        state = (await s.settled([in_time], timeout=deadline + 2))[in_time]
+        assert state.status == "confirmed"
+        assert (await s.stock("a")).reservations == {in_time: 2}
+        assert breaker.state == "closed"
+
+
+class SlowGateway:
+    """Takes its time to authorize, so a cancellation can land in between."""
+
+    def __init__(self, inner: SimulatedGateway, pause: float) -> None:
+        self.inner = inner
+        self.pause = pause
+        self.calling = asyncio.Event()
+
+    async def authorize(self, request: PaymentRequest) -> PaymentResult:
+        self.calling.set()
+        await asyncio.sleep(self.pause)
+        return await self.inner.authorize(request)
+
+    async def refund(self, order_id: str, authorization_id: str, amount: Decimal) -> None:
+        await self.inner.refund(order_id, authorization_id, amount)
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_a_cancellation_racing_with_the_payment_keeps_no_stock_and_no_money(
+    nats_url: str,
+) -> None:
+    gateway = SimulatedGateway(limit=Decimal(10000))
+    slow = SlowGateway(gateway, pause=0.3)
+    async with shop(nats_url) as s, fulfilling(nats_url, gateway=gateway, wrapped=slow):
+        await s.receive("a", 5)
+        order_id = await s.place(("a", 1, "9.99"))
+        await asyncio.wait_for(slow.calling.wait(), 5)
+        await s.command(order_id, CancelOrder("too slow"))
+
+        async def undone() -> bool:
+            payment = await s.payment(order_id)
+            kept = payment.authorization_id is not None and not payment.refunded
+            return (await s.stock("a")).reserved == 0 and not kept
+
+        await s.eventually(undone)
+        assert (await s.order(order_id)).status == "cancelled"
+        assert gateway.refunds == {order_id: Decimal("9.99")}
+        await asyncio.sleep(0.3)  # nothing comes back later
+        assert await undone()
+
+
+async def test_sixty_orders_for_twenty_units(nats_url: str) -> None:
+    async with shop(nats_url) as s, fulfilling(nats_url):
+        await s.receive("scarce", 20)
+        order_ids = await asyncio.gather(*(s.place(("scarce", 1, "1.00")) for _ in range(60)))
+        states = await s.settled(order_ids, timeout=60)
+        statuses = [state.status for state in states.values()]
+        assert statuses.count("confirmed") == 20
+        assert statuses.count("rejected") == 40
+
+        on_hand = reserved = 0
+        for recorded in await s.stock_events("scarce"):
+            match recorded.event:
+                case StockReceived(quantity=quantity):
+                    on_hand += quantity
+                case StockReserved(quantity=quantity):
+                    reserved += quantity
+                case StockReservationReleased(quantity=quantity):
+                    reserved -= quantity
+            assert 0 <= reserved <= on_hand, f"at seq {recorded.seq}"
+        assert (on_hand, reserved) == (20, 20)
