@@ -1,0 +1,26 @@
+"""What every projection is: a name, the stream it folds, the tables it owns, and a
+set-based `apply` of a batch of events (a few statements per batch, never one per event)."""
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import Table
+
+from events.codec import RecordedEvent
+
+Connection = Any  # asyncpg.Connection (asyncpg ships no type information)
+
+
+class Projection(Protocol):
+    name: str
+    stream: str
+    tables: tuple[Table, ...]
+
+    async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
+        """Apply `events` (in stream order, none seen before) to the tables in `schema`."""
+        ...
+
+
+def qualified(schema: str, table: Table) -> str:
+    """`"schema"."table"`; schema and table names are ours, never user input."""
+    return f'"{schema}"."{table.name}"'

@@ -1,0 +1,152 @@
+"""One batch, one transaction: lock the checkpoint, skip what it already covers, apply the
+rest set-based, dead-letter what cannot be decoded or applied, save the checkpoint and
+notify listeners. The notification is delivered at commit, never before."""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from events.codec import DecodeError, RecordedEvent
+from projections.base import Connection, Projection
+from projections.messages import StoredMessage, decode_all
+
+log = logging.getLogger("tally.projections")
+CHANNEL = "tally_projections"
+DeadLetterSink = Callable[[StoredMessage, str, int], Awaitable[object]]
+_POISON_SQLSTATE_CLASSES = ("22", "23")  # data exceptions, integrity violations
+
+
+def is_poison_error(error: BaseException) -> bool:
+    """An error that the event itself causes (retrying the database will not help)."""
+    if isinstance(error, asyncpg.PostgresError):
+        return str(getattr(error, "sqlstate", "") or "")[:2] in _POISON_SQLSTATE_CLASSES
+    return isinstance(error, DecodeError | TypeError | ValueError | KeyError)
+
+
+@dataclass(frozen=True)
+class Retry:
+    attempts: int = 5
+    backoff: float = 0.1  # seconds before the 2nd attempt, doubling each time
+
+    async def pause(self, attempt: int) -> None:
+        await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+
+
+async def apply_guarded(
+    conn: Connection,
+    projection: Projection,
+    schema: str,
+    events: Sequence[RecordedEvent],
+    retry: Retry,
+) -> list[tuple[RecordedEvent, str]]:
+    """Apply `events` set-based; when that fails because of an event, apply them one by one
+    under savepoints, each retried with backoff. Returns the events that failed for good."""
+    if not events:
+        return []
+    try:
+        async with conn.transaction():
+            await projection.apply(conn, schema, events)
+        return []
+    except Exception as error:
+        if not is_poison_error(error):
+            raise
+        log.warning("batch failed, applying one by one", extra={"error": str(error)})
+    failed: list[tuple[RecordedEvent, str]] = []
+    for event in events:
+        for attempt in range(1, retry.attempts + 1):
+            try:
+                async with conn.transaction():
+                    await projection.apply(conn, schema, [event])
+                break
+            except Exception as error:
+                if not is_poison_error(error):
+                    raise
+                if attempt == retry.attempts:
+                    failed.append((event, f"{type(error).__name__}: {error}"))
+                else:
+                    await retry.pause(attempt)
+    return failed
+
+
+async def decode_guarded(
+    messages: Sequence[StoredMessage], retry: Retry
+) -> tuple[list[RecordedEvent], list[tuple[StoredMessage, str]]]:
+    """Decode every message; one that fails is tried again with backoff, then given up."""
+    events, poison = decode_all(messages)
+    failed: list[tuple[StoredMessage, str]] = []
+    for item in poison:
+        error = item.error
+        for attempt in range(1, retry.attempts):
+            await retry.pause(attempt)
+            try:
+                events.append(item.message.decode())
+                break
+            except DecodeError as again:
+                error = str(again)
+        else:
+            failed.append((item.message, error))
+    events.sort(key=lambda event: event.seq)
+    return events, failed
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    applied: int
+    skipped: int
+    dead: int
+    position: int
+
+
+async def lock_checkpoint(conn: Connection, projection: Projection) -> int:
+    await conn.execute(
+        "INSERT INTO projection_checkpoints (name, stream) VALUES ($1, $2)"
+        " ON CONFLICT (name) DO NOTHING",
+        projection.name,
+        projection.stream,
+    )
+    position: int = await conn.fetchval(
+        "SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE", projection.name
+    )
+    return position
+
+
+async def save_checkpoint(conn: Connection, projection: Projection, position: int) -> None:
+    await conn.execute(
+        "UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE name = $1",
+        projection.name,
+        position,
+    )
+    payload = f"{projection.name}:{projection.stream}:{position}"
+    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+
+
+async def apply_batch(
+    conn: Connection,
+    projection: Projection,
+    messages: Sequence[StoredMessage],
+    *,
+    retry: Retry,
+    dead_letter: DeadLetterSink,
+) -> BatchOutcome:
+    """The whole batch in ONE transaction together with the checkpoint."""
+    async with conn.transaction():
+        position = await lock_checkpoint(conn, projection)
+        by_seq = {message.seq: message for message in messages if message.seq > position}
+        fresh = [by_seq[seq] for seq in sorted(by_seq)]
+        if not fresh:
+            return BatchOutcome(0, len(messages), 0, position)
+        events, undecodable = await decode_guarded(fresh, retry)
+        failed = await apply_guarded(conn, projection, "public", events, retry)
+        dead = [*undecodable, *((by_seq[event.seq], error) for event, error in failed)]
+        for message, error in dead:
+            log.error(
+                "dead-lettering an event",
+                extra={"projection": projection.name, "seq": message.seq, "error": error},
+            )
+            await dead_letter(message, error, retry.attempts)
+        await save_checkpoint(conn, projection, fresh[-1].seq)
+        applied = len(events) - len(failed)
+        return BatchOutcome(applied, len(messages) - len(fresh), len(dead), fresh[-1].seq)

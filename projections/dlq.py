@@ -1,0 +1,115 @@
+"""The dead-letter stream: events a projection could not decode or apply, copied with
+their headers, where they came from and the error. `tally dlq list | retry | drop`."""
+
+import re
+from dataclasses import dataclass
+
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from projections.messages import StoredMessage
+
+DLQ_STREAM = "DLQ"
+DLQ_SUBJECTS = "tally.dlq.>"
+PROJECTION = "Tally-Dlq-Projection"
+SOURCE_STREAM = "Tally-Dlq-Stream"
+SOURCE_SEQ = "Tally-Dlq-Seq"
+SOURCE_SUBJECT = "Tally-Dlq-Subject"
+SOURCE_MSG_ID = "Tally-Dlq-Msg-Id"
+ERROR = "Tally-Dlq-Error"
+ATTEMPTS = "Tally-Dlq-Attempts"
+_UNSAFE = re.compile(r"[\r\n\x00-\x1f]+")
+
+
+def dlq_subject(projection: str) -> str:
+    return f"tally.dlq.{projection}"
+
+
+async def ensure_dlq_stream(js: JetStreamContext, *, replicas: int = 1) -> None:
+    config = StreamConfig(
+        name=DLQ_STREAM,
+        subjects=[DLQ_SUBJECTS],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        num_replicas=replicas,
+        allow_direct=True,
+        duplicate_window=600.0,
+    )
+    try:
+        await js.stream_info(DLQ_STREAM)
+    except NotFoundError:
+        await js.add_stream(config)
+    else:
+        await js.update_stream(config)
+
+
+async def dead_letter(
+    js: JetStreamContext, projection: str, message: StoredMessage, error: str, attempts: int
+) -> int:
+    """Copies `message` to the dead letters; the same event twice is stored once (dedupe by
+    a message id made of projection, stream and sequence, within the duplicate window)."""
+    headers = {key: value for key, value in message.headers.items() if not key.startswith("Nats-")}
+    headers.update(
+        {
+            "Nats-Msg-Id": f"{projection}:{message.stream}:{message.seq}",
+            PROJECTION: projection,
+            SOURCE_STREAM: message.stream,
+            SOURCE_SEQ: str(message.seq),
+            SOURCE_SUBJECT: message.subject,
+            ERROR: _UNSAFE.sub(" ", error)[:2000] or "error",
+            ATTEMPTS: str(attempts),
+        }
+    )
+    if "Nats-Msg-Id" in message.headers:
+        headers[SOURCE_MSG_ID] = message.headers["Nats-Msg-Id"]
+    ack = await js.publish(dlq_subject(projection), message.data, headers=headers)
+    return int(ack.seq)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    seq: int
+    projection: str
+    error: str
+    attempts: int
+    original: StoredMessage
+
+
+async def list_dead_letters(js: JetStreamContext, projection: str | None = None) -> list[DeadLetter]:
+    letters: list[DeadLetter] = []
+    seq = 1
+    while True:
+        try:
+            raw = await js.get_msg(DLQ_STREAM, seq, next=True)
+        except NotFoundError:
+            return letters
+        headers = dict(raw.headers or {})
+        headers.pop("Nats-Msg-Id", None)
+        original_headers = {k: v for k, v in headers.items() if not k.startswith("Tally-Dlq-")}
+        if SOURCE_MSG_ID in headers:
+            original_headers["Nats-Msg-Id"] = headers[SOURCE_MSG_ID]
+        letter = DeadLetter(
+            seq=int(raw.seq or 0),
+            projection=headers.get(PROJECTION, "?"),
+            error=headers.get(ERROR, ""),
+            attempts=int(headers.get(ATTEMPTS, "0")),
+            original=StoredMessage(
+                stream=headers.get(SOURCE_STREAM, "?"),
+                seq=int(headers.get(SOURCE_SEQ, "0")),
+                subject=headers.get(SOURCE_SUBJECT, ""),
+                data=raw.data or b"",
+                headers=original_headers,
+            ),
+        )
+        if projection is None or letter.projection == projection:
+            letters.append(letter)
+        seq = letter.seq + 1
+
+
+async def drop_dead_letter(js: JetStreamContext, seq: int) -> bool:
+    try:
+        return bool(await js.delete_msg(DLQ_STREAM, seq))
+    except NotFoundError:
+        return False

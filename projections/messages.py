@@ -1,0 +1,77 @@
+"""Stored messages as the projections see them: sequence, subject, body, headers and the
+subject to acknowledge them on; decoding into events; atomic batch boundaries."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from nats.aio.msg import Msg
+
+from events.codec import DecodeError, RecordedEvent, decode
+
+BATCH_ID = "Nats-Batch-Id"
+BATCH_COMMIT = "Nats-Batch-Commit"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    stream: str
+    seq: int
+    subject: str
+    data: bytes
+    headers: Mapping[str, str]
+    reply: str = ""
+    deliveries: int = 1
+
+    def decode(self) -> RecordedEvent:
+        return decode(self.data, self.headers, stream=self.stream, seq=self.seq, subject=self.subject)
+
+
+def from_msg(msg: Msg) -> StoredMessage:
+    """A message delivered by a consumer; its sequence is read from the ack subject.
+
+    `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>` (9 tokens) or
+    `$JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>.<sseq>...` (12 tokens).
+    """
+    tokens = msg.reply.split(".")
+    offset = 2 if len(tokens) >= 12 else 0
+    return StoredMessage(
+        stream=tokens[2 + offset],
+        seq=int(tokens[5 + offset]),
+        subject=msg.subject,
+        data=msg.data,
+        headers=msg.headers or {},
+        reply=msg.reply,
+        deliveries=int(tokens[4 + offset]),
+    )
+
+
+@dataclass(frozen=True)
+class Poison:
+    message: StoredMessage
+    error: str
+
+
+def decode_all(messages: Sequence[StoredMessage]) -> tuple[list[RecordedEvent], list[Poison]]:
+    events: list[RecordedEvent] = []
+    poison: list[Poison] = []
+    for message in messages:
+        try:
+            events.append(message.decode())
+        except DecodeError as error:
+            poison.append(Poison(message, str(error)))
+    return events, poison
+
+
+def complete_prefix(messages: Sequence[StoredMessage]) -> int:
+    """How many leading messages end outside an atomic batch: a batch whose commit message
+    has not arrived yet is held back, so that it is applied in one transaction."""
+    open_from: int | None = None
+    for index, message in enumerate(messages):
+        batch_id = message.headers.get(BATCH_ID)
+        if batch_id is None:
+            open_from = None
+        elif message.headers.get(BATCH_COMMIT) == "1":
+            open_from = None
+        elif open_from is None or messages[open_from].headers.get(BATCH_ID) != batch_id:
+            open_from = index
+    return len(messages) if open_from is None else open_from

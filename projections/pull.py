@@ -1,0 +1,112 @@
+"""A pull consumer read through a callback subscription that sends its own pull requests
+(`$JS.API.CONSUMER.MSG.NEXT`): several times faster than `fetch()` (see NATS-NOTES).
+
+Credit is what has been asked for and not yet delivered; it is topped up to `prefetch`
+whenever the batch is taken, so the next messages travel while the last batch is applied.
+A status message ends a request: its `Nats-Pending-Messages` header returns its credit.
+"""
+
+import asyncio
+import collections
+import contextlib
+import json
+import logging
+import time
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from projections.messages import StoredMessage, from_msg
+
+log = logging.getLogger("tally.projections.pull")
+EXPIRES = 5.0
+
+
+class ConsumerGone(Exception):
+    """The consumer was deleted or the server lost it: the caller re-creates it."""
+
+
+class PullReader:
+    def __init__(self, nc: NATS, stream: str, consumer: str, *, prefetch: int) -> None:
+        self._nc = nc
+        self._subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+        self._prefetch = prefetch
+        self._buffer: collections.deque[StoredMessage] = collections.deque()
+        self._arrived = asyncio.Event()
+        self._credit = 0
+        self._last_activity = time.monotonic()
+        self._gone: str | None = None
+        self._inbox = nc.new_inbox()
+        self._subscription: Subscription | None = None
+
+    async def start(self) -> None:
+        self._subscription = await self._nc.subscribe(self._inbox, cb=self._on_message)
+
+    async def close(self) -> None:
+        if self._subscription is not None:
+            await self._subscription.unsubscribe()
+            self._subscription = None
+
+    async def _on_message(self, msg: Msg) -> None:
+        self._last_activity = time.monotonic()
+        status = msg.headers.get("Status") if msg.headers and not msg.data else None
+        if status is None:
+            self._buffer.append(from_msg(msg))
+            self._credit -= 1
+        elif status in ("404", "408", "409"):
+            description = msg.headers.get("Description", "") if msg.headers else ""
+            pending = msg.headers.get("Nats-Pending-Messages") if msg.headers else None
+            self._credit -= int(pending) if pending else self._credit
+            if status == "409" and "Deleted" in description:
+                self._gone = description
+        self._arrived.set()
+
+    async def _top_up(self) -> None:
+        if self._credit > 0 and time.monotonic() - self._last_activity > EXPIRES + 2:
+            self._credit = 0  # the server forgot our requests (restart, leader change)
+        want = self._prefetch - self._credit
+        if want >= self._prefetch // 2:
+            request = {"batch": want, "expires": int(EXPIRES * 1e9)}
+            await self._nc.publish(self._subject, json.dumps(request).encode(), reply=self._inbox)
+            self._credit += want
+            self._last_activity = time.monotonic()
+
+    async def take(self, limit: int, timeout: float) -> list[StoredMessage]:
+        """Up to `limit` buffered messages, waiting up to `timeout` s for the first one."""
+        if self._gone:
+            raise ConsumerGone(self._gone)
+        await self._top_up()
+        if not self._buffer:
+            self._arrived.clear()
+            try:
+                async with asyncio.timeout(timeout):
+                    while not self._buffer:
+                        await self._arrived.wait()
+                        self._arrived.clear()
+                        if self._gone:
+                            raise ConsumerGone(self._gone)
+            except TimeoutError:
+                return []
+        count = min(limit, len(self._buffer))
+        taken = [self._buffer.popleft() for _ in range(count)]
+        await self._top_up()
+        return taken
+
+    def put_back(self, messages: list[StoredMessage]) -> None:
+        """Return messages (a held-back atomic batch) to the front of the buffer."""
+        self._buffer.extendleft(reversed(messages))
+
+    async def ack_all(self, message: StoredMessage) -> None:
+        """AckAll: acknowledges `message` and every message before it."""
+        if message.reply:
+            await self._nc.publish(message.reply, b"+ACK")
+
+    async def wait_for_more(self, count: int, timeout: float) -> None:
+        """Wait up to `timeout` s until more than `count` messages are buffered."""
+        await self._top_up()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while len(self._buffer) <= count:
+                    self._arrived.clear()
+                    await self._arrived.wait()

@@ -1,0 +1,196 @@
+"""The projector: one durable pull consumer per projection, batches applied exactly once.
+
+A session holds a PostgreSQL connection with the projection's advisory lock (one active
+projector per projection; others wait as standbys), re-creates the consumer at the
+checkpoint + 1 (PostgreSQL, not the consumer, knows what was applied), then loops:
+take a batch -> one transaction (skip seen, apply, checkpoint, NOTIFY) -> commit -> AckAll.
+Any failure ends the session; the next one starts after a backoff, from the checkpoint.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import asyncpg
+from nats.aio.client import Client as NATS
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from projections.base import Connection, Projection
+from projections.batch import Retry, apply_batch
+from projections.dlq import dead_letter, ensure_dlq_stream
+from projections.messages import StoredMessage, complete_prefix
+from projections.pull import PullReader
+
+log = logging.getLogger("tally.projections")
+AfterCommit = Callable[[int], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ProjectorSettings:
+    batch_size: int = 500
+    retry: Retry = field(default_factory=Retry)
+    max_backoff: float = 5.0
+    ack_wait: float = 30.0
+    replicas: int = 1
+
+
+class Reposition(Exception):
+    """The delivered sequences skip some: start again from the checkpoint to be sure."""
+
+
+def consumer_name(projection: Projection) -> str:
+    return f"projection-{projection.name}"
+
+
+def lock_key(projection: Projection) -> str:
+    return f"tally.projection.{projection.name}"
+
+
+async def stopped(stop: asyncio.Event, delay: float) -> bool:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), delay)
+    return stop.is_set()
+
+
+class Projector:
+    def __init__(
+        self,
+        projection: Projection,
+        nc: NATS,
+        database_url: str,
+        settings: ProjectorSettings,
+        *,
+        after_commit: AfterCommit | None = None,
+    ) -> None:
+        self.projection = projection
+        self._nc = nc
+        self._js = nc.jetstream()
+        self._dsn = database_url
+        self._settings = settings
+        self._after_commit = after_commit
+        self.position = 0
+        self._gap_seen: int | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Project until `stop` is set; failures are logged and retried with backoff."""
+        delay = 0.2
+        while not stop.is_set():
+            try:
+                await self._session(stop)
+                delay = 0.2
+            except Reposition:
+                continue
+            except Exception as error:
+                log.warning(
+                    "projector session failed, retrying",
+                    extra={"projection": self.projection.name, "error": repr(error)},
+                )
+                if await stopped(stop, delay):
+                    return
+                delay = min(delay * 2, self._settings.max_backoff)
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        conn = await asyncpg.connect(self._dsn, timeout=5, command_timeout=60)
+        try:
+            if not await self._lock(conn, stop):
+                return
+            self.position = int(
+                await conn.fetchval(
+                    "SELECT position FROM projection_checkpoints WHERE name = $1",
+                    self.projection.name,
+                )
+                or 0
+            )
+            await ensure_dlq_stream(self._js, replicas=self._settings.replicas)
+            await self._recreate_consumer()
+            reader = PullReader(
+                self._nc,
+                self.projection.stream,
+                consumer_name(self.projection),
+                prefetch=self._settings.batch_size * 2,
+            )
+            await reader.start()
+            try:
+                await self._loop(conn, reader, stop)
+            finally:
+                await reader.close()
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), 2)
+            if not conn.is_closed():
+                conn.terminate()
+
+    async def _lock(self, conn: Connection, stop: asyncio.Event) -> bool:
+        key = lock_key(self.projection)
+        waiting = False
+        while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
+            if not waiting:
+                log.info("another projector is active; standing by", extra={"lock": key})
+                waiting = True
+            if await stopped(stop, 1.0):
+                return False
+        return True
+
+    async def _recreate_consumer(self) -> None:
+        name, stream = consumer_name(self.projection), self.projection.stream
+        with contextlib.suppress(NotFoundError):
+            await self._js.delete_consumer(stream, name)
+        batch = self._settings.batch_size
+        await self._js.add_consumer(
+            stream,
+            ConsumerConfig(
+                durable_name=name,
+                description=f"projection {self.projection.name} (re-created at each start)",
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                opt_start_seq=self.position + 1,
+                ack_policy=AckPolicy.ALL,
+                ack_wait=self._settings.ack_wait,
+                max_deliver=-1,
+                max_ack_pending=max(20_000, batch * 8),
+                max_waiting=64,
+            ),
+        )
+
+    async def _loop(self, conn: Connection, reader: PullReader, stop: asyncio.Event) -> None:
+        limit = self._settings.batch_size
+        held_since: float | None = None
+        while not stop.is_set():
+            batch = await reader.take(limit, timeout=0.5)
+            if not batch:
+                continue
+            complete = complete_prefix(batch)
+            if complete == 0 and (held_since is None or time.monotonic() - held_since < 2.0):
+                held_since = held_since or time.monotonic()  # an atomic batch not all here
+                reader.put_back(batch)
+                await reader.wait_for_more(len(batch), timeout=0.5)
+                limit = len(batch) + self._settings.batch_size
+                continue
+            if 0 < complete < len(batch):
+                reader.put_back(batch[complete:])
+                batch = batch[:complete]
+            held_since, limit = None, self._settings.batch_size
+            await self._apply(conn, reader, batch)
+
+    async def _apply(self, conn: Connection, reader: PullReader, batch: list[StoredMessage]) -> None:
+        first = min(message.seq for message in batch)
+        if first > self.position + 1 and self._gap_seen != first:
+            self._gap_seen = first  # a second time at the same place: the gap is real
+            raise Reposition(f"expected seq {self.position + 1}, got {first}")
+        outcome = await apply_batch(
+            conn,
+            self.projection,
+            batch,
+            retry=self._settings.retry,
+            dead_letter=self._dead_letter,
+        )
+        self.position = outcome.position
+        if self._after_commit is not None:
+            await self._after_commit(outcome.position)
+        await reader.ack_all(max(batch, key=lambda message: message.seq))
+
+    async def _dead_letter(self, message: StoredMessage, error: str, attempts: int) -> None:
+        await dead_letter(self._js, self.projection.name, message, error, attempts)
