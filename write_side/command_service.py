@@ -6,6 +6,7 @@ check catches a stale cache, so the cache can never make a decision on old state
 """
 
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -22,8 +23,14 @@ from events.base import Event
 from events.envelope import Envelope
 from events.subjects import Position, split_subject
 from write_side.aggregates import Aggregate
-from write_side.errors import ConcurrencyConflict, WriteSideError
+from write_side.errors import (
+    AggregateNotFound,
+    ConcurrencyConflict,
+    RuleViolation,
+    WriteSideError,
+)
 from write_side.event_store import JetStreamEventStore, PendingEvent
+from write_side.observer import CommandObserver, NoObserver
 
 log = logging.getLogger(__name__)
 S = TypeVar("S")
@@ -57,9 +64,15 @@ class _Folded:
 
 class CommandService:
     def __init__(
-        self, store: JetStreamEventStore, *, max_attempts: int = 120, cache_size: int = 20_000
+        self,
+        store: JetStreamEventStore,
+        *,
+        max_attempts: int = 120,
+        cache_size: int = 20_000,
+        observer: CommandObserver | None = None,
     ) -> None:
         self._store = store
+        self._observer: CommandObserver = observer or NoObserver()
         self._max_attempts = max_attempts
         self._cache: OrderedDict[str, _Folded] = OrderedDict()
         self._cache_size = cache_size
@@ -81,9 +94,32 @@ class CommandService:
     ) -> CommandResult[S]:
         """Decides `command` on the current state and appends the result, retrying on
         conflicts. Rule violations raise; a command that changes nothing appends nothing."""
+        started = time.perf_counter()
+        outcome = "unavailable"
+        try:
+            result = await self._handle(aggregate, aggregate_id, command, meta)
+            outcome = "appended" if result.events else "unchanged"
+            return result
+        except AggregateNotFound:
+            outcome = "not_found"
+            raise
+        except ConcurrencyConflict:
+            outcome = "conflict"
+            raise
+        except RuleViolation:
+            outcome = "refused"
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            self._observer.command_handled(type(command).__name__, outcome, elapsed)
+
+    async def _handle(
+        self, aggregate: Aggregate[S, Any], aggregate_id: str, command: Any, meta: Metadata
+    ) -> CommandResult[S]:
         try:  # the common case: no conflict, no retry machinery
             return await self._attempt(aggregate, aggregate_id, command, meta, True)
         except ConcurrencyConflict:
+            self._observer.conflict(split_subject(aggregate.subject(aggregate_id))[0])
             if self._max_attempts <= 1:
                 raise
         retrying = AsyncRetrying(
@@ -94,7 +130,11 @@ class CommandService:
         )
         async for attempt in retrying:
             with attempt:
-                return await self._attempt(aggregate, aggregate_id, command, meta, False)
+                try:
+                    return await self._attempt(aggregate, aggregate_id, command, meta, False)
+                except ConcurrencyConflict:
+                    self._observer.conflict(split_subject(aggregate.subject(aggregate_id))[0])
+                    raise
         raise AssertionError("unreachable")
 
     async def _attempt(
@@ -141,6 +181,7 @@ class CommandService:
             PendingEvent(event, self._envelope(meta, index)) for index, event in enumerate(events)
         ]
         result = await self._store.append(subject, pending, last_seq)
+        self._observer.events_appended(result.stream, len(events))
         for event in events:
             state = aggregate.evolve(state, event)
         self._remember(subject, _Folded(state, result.last_seq))

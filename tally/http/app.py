@@ -13,7 +13,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from tally.http.correlation import CorrelationIdMiddleware
+from tally.http.observe import ObserveRequests, metrics_route
 from tally.http.ops import Check, ops_routes
+from tally.metrics import Metrics
 
 log = logging.getLogger("tally.http")
 PROBLEM_BASE = "https://tally.dev/problems/"
@@ -43,11 +45,17 @@ def create_api_app(
     *,
     routes: Sequence[BaseRoute],
     checks: Mapping[str, Check],
+    metrics: Metrics | None = None,
+    access_log: bool = False,
     debug: bool = False,
 ) -> Starlette:
+    metrics = metrics or Metrics()
     return Starlette(
         debug=debug,
-        routes=[*routes, *ops_routes(checks)],
-        middleware=[Middleware(CorrelationIdMiddleware)],
+        routes=[*routes, *ops_routes(checks), metrics_route(metrics)],
+        middleware=[
+            Middleware(CorrelationIdMiddleware),
+            Middleware(ObserveRequests, metrics=metrics, log_requests=access_log),
+        ],
         exception_handlers={HTTPException: _http_exception, Exception: _unexpected},
     )

@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 
 from tally.http.app import create_api_app
 from tally.http.ops import Check, CheckResult
+from tally.metrics import Metrics
 from tally.nats_connection import connect_nats
 from tally.roles.lifecycle import serve_http
 from tally.roles.write_side import command_routes
@@ -35,9 +36,13 @@ async def api_app(
         settings.nats_servers, name="tally-api", connect_timeout=settings.nats_connect_timeout
     )
     try:
-        commands = await command_routes(nc, settings)
+        metrics = Metrics()
+        commands = await command_routes(nc, settings, observer=metrics)
         yield create_api_app(
-            routes=commands.routes(), checks={"nats": nats_check(nc), **(extra_checks or {})}
+            routes=commands.routes(),
+            checks={"nats": nats_check(nc), **(extra_checks or {})},
+            metrics=metrics,
+            access_log=settings.access_log,
         )
     finally:
         await nc.drain()

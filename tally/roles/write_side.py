@@ -8,6 +8,7 @@ from write_side.event_store import JetStreamEventStore
 from write_side.http.idempotent import IdempotentCommands
 from write_side.http.routes import CommandRoutes
 from write_side.idempotency import IdempotencyStore, open_bucket
+from write_side.observer import CommandObserver
 from write_side.streams import StreamSettings, ensure_streams
 
 
@@ -27,9 +28,11 @@ async def migrate_streams(nc: NATS, settings: Settings) -> list[str]:
     return names
 
 
-async def command_routes(nc: NATS, settings: Settings) -> CommandRoutes:
+async def command_routes(
+    nc: NATS, settings: Settings, observer: CommandObserver | None = None
+) -> CommandRoutes:
     store = JetStreamEventStore(nc, timeout=settings.nats_timeout)
-    service = CommandService(store, max_attempts=settings.command_max_attempts)
+    service = CommandService(store, max_attempts=settings.command_max_attempts, observer=observer)
     kv = await open_bucket(
         nc.jetstream(),
         ttl_seconds=settings.idempotency_ttl_hours * 3600,

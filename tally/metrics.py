@@ -1,0 +1,55 @@
+"""Prometheus metrics of every role, on one registry per process made by its composition
+root (no module-level metric objects, so tests get a fresh registry each)."""
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.http_requests = Counter(
+            "tally_http_requests", "HTTP requests", ["method", "route", "status"], registry=r
+        )
+        self.http_seconds = Histogram(
+            "tally_http_request_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.commands = Counter(
+            "tally_commands", "Commands handled", ["command", "outcome"], registry=r
+        )
+        self.command_seconds = Histogram(
+            "tally_command_seconds",
+            "Command latency (load, decide, append)",
+            ["command"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.appended = Counter("tally_events_appended", "Events appended", ["stream"], registry=r)
+        self.conflicts = Counter(
+            "tally_concurrency_conflicts",
+            "Appends refused by the expected sequence",
+            ["stream"],
+            registry=r,
+        )
+        self.breaker_state = Gauge(
+            "tally_payment_breaker_state",
+            "Payment gateway circuit breaker (0 closed, 1 half-open, 2 open)",
+            registry=r,
+        )
+
+    # write_side.observer.CommandObserver
+    def command_handled(self, command: str, outcome: str, seconds: float) -> None:
+        self.commands.labels(command, outcome).inc()
+        self.command_seconds.labels(command).observe(seconds)
+
+    def events_appended(self, stream: str, count: int) -> None:
+        self.appended.labels(stream).inc(count)
+
+    def conflict(self, stream: str) -> None:
+        self.conflicts.labels(stream).inc()
