@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from support.servers import NatsServer
 
+from support.servers import NatsServer
 from tally.http.app import create_api_app
 from tally.nats_connection import connect_nats
 from tally.roles.api import nats_check
