@@ -184,7 +184,13 @@ class CommandService:
         self._observer.events_appended(result.stream, len(events))
         for event in events:
             state = aggregate.evolve(state, event)
-        self._remember(subject, _Folded(state, result.last_seq))
+        if result.first_seq <= last_seq:
+            # JetStream dropped the append as a duplicate (these event ids were stored
+            # before, e.g. a step repeated with its idempotency key after being undone):
+            # nothing was written, so the folded state must not be cached.
+            self._cache.pop(subject, None)
+        else:
+            self._remember(subject, _Folded(state, result.last_seq))
         return CommandResult(result.position, events, state)
 
     @staticmethod

@@ -4,14 +4,18 @@ import asyncio
 from decimal import Decimal
 
 import pytest
-from support.fulfilment import Shop, fulfilling, make_fulfilment, shop
 
 from events.codec import RecordedEvent
 from events.orders import OrderConfirmed, OrderPlaced
 from events.payments import PaymentAuthorized, PaymentRefunded
 from events.stock import StockReservationReleased, StockReserved, StockShipped
+from support.fulfilment import Shop, fulfilling, make_fulfilment, shop
+from write_side.aggregates import STOCK_ITEM
+from write_side.command_service import CommandService, Metadata
 from write_side.domain.order import CancelOrder, ShipOrder
+from write_side.domain.stock import ReleaseReservation, ReserveStock
 from write_side.fulfilment.breaker import CircuitBreaker
+from write_side.fulfilment.plan import step_key
 from write_side.fulfilment.simulator import SimulatedGateway
 
 pytestmark = pytest.mark.integration
@@ -156,3 +160,24 @@ async def test_the_same_order_placed_delivered_twice_reserves_and_charges_once(
         payments = (await s.store.load(f"payments.{order_id}")).events
         assert [type(e.event) for e in payments] == [PaymentAuthorized]
         assert types(await s.order_events(order_id)) == ["OrderPlaced", "OrderConfirmed"]
+
+
+async def test_a_step_deduplicated_by_jetstream_does_not_poison_the_cached_state(
+    nats_url: str,
+) -> None:
+    """A step repeated with its deterministic key after its effect was undone is dropped
+    by JetStream's duplicate window; the command service must not cache it as stored."""
+    async with shop(nats_url) as s:
+        await s.receive("a", 5)
+        reserve = Metadata("c", idempotency_key=step_key("o1", "reserve:a"))
+        await s.service.handle(STOCK_ITEM, "a", ReserveStock("o1", 2), reserve)
+        await s.service.handle(STOCK_ITEM, "a", ReleaseReservation("o1"), Metadata("c"))
+        await s.receive("a", 1)
+        await s.service.handle(STOCK_ITEM, "a", ReserveStock("o1", 2), reserve)
+        truth, _ = await CommandService(s.store).load(STOCK_ITEM, "a")
+        cached, _ = await s.service.load(STOCK_ITEM, "a")
+        assert (cached.on_hand, dict(cached.reservations)) == (6, {})
+        assert (cached.on_hand, dict(cached.reservations)) == (
+            truth.on_hand,
+            dict(truth.reservations),
+        )

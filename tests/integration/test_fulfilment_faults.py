@@ -6,9 +6,9 @@ import time
 from decimal import Decimal
 
 import pytest
-from support.fulfilment import fulfilling, shop
 
 from events.stock import StockReceived, StockReservationReleased, StockReserved
+from support.fulfilment import fulfilling, shop
 from write_side.domain.order import CancelOrder
 from write_side.fulfilment.breaker import BreakerSnapshot, CircuitBreaker
 from write_side.fulfilment.gateway import PaymentRequest, PaymentResult
