@@ -10,10 +10,10 @@ import os
 from logging.config import fileConfig
 from urllib.parse import urlsplit, urlunsplit
 
+from alembic import context
 from sqlalchemy import Connection, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from alembic import context
 from read_side.tables import metadata
 
 config = context.config

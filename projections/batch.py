@@ -141,7 +141,7 @@ async def apply_batch(
         events, undecodable = await decode_guarded(fresh, retry)
         failed = await apply_guarded(conn, projection, "public", events, retry)
         dead = [*undecodable, *((by_seq[event.seq], error) for event, error in failed)]
-        for message, error in dead:
+        for message, error in sorted(dead, key=lambda item: item[0].seq):
             log.error(
                 "dead-lettering an event",
                 extra={"projection": projection.name, "seq": message.seq, "error": error},

@@ -77,7 +77,9 @@ class DeadLetter:
     original: StoredMessage
 
 
-async def list_dead_letters(js: JetStreamContext, projection: str | None = None) -> list[DeadLetter]:
+async def list_dead_letters(
+    js: JetStreamContext, projection: str | None = None
+) -> list[DeadLetter]:
     letters: list[DeadLetter] = []
     seq = 1
     while True:

@@ -23,7 +23,9 @@ class StoredMessage:
     deliveries: int = 1
 
     def decode(self) -> RecordedEvent:
-        return decode(self.data, self.headers, stream=self.stream, seq=self.seq, subject=self.subject)
+        return decode(
+            self.data, self.headers, stream=self.stream, seq=self.seq, subject=self.subject
+        )
 
 
 def from_msg(msg: Msg) -> StoredMessage:
@@ -68,9 +70,7 @@ def complete_prefix(messages: Sequence[StoredMessage]) -> int:
     open_from: int | None = None
     for index, message in enumerate(messages):
         batch_id = message.headers.get(BATCH_ID)
-        if batch_id is None:
-            open_from = None
-        elif message.headers.get(BATCH_COMMIT) == "1":
+        if batch_id is None or message.headers.get(BATCH_COMMIT) == "1":
             open_from = None
         elif open_from is None or messages[open_from].headers.get(BATCH_ID) != batch_id:
             open_from = index

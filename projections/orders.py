@@ -10,6 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
+from sqlalchemy import Table
+
 from events.codec import RecordedEvent
 from events.orders import (
     OrderCancelled,
@@ -69,9 +71,9 @@ def fold(events: Sequence[RecordedEvent]) -> dict[UUID, _Row]:
 
 
 class OrdersProjection:
-    name = "orders"
-    stream = ORDERS
-    tables = (orders, order_lines)
+    name: str = "orders"
+    stream: str = ORDERS
+    tables: tuple[Table, ...] = (orders, order_lines)
 
     async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
         rows = fold(events)

@@ -175,7 +175,9 @@ class Projector:
             held_since, limit = None, self._settings.batch_size
             await self._apply(conn, reader, batch)
 
-    async def _apply(self, conn: Connection, reader: PullReader, batch: list[StoredMessage]) -> None:
+    async def _apply(
+        self, conn: Connection, reader: PullReader, batch: list[StoredMessage]
+    ) -> None:
         first = min(message.seq for message in batch)
         if first > self.position + 1 and self._gap_seen != first:
             self._gap_seen = first  # a second time at the same place: the gap is real

@@ -5,6 +5,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Table
+
 from events.codec import RecordedEvent
 from events.stock import (
     StockAdjusted,
@@ -56,9 +58,9 @@ def fold(events: Sequence[RecordedEvent]) -> dict[str, _Delta]:
 
 
 class StockProjection:
-    name = "stock"
-    stream = STOCK
-    tables = (stock_items,)
+    name: str = "stock"
+    stream: str = STOCK
+    tables: tuple[Table, ...] = (stock_items,)
 
     async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
         deltas = fold(events)

@@ -91,9 +91,7 @@ projection_checkpoints = Table(
     Column("stream", String(64), nullable=False),
     Column("position", BigInteger, nullable=False, server_default=text("0")),
     Column("state", String(16), nullable=False, server_default=text("'live'")),
-    Column(
-        "updated_at", DateTime(timezone=True), nullable=False, server_default=text("now()")
-    ),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
 )
 
 VIEW_TABLES: dict[str, tuple[Table, ...]] = {

@@ -8,7 +8,6 @@ Create Date: 2026-11-22 04:01:11.498339+00:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-
 from alembic import op
 
 revision: str = "7dcca5fcbd1d"

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from nats.aio.client import Client as NATS
+
 from support.read_side import (
     connect,
     order_history,
@@ -16,7 +17,6 @@ from support.read_side import (
     view_rows,
     wait_position,
 )
-
 from tally.roles.database import run_alembic
 
 pytestmark = pytest.mark.integration
@@ -55,3 +55,94 @@ async def test_projects_orders_and_stock(nc: NATS, db: str) -> None:
     assert sum(row[3] for row in stock.values()) == 24
     versions = [row[8] for row in view["orders"]]
     assert sorted(versions) == [1, 1, 1] + [2] * 9
+
+
+class Killed(BaseException):
+    """The projector process dies (here: between commit and ack)."""
+
+
+async def test_killed_between_commit_and_ack_reapplies_nothing(nc: NATS, db: str) -> None:
+    items = order_history(6)
+    await publish(nc, items)
+    last = (await nc.jetstream().stream_info("STOCK")).state.last_seq
+
+    async def die(position: int) -> None:
+        raise Killed
+
+    async with projecting(nc, db, "stock", after_commit=die):
+        await wait_position(db, "stock", last)
+    consumer = await nc.jetstream().consumer_info("STOCK", "projection-stock")
+    assert consumer.num_ack_pending == last  # committed, never acknowledged
+    before = await view_rows(db)
+
+    async with projecting(nc, db, "stock"):
+        await publish(nc, [("stock.sku-0", order_history(1)[1][1])], start=100)
+        await wait_position(db, "stock", last + 1)
+    after = await rows(db, "stock_items", "sku")
+    assert [row for row in after if row[0] != "sku-0"] == [
+        row for row in before["stock_items"] if row[0] != "sku-0"
+    ]
+    old = next(row for row in before["stock_items"] if row[0] == "sku-0")
+    new = next(row for row in after if row[0] == "sku-0")
+    assert (new[1], new[3]) == (old[1] + 10, old[3] + 1)  # only the new event was added
+
+
+async def test_redelivered_batch_is_skipped(nc: NATS, db: str) -> None:
+    import asyncpg
+    from nats.js.api import ConsumerConfig
+
+    from projections.batch import Retry, apply_batch
+    from projections.messages import from_msg
+    from projections.registry import get_projection
+
+    await publish(nc, order_history(4))
+    js = nc.jetstream()
+    sub = await js.pull_subscribe("stock.>", "redelivery", config=ConsumerConfig())
+    batch = [from_msg(msg) for msg in await sub.fetch(8, timeout=2)]
+    conn = await asyncpg.connect(db)
+
+    async def no_dead_letters(*args: object) -> None:
+        raise AssertionError("nothing here is poison")
+
+    try:
+        stock = get_projection("stock")
+        first = await apply_batch(conn, stock, batch, retry=Retry(), dead_letter=no_dead_letters)
+        once = await rows(db, "stock_items", "sku")
+        again = await apply_batch(conn, stock, batch, retry=Retry(), dead_letter=no_dead_letters)
+    finally:
+        await conn.close()
+    assert (first.applied, first.skipped, first.position) == (8, 0, 8)
+    assert (again.applied, again.skipped, again.position) == (0, 8, 8)
+    assert await rows(db, "stock_items", "sku") == once
+
+
+async def test_poison_events_are_dead_lettered_and_projection_goes_on(nc: NATS, db: str) -> None:
+    from uuid import uuid4
+
+    from events.codec import encode
+    from events.envelope import EVENT_TYPE, EVENT_VERSION
+    from events.stock import StockReceived
+    from projections.dlq import list_dead_letters
+    from support.read_side import envelope, placed
+
+    order_id = str(uuid4())
+    js = nc.jetstream()
+    await publish(nc, [(f"orders.{order_id}", placed("bob"))])
+    data, headers = encode(placed("eve"), envelope(1))
+    undecodable = {**headers, EVENT_TYPE: "OrderTeleported", EVENT_VERSION: "1"}
+    await js.publish(f"orders.{uuid4()}", data, headers=undecodable)
+    await publish(nc, [(f"orders.{uuid4()}", StockReceived(quantity=3))], start=2)  # misfiled
+    await js.publish(f"orders.{uuid4()}", b"not json at all")
+    good = str(uuid4())
+    last = await publish(nc, [(f"orders.{good}", placed("carol"))], start=4)
+
+    async with projecting(nc, db, "orders"):
+        await wait_position(db, "orders", last)
+    customers = sorted(row[1] for row in await rows(db, "orders", "order_id"))
+    assert customers == ["bob", "carol"]
+    letters = await list_dead_letters(js)
+    assert [letter.original.seq for letter in letters] == [2, 3, 4]
+    assert all(letter.projection == "orders" and letter.attempts == 3 for letter in letters)
+    assert "unknown-event-type" in letters[0].error
+    assert "TypeError" in letters[1].error
+    assert "missing-header" in letters[2].error

@@ -110,7 +110,7 @@ async def position(database_url: str, name: str) -> int:
 
 async def wait_position(database_url: str, name: str, seq: int, timeout: float = 15) -> None:
     async with asyncio.timeout(timeout):
-        while await position(database_url, name) < seq:
+        while await position(database_url, name) < seq:  # noqa: ASYNC110 (another process)
             await asyncio.sleep(0.05)
 
 

@@ -1,0 +1,74 @@
+"""Query parameters, validated by pydantic models (invalid -> 422 naming each field).
+Unknown parameters are ignored, as caches and browsers add their own."""
+
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from starlette.datastructures import QueryParams
+
+from events.subjects import InvalidPosition, Position
+from read_side.http.problems import from_validation, invalid
+
+OrderStatus = Literal["pending", "confirmed", "rejected", "cancelled", "shipped"]
+DEFAULT_WAIT = 5.0
+MAX_WAIT = 30.0
+M = TypeVar("M", bound=BaseModel)
+
+
+class ReadYourWrites(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    after: str | None = Field(
+        default=None,
+        description="a position from a command's answer, e.g. `ORDERS:42`: answer once the "
+        "view has applied it",
+        examples=["ORDERS:42"],
+    )
+    wait: float = Field(
+        default=DEFAULT_WAIT,
+        ge=0,
+        le=MAX_WAIT,
+        description="seconds to wait for `after` before 503 projection-lagging",
+    )
+
+    @field_validator("after")
+    @classmethod
+    def _position(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                Position.parse(value)
+            except InvalidPosition as error:
+                raise ValueError(str(error)) from None
+        return value
+
+    @property
+    def position(self) -> Position | None:
+        return Position.parse(self.after) if self.after is not None else None
+
+
+class Page(ReadYourWrites):
+    limit: int = Field(default=50, ge=1, le=500, description="items per page (1-500)")
+    cursor: str | None = Field(
+        default=None, max_length=400, description="`next_cursor` of the previous page"
+    )
+
+
+class OrderListQuery(Page):
+    status: OrderStatus | None = None
+    customer_id: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class StockListQuery(Page):
+    max_available: int | None = Field(
+        default=None, ge=-(2**62), le=2**62, description="only items with available <= this"
+    )
+
+
+def parse_query(model: type[M], query: QueryParams) -> M:
+    repeated = [key for key in query if len(query.getlist(key)) > 1]
+    if repeated:
+        raise invalid(repeated[0], "given more than once", "repeated")
+    try:
+        return model.model_validate(dict(query))
+    except ValidationError as error:
+        raise from_validation(error) from None

@@ -1,0 +1,87 @@
+"""An aggregate's events straight from JetStream, by batch direct get (nats-py has no
+helper): `{"seq", "batch", "next_by_subj"}` to `$JS.API.DIRECT.GET.<STREAM>`, answered by
+up to `batch` messages and an end-of-batch status 204 (`Nats-Num-Pending`), or 404."""
+
+import asyncio
+import json
+from typing import Any
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+
+from events.codec import DecodeError, decode
+from events.envelope import (
+    CAUSATION_ID,
+    CORRELATION_ID,
+    EVENT_TYPE,
+    EVENT_VERSION,
+    OCCURRED_AT,
+    format_timestamp,
+)
+
+BATCH = 1000
+
+
+class StreamReadError(Exception):
+    pass
+
+
+async def read_subject(
+    nc: NATS, stream: str, subject: str, *, timeout: float = 1.5
+) -> list[tuple[int, bytes, dict[str, str]]]:
+    """(seq, data, headers) of every message on `subject`, in stream order."""
+    found: list[tuple[int, bytes, dict[str, str]]] = []
+    queue: asyncio.Queue[Msg] = asyncio.Queue()
+
+    async def collect(msg: Msg) -> None:
+        queue.put_nowait(msg)
+
+    inbox = nc.new_inbox()
+    subscription = await nc.subscribe(inbox, cb=collect)
+    try:
+        seq = 1
+        while True:
+            request = json.dumps({"seq": seq, "batch": BATCH, "next_by_subj": subject})
+            await nc.publish(f"$JS.API.DIRECT.GET.{stream}", request.encode(), reply=inbox)
+            while True:
+                msg = await asyncio.wait_for(queue.get(), timeout)
+                headers = dict(msg.headers or {})
+                status = headers.get("Status")
+                if status == "404":
+                    return found
+                if status == "204":
+                    if int(headers.get("Nats-Num-Pending", "0")) == 0:
+                        return found
+                    seq = found[-1][0] + 1
+                    break
+                if status is not None:
+                    raise StreamReadError(f"direct get: {status} {headers.get('Description')}")
+                found.append((int(headers["Nats-Sequence"]), msg.data, headers))
+    finally:
+        await subscription.unsubscribe()
+
+
+def describe(stream: str, subject: str, seq: int, data: bytes, headers: dict[str, str]) -> Any:
+    """One item of an `/events` answer; events of old versions are shown upcast."""
+    try:
+        recorded = decode(data, headers, stream=stream, seq=seq, subject=subject)
+    except DecodeError:
+        version = headers.get(EVENT_VERSION, "")
+        return {
+            "seq": seq,
+            "type": headers.get(EVENT_TYPE),
+            "version": int(version) if version.isdigit() else None,
+            "occurred_at": headers.get(OCCURRED_AT),
+            "correlation_id": headers.get(CORRELATION_ID),
+            "causation_id": headers.get(CAUSATION_ID),
+            "data": None,
+        }
+    return {
+        "seq": seq,
+        "type": recorded.event_type,
+        "version": recorded.event.schema_version,
+        "occurred_at": format_timestamp(recorded.envelope.occurred_at),
+        "correlation_id": recorded.envelope.correlation_id,
+        "causation_id": recorded.envelope.causation_id,
+        "data": recorded.event.model_dump(mode="json"),
+    }
