@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute
 
 from tally.http.correlation import CorrelationIdMiddleware
 from tally.http.observe import ObserveRequests, metrics_route
+from tally.http.openapi import PathsProvider, openapi_routes
 from tally.http.ops import Check, ops_routes
 from tally.metrics import Metrics
 
@@ -46,13 +47,19 @@ def create_api_app(
     routes: Sequence[BaseRoute],
     checks: Mapping[str, Check],
     metrics: Metrics | None = None,
+    openapi: Sequence[PathsProvider] = (),
     access_log: bool = False,
     debug: bool = False,
 ) -> Starlette:
     metrics = metrics or Metrics()
     return Starlette(
         debug=debug,
-        routes=[*routes, *ops_routes(checks), metrics_route(metrics)],
+        routes=[
+            *routes,
+            *ops_routes(checks),
+            metrics_route(metrics),
+            *openapi_routes(openapi),
+        ],
         middleware=[
             Middleware(CorrelationIdMiddleware),
             Middleware(ObserveRequests, metrics=metrics, log_requests=access_log),

@@ -1,0 +1,73 @@
+"""`tally up` as a child process, for end-to-end tests."""
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+TALLY = str(Path(sys.executable).parent / "tally")
+
+
+class RunningTally:
+    def __init__(self, data_dir: Path, port: int, log: Path) -> None:
+        self.data_dir, self.port, self.log = data_dir, port, log
+        env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")} | {
+            "TALLY_LOG_FORMAT": "json"
+        }
+        self.proc = subprocess.Popen(
+            [TALLY, "up", "--port", str(port), "--data-dir", str(data_dir)],
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("ab"),
+            env=env,
+        )
+        self.base = f"http://127.0.0.1:{port}"
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log.read_text()[-3000:]
+            try:
+                if httpx.get(f"{self.base}/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        raise AssertionError("tally up did not become ready:\n" + self.log.read_text()[-3000:])
+
+    def nats_url(self) -> str:
+        for line in self.log.read_text().splitlines():
+            if line.startswith("{") and "embedded NATS started" in line:
+                url: str = json.loads(line)["url"]
+                return url
+        raise AssertionError("no NATS url in the log")
+
+    def stop(self, timeout: float = 30) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(timeout)
+
+
+@contextlib.contextmanager
+def running_tally(port: int) -> Iterator[RunningTally]:
+    """`tally up` on `port`, ready, in a data dir of its own, killed and removed afterwards.
+
+    Not under pytest's tmp_path: PostgreSQL runs as another user and must traverse it.
+    """
+    home = Path(tempfile.mkdtemp(prefix="tally-e2e-", dir="/tmp"))
+    running = RunningTally(home / "data", port, home / "tally.log")
+    try:
+        running.wait_ready()
+        yield running
+    finally:
+        if running.proc.poll() is None:
+            running.proc.kill()
+            running.proc.wait()
+        shutil.rmtree(home, ignore_errors=True)
