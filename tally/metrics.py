@@ -3,6 +3,8 @@ root (no module-level metric objects, so tests get a fresh registry each)."""
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from write_side.fulfilment.breaker import STATE_CODES, BreakerSnapshot
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
@@ -42,6 +44,24 @@ class Metrics:
             "Payment gateway circuit breaker (0 closed, 1 half-open, 2 open)",
             registry=r,
         )
+        self.breaker_opened = Gauge(
+            "tally_payment_breaker_opened", "Times the payment breaker opened", registry=r
+        )
+        self.gateway_calls = Counter(
+            "tally_payment_gateway_calls",
+            "Payment gateway calls",
+            ["operation", "outcome"],
+            registry=r,
+        )
+        self.fulfilment_orders = Counter(
+            "tally_fulfilment_orders", "Orders decided by fulfilment", ["outcome"], registry=r
+        )
+        self.fulfilment_events = Counter(
+            "tally_fulfilment_events",
+            "Order events handled by fulfilment",
+            ["event_type", "result"],
+            registry=r,
+        )
 
     # write_side.observer.CommandObserver
     def command_handled(self, command: str, outcome: str, seconds: float) -> None:
@@ -53,3 +73,17 @@ class Metrics:
 
     def conflict(self, stream: str) -> None:
         self.conflicts.labels(stream).inc()
+
+    # write_side.fulfilment.observer.FulfilmentObserver
+    def gateway_called(self, operation: str, outcome: str) -> None:
+        self.gateway_calls.labels(operation, outcome).inc()
+
+    def order_decided(self, outcome: str) -> None:
+        self.fulfilment_orders.labels(outcome).inc()
+
+    def order_event_handled(self, event_type: str, result: str) -> None:
+        self.fulfilment_events.labels(event_type, result).inc()
+
+    def breaker_changed(self, snapshot: BreakerSnapshot) -> None:
+        self.breaker_state.set(STATE_CODES[snapshot.state])
+        self.breaker_opened.set(snapshot.opened_count)

@@ -28,15 +28,18 @@ def nats_check(nc: NATS) -> Check:
 
 @contextlib.asynccontextmanager
 async def api_app(
-    settings: Settings, extra_checks: Mapping[str, Check] | None = None
+    settings: Settings,
+    extra_checks: Mapping[str, Check] | None = None,
+    metrics: Metrics | None = None,
 ) -> AsyncIterator[Starlette]:
     """The API app with its connections open; they close when the context ends.
-    `extra_checks` come from other roles of the same process (e.g. the payment breaker)."""
+    `extra_checks` and `metrics` may come from other roles of the same process
+    (`tally up`: the payment breaker, the fulfilment metrics)."""
     nc = await connect_nats(
         settings.nats_servers, name="tally-api", connect_timeout=settings.nats_connect_timeout
     )
     try:
-        metrics = Metrics()
+        metrics = metrics or Metrics()
         commands = await command_routes(nc, settings, observer=metrics)
         yield create_api_app(
             routes=commands.routes(),
@@ -49,7 +52,10 @@ async def api_app(
 
 
 async def run_api(
-    settings: Settings, stop: asyncio.Event, extra_checks: Mapping[str, Check] | None = None
+    settings: Settings,
+    stop: asyncio.Event,
+    extra_checks: Mapping[str, Check] | None = None,
+    metrics: Metrics | None = None,
 ) -> None:
-    async with api_app(settings, extra_checks) as app:
+    async with api_app(settings, extra_checks, metrics) as app:
         await serve_http(app, settings, stop)

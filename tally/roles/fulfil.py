@@ -4,8 +4,10 @@ import asyncio
 import random
 
 from nats.aio.client import Client as NATS
+from prometheus_client import start_http_server
 
 from tally.http.ops import Check, CheckResult
+from tally.metrics import Metrics
 from tally.nats_connection import connect_nats
 from tally.settings import Settings
 from write_side.command_service import CommandService
@@ -14,7 +16,6 @@ from write_side.fulfilment.breaker import CircuitBreaker
 from write_side.fulfilment.consumer import FulfilmentConsumer, consumer_config, ensure_consumer
 from write_side.fulfilment.gateway import PaymentGateway
 from write_side.fulfilment.http_gateway import HttpPaymentGateway
-from write_side.fulfilment.metrics import observe_breaker
 from write_side.fulfilment.payments import GuardedGateway
 from write_side.fulfilment.process import Fulfilment
 from write_side.fulfilment.simulator import SimulatedGateway
@@ -58,12 +59,20 @@ async def ensure_fulfilment(nc: NATS, settings: Settings) -> None:
 
 
 async def run_fulfil(
-    settings: Settings, stop: asyncio.Event, breaker: CircuitBreaker | None = None
+    settings: Settings,
+    stop: asyncio.Event,
+    breaker: CircuitBreaker | None = None,
+    metrics: Metrics | None = None,
 ) -> None:
     """Runs until `stop` is set, then finishes the messages in hand and returns. Pass the
-    `breaker` to share its state with other roles of the same process (`tally up`)."""
+    `breaker` and `metrics` to share them with other roles of the same process (`tally
+    up`); alone, metrics are served on TALLY_METRICS_PORT when it is set."""
     breaker = breaker or build_breaker(settings)
-    breaker.subscribe(observe_breaker)
+    if metrics is None:
+        metrics = Metrics()
+        if settings.metrics_port:
+            start_http_server(settings.metrics_port, settings.host, registry=metrics.registry)
+    breaker.subscribe(metrics.breaker_changed)
     nc = await connect_nats(
         settings.nats_servers, name="tally-fulfil", connect_timeout=settings.nats_connect_timeout
     )
@@ -73,15 +82,18 @@ async def run_fulfil(
         publisher = BreakerStatusPublisher(await open_status_bucket(nc.jetstream()), breaker)
         store = JetStreamEventStore(nc, timeout=settings.nats_timeout)
         service = CommandService(store, max_attempts=settings.command_max_attempts)
-        guarded = GuardedGateway(gateway, breaker, max_attempts=settings.payment_max_attempts)
+        guarded = GuardedGateway(
+            gateway, breaker, max_attempts=settings.payment_max_attempts, observer=metrics
+        )
         fulfilment = Fulfilment(
             service,
             guarded,
             deadline_seconds=settings.payment_deadline_seconds,
             call_budget=settings.payment_timeout_seconds * settings.payment_max_attempts + 1,
+            observer=metrics,
         )
         consumer = FulfilmentConsumer(
-            nc, fulfilment.handle, concurrency=settings.fulfil_concurrency
+            nc, fulfilment.handle, concurrency=settings.fulfil_concurrency, observer=metrics
         )
         async with asyncio.TaskGroup() as group:  # one failing cancels the other
             group.create_task(consumer.run(stop))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tally.embedded.nats_server import EmbeddedNats
 from tally.embedded.postgres_server import EmbeddedPostgres
+from tally.metrics import Metrics
 from tally.roles.api import run_api
 from tally.roles.fulfil import breaker_check, build_breaker, run_fulfil
 from tally.roles.lifecycle import install_stop_signals, run_until_stopped
@@ -46,10 +47,10 @@ async def run_up(settings: Settings) -> None:
         settings = settings.model_copy(update=updates)
         await run_migrate(settings)
         log.info("tally is up", extra={"api": f"http://{settings.host}:{settings.port}"})
-        breaker = build_breaker(settings)
+        breaker, metrics = build_breaker(settings), Metrics()
         await run_until_stopped(
-            run_api(settings, stop, {"payment_breaker": breaker_check(breaker)}),
-            run_fulfil(settings, stop, breaker),
+            run_api(settings, stop, {"payment_breaker": breaker_check(breaker)}, metrics),
+            run_fulfil(settings, stop, breaker, metrics),
             stop=stop,
         )
         log.info("stopping embedded servers")

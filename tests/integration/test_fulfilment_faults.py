@@ -116,3 +116,47 @@ async def test_sixty_orders_for_twenty_units(nats_url: str) -> None:
                     reserved -= quantity
             assert 0 <= reserved <= on_hand, f"at seq {recorded.seq}"
         assert (on_hand, reserved) == (20, 20)
+
+
+class CrashOnce:
+    """Fails with an unexpected error on the first call, as a process dying mid-way would."""
+
+    def __init__(self, inner: SimulatedGateway) -> None:
+        self.inner = inner
+        self.crashed = False
+
+    async def authorize(self, request: PaymentRequest) -> PaymentResult:
+        if not self.crashed:
+            self.crashed = True
+            raise RuntimeError("crash between reserving and paying")
+        return await self.inner.authorize(request)
+
+    async def refund(self, order_id: str, authorization_id: str, amount: Decimal) -> None:
+        await self.inner.refund(order_id, authorization_id, amount)
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_a_failure_between_steps_resumes_on_redelivery(nats_url: str) -> None:
+    gateway = SimulatedGateway(limit=Decimal(10000))
+    crashing = CrashOnce(gateway)
+    async with shop(nats_url) as s, fulfilling(nats_url, gateway=gateway, wrapped=crashing):
+        await s.receive("a", 5)
+        order_id = await s.place(("a", 2, "1.00"))
+        assert (await s.settled([order_id]))[order_id].status == "confirmed"
+        assert crashing.crashed
+        reserved = [e for e in await s.stock_events("a") if isinstance(e.event, StockReserved)]
+        assert len(reserved) == 1
+
+
+async def test_stopping_finishes_the_message_in_hand(nats_url: str) -> None:
+    gateway = SimulatedGateway(limit=Decimal(10000))
+    slow = SlowGateway(gateway, pause=0.5)
+    async with shop(nats_url) as s:
+        await s.receive("a", 5)
+        async with fulfilling(nats_url, gateway=gateway, wrapped=slow):
+            order_id = await s.place(("a", 1, "1.00"))
+            await asyncio.wait_for(slow.calling.wait(), 5)
+        # The process has stopped; the order it had in hand was finished, not dropped.
+        assert (await s.order(order_id)).status == "confirmed"

@@ -21,7 +21,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from events.codec import DecodeError, RecordedEvent, decode
 from events.envelope import EVENT_TYPE
 from events.subjects import ORDERS, STREAM_SUBJECTS
-from write_side.fulfilment.metrics import MESSAGES
+from write_side.fulfilment.observer import FulfilmentObserver, NoFulfilmentObserver
 from write_side.fulfilment.plan import Outcome, Retry, failure_delay
 
 log = logging.getLogger("tally.fulfilment")
@@ -69,12 +69,20 @@ class _OrderLocks:
 
 
 class FulfilmentConsumer:
-    def __init__(self, nc: NATS, handler: Handler, *, concurrency: int = 64) -> None:
+    def __init__(
+        self,
+        nc: NATS,
+        handler: Handler,
+        *,
+        concurrency: int = 64,
+        observer: FulfilmentObserver | None = None,
+    ) -> None:
         self._js = nc.jetstream()
         self._handler = handler
         self._concurrency = concurrency
         self._locks = _OrderLocks()
         self._rng = random.Random()
+        self._observer = observer or NoFulfilmentObserver()
 
     async def run(self, stop: asyncio.Event) -> None:
         subscription = await self._js.pull_subscribe_bind(CONSUMER, ORDERS)
@@ -105,6 +113,7 @@ class FulfilmentConsumer:
                 await subscription.unsubscribe()
 
     async def _process(self, message: Msg) -> None:
+        observe = self._observer.order_event_handled
         event_type = (message.headers or {}).get(EVENT_TYPE, "unknown")
         metadata = message.metadata
         try:
@@ -117,7 +126,7 @@ class FulfilmentConsumer:
             )
         except DecodeError as error:
             log.error("not a Tally event, terminated: seq %s: %s", metadata.sequence.stream, error)
-            MESSAGES.labels(event_type, "terminated").inc()
+            observe(event_type, "terminated")
             await self._settle(message, None)
             return
         async with self._locks.hold(recorded.aggregate_id):
@@ -128,7 +137,7 @@ class FulfilmentConsumer:
                 log.exception("fulfilment of %s failed, will retry", recorded.subject)
                 outcome = Retry(failure_delay(metadata.num_delivered, self._rng))
                 result = "failed"
-        MESSAGES.labels(event_type, result).inc()
+        observe(event_type, result)
         await self._settle(message, outcome)
 
     @staticmethod

@@ -24,7 +24,7 @@ from write_side.fulfilment.gateway import (
     PaymentRequest,
     PaymentResult,
 )
-from write_side.fulfilment.metrics import GATEWAY_CALLS
+from write_side.fulfilment.observer import FulfilmentObserver, NoFulfilmentObserver
 
 T = TypeVar("T")
 
@@ -38,12 +38,14 @@ class GuardedGateway:
         max_attempts: int = 3,
         backoff_base: float = 0.05,
         backoff_max: float = 1.0,
+        observer: FulfilmentObserver | None = None,
     ) -> None:
         self.gateway = gateway
         self.breaker = breaker
         self._max_attempts = max_attempts
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
+        self._observer = observer or NoFulfilmentObserver()
 
     async def authorize(self, request: PaymentRequest, *, budget: float) -> PaymentResult:
         return await self._call("authorize", lambda: self.gateway.authorize(request), budget)
@@ -73,12 +75,12 @@ class GuardedGateway:
             result = await call()
         except GatewayUnavailable:
             self.breaker.record_failure()
-            GATEWAY_CALLS.labels(operation, "unavailable").inc()
+            self._observer.gateway_called(operation, "unavailable")
             raise
         except BaseException:
             self.breaker.record_failure()
-            GATEWAY_CALLS.labels(operation, "error").inc()
+            self._observer.gateway_called(operation, "error")
             raise
         self.breaker.record_success()
-        GATEWAY_CALLS.labels(operation, "ok").inc()
+        self._observer.gateway_called(operation, "ok")
         return result

@@ -24,7 +24,7 @@ from write_side.domain.stock import OutOfStock, ReleaseReservation, ReserveStock
 from write_side.errors import RuleViolation
 from write_side.fulfilment.breaker import BreakerOpen
 from write_side.fulfilment.gateway import Authorized, GatewayUnavailable, PaymentRequest
-from write_side.fulfilment.metrics import ORDERS
+from write_side.fulfilment.observer import FulfilmentObserver, NoFulfilmentObserver
 from write_side.fulfilment.payments import GuardedGateway
 from write_side.fulfilment.plan import (
     ACK,
@@ -67,6 +67,7 @@ class Fulfilment:
         call_budget: float = 5.0,
         clock: Callable[[], datetime] = utc_now,
         rng: random.Random | None = None,
+        observer: FulfilmentObserver | None = None,
     ) -> None:
         self._service = service
         self._payments = payments
@@ -74,6 +75,7 @@ class Fulfilment:
         self._call_budget = call_budget
         self._clock = clock
         self._rng = rng or random.Random()
+        self._observer = observer or NoFulfilmentObserver()
 
     async def handle(self, recorded: RecordedEvent) -> Outcome:
         trigger = _Trigger(recorded.aggregate_id, recorded.envelope)
@@ -143,7 +145,7 @@ class Fulfilment:
         except RuleViolation:  # cancelled while we were taking the payment: undo it all
             return await self._settle(t, await self._order(t))
         if done.events:
-            ORDERS.labels("confirmed").inc()
+            self._observer.order_decided("confirmed")
         return ACK
 
     async def _reject(self, t: _Trigger, reason: RejectionReason, detail: str) -> Outcome:
@@ -152,7 +154,7 @@ class Fulfilment:
                 ORDER, t.order_id, RejectOrder(reason, detail[:2000]), t.meta("reject")
             )
             if done.events:
-                ORDERS.labels(reason).inc()
+                self._observer.order_decided(reason)
         except RuleViolation:
             pass  # no longer pending (cancelled meanwhile): settle what it is now
         return await self._settle(t, await self._order(t))
@@ -176,5 +178,5 @@ class Fulfilment:
         except GatewayUnavailable:
             return Retry(park_delay(self._payments.breaker.reset_timeout, MAX_DELAY, self._rng))
         await self._service.handle(PAYMENT, t.order_id, Refund(), t.meta("payment-refunded"))
-        ORDERS.labels("refunded").inc()
+        self._observer.order_decided("refunded")
         return ACK
