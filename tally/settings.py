@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     breaker_reset_seconds: float = Field(default=5.0, gt=0, le=3600)
     fulfil_concurrency: int = Field(default=64, ge=1, le=10_000)
 
+    # read side: projectors, replay, queries
+    projector_batch_size: int = Field(default=500, ge=1, le=10_000)
+    projector_max_deliveries: int = Field(default=5, ge=1, le=100)
+    projector_retry_backoff: float = Field(default=0.1, ge=0, le=60)
+    replay_batch_size: int = Field(default=5000, ge=1, le=100_000)
+    projection_ready_lag: int = Field(default=10_000, ge=0)  # /ready fails above this lag
+    query_timeout: float = Field(default=1.5, gt=0, le=30)
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
     @property
     def nats_servers(self) -> list[str]:
         if not self.nats_url:

@@ -12,6 +12,7 @@ from tally.http.ops import Check, CheckResult
 from tally.metrics import Metrics
 from tally.nats_connection import connect_nats
 from tally.roles.lifecycle import serve_http
+from tally.roles.read_side import query_side
 from tally.roles.write_side import command_routes
 from tally.settings import Settings
 
@@ -38,16 +39,19 @@ async def api_app(
     nc = await connect_nats(
         settings.nats_servers, name="tally-api", connect_timeout=settings.nats_connect_timeout
     )
+    stack = contextlib.AsyncExitStack()
     try:
         metrics = metrics or Metrics()
         commands = await command_routes(nc, settings, observer=metrics)
+        queries = await stack.enter_async_context(query_side(nc, settings))
         yield create_api_app(
-            routes=commands.routes(),
-            checks={"nats": nats_check(nc), **(extra_checks or {})},
+            routes=[*commands.routes(), *queries.routes],
+            checks={"nats": nats_check(nc), **queries.checks, **(extra_checks or {})},
             metrics=metrics,
             access_log=settings.access_log,
         )
     finally:
+        await stack.aclose()
         await nc.drain()
 
 

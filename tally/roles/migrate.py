@@ -2,6 +2,7 @@
 
 import logging
 
+from projections.dlq import ensure_dlq_stream
 from tally.nats_connection import connect_nats
 from tally.roles.database import upgrade_database
 from tally.roles.fulfil import ensure_fulfilment
@@ -18,6 +19,7 @@ async def run_migrate(settings: Settings) -> None:
     try:
         streams = await migrate_streams(nc, settings)
         await ensure_fulfilment(nc, settings)
+        await ensure_dlq_stream(nc.jetstream(), replicas=settings.stream_replicas)
         log.info("streams ready", extra={"streams": streams, "replicas": settings.stream_replicas})
     finally:
         await nc.drain()

@@ -7,6 +7,8 @@ import contextlib
 import logging
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from tally.embedded.nats_server import EmbeddedNats
 from tally.embedded.postgres_server import EmbeddedPostgres
 from tally.metrics import Metrics
@@ -14,6 +16,7 @@ from tally.roles.api import run_api
 from tally.roles.fulfil import breaker_check, build_breaker, run_fulfil
 from tally.roles.lifecycle import install_stop_signals, run_until_stopped
 from tally.roles.migrate import run_migrate
+from tally.roles.project import run_projectors
 from tally.settings import Settings
 
 log = logging.getLogger("tally.up")
@@ -42,7 +45,7 @@ async def run_up(settings: Settings) -> None:
             await asyncio.to_thread(postgres.start)
             servers.callback(postgres.stop)
             url = await asyncio.to_thread(_ensure_database, postgres, "tally")
-            updates["database_url"] = url
+            updates["database_url"] = SecretStr(url)
             log.info("embedded PostgreSQL started", extra={"port": postgres.port})
         settings = settings.model_copy(update=updates)
         await run_migrate(settings)
@@ -51,6 +54,7 @@ async def run_up(settings: Settings) -> None:
         await run_until_stopped(
             run_api(settings, stop, {"payment_breaker": breaker_check(breaker)}, metrics),
             run_fulfil(settings, stop, breaker, metrics),
+            run_projectors(settings, stop),
             stop=stop,
         )
         log.info("stopping embedded servers")

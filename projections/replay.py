@@ -1,0 +1,214 @@
+"""Rebuilding a view from sequence 1 without downtime.
+
+The new view is built in a shadow schema (`replay_<name>`, same tables, same index names)
+from an ordered consumer, in big set-based batches; the old view keeps serving and the
+live projector keeps running. When the shadow has caught up, one transaction locks the
+checkpoint row (the live projector waits on it), applies what the shadow still lacks,
+drops the old tables, moves the shadow tables into `public` and saves the new checkpoint.
+Stopped or failed before that commit, the shadow schema is dropped and nothing changed.
+"""
+
+import asyncio
+import collections
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import asyncpg
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js.api import DeliverPolicy
+from sqlalchemy import MetaData
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from events.subjects import STREAM_SUBJECTS
+from projections.base import Connection, Projection
+from projections.batch import Retry, apply_guarded, lock_checkpoint, save_checkpoint
+from projections.messages import StoredMessage, complete_prefix, decode_all, from_msg
+
+log = logging.getLogger("tally.replay")
+Progress = Callable[[int, int], None]  # (events done, events in the stream)
+
+
+class ReplayBusy(Exception):
+    """Another replay of the same projection is running."""
+
+
+class ReplayStopped(Exception):
+    """Asked to stop before the swap: the old view is untouched."""
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    position: int
+    events: int
+    skipped: int
+
+
+def shadow_schema(projection: Projection) -> str:
+    return f"replay_{projection.name}"
+
+
+def shadow_ddl(projection: Projection, schema: str) -> list[str]:
+    """CREATE statements for the projection's tables in `schema`, index names unchanged."""
+    copies, dialect, ddl = MetaData(), postgresql.dialect(), []  # type: ignore[no-untyped-call]
+    for table in projection.tables:
+        copy = table.to_metadata(copies, schema=schema)
+        ddl.append(str(CreateTable(copy).compile(dialect=dialect)))
+        ddl += [str(CreateIndex(index).compile(dialect=dialect)) for index in copy.indexes]
+    return ddl
+
+
+class Replay:
+    def __init__(
+        self,
+        projection: Projection,
+        nc: NATS,
+        database_url: str,
+        *,
+        batch_size: int = 5000,
+        progress: Progress | None = None,
+        stop: asyncio.Event | None = None,
+    ) -> None:
+        self.projection = projection
+        self._nc = nc
+        self._dsn = database_url
+        self._batch_size = batch_size
+        self._progress = progress or (lambda done, total: None)
+        self._stop = stop or asyncio.Event()
+        self._schema = shadow_schema(projection)
+        self._buffer: collections.deque[StoredMessage] = collections.deque()
+        self._arrived = asyncio.Event()
+        self._room = asyncio.Event()
+        self._position = 0
+        self._events = 0
+        self._skipped = 0
+
+    async def run(self) -> ReplayResult:
+        conn = await asyncpg.connect(self._dsn, timeout=10, command_timeout=600)
+        lock = f"tally.replay.{self.projection.name}"
+        try:
+            if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", lock):
+                raise ReplayBusy(f"a replay of {self.projection.name} is already running")
+            await self._prepare(conn)
+            swapped = False
+            try:
+                await self._build(conn)
+                swapped = True
+            finally:
+                if not swapped:
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(self._discard(conn))
+            return ReplayResult(self._position, self._events, self._skipped)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), 5)
+
+    async def _prepare(self, conn: Connection) -> None:
+        async with conn.transaction():
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{self._schema}" CASCADE')
+            await conn.execute(f'CREATE SCHEMA "{self._schema}"')
+            for statement in shadow_ddl(self.projection, self._schema):
+                await conn.execute(statement)
+            await lock_checkpoint(conn, self.projection)
+            await self._set_state(conn, "replaying")
+
+    async def _discard(self, conn: Connection) -> None:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{self._schema}" CASCADE')
+        await self._set_state(conn, "live")
+        log.info("replay stopped; the old view is untouched", extra={"schema": self._schema})
+
+    async def _set_state(self, conn: Connection, state: str) -> None:
+        await conn.execute(
+            "UPDATE projection_checkpoints SET state = $2 WHERE name = $1",
+            self.projection.name,
+            state,
+        )
+
+    async def _on_message(self, msg: Msg) -> None:
+        self._buffer.append(from_msg(msg))
+        self._arrived.set()
+        if len(self._buffer) > 4 * self._batch_size:  # back pressure through flow control
+            self._room.clear()
+            await self._room.wait()
+
+    async def _take(self, timeout: float) -> list[StoredMessage]:
+        if not self._buffer:
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), timeout)
+        batch = [self._buffer.popleft() for _ in range(min(len(self._buffer), self._batch_size))]
+        keep = complete_prefix(batch)
+        if 0 < keep < len(batch):
+            self._buffer.extendleft(reversed(batch[keep:]))
+            batch = batch[:keep]
+        self._room.set()
+        return batch
+
+    async def _last_seq(self) -> int:
+        info = await self._nc.jetstream().stream_info(self.projection.stream)
+        return int(info.state.last_seq)
+
+    async def _apply(self, conn: Connection, batch: list[StoredMessage]) -> None:
+        events, poison = decode_all(batch)
+        failed = await apply_guarded(conn, self.projection, self._schema, events, Retry(1, 0))
+        self._skipped += len(poison) + len(failed)
+        self._events += len(batch)
+        self._position = max(self._position, max(message.seq for message in batch))
+
+    async def _build(self, conn: Connection) -> None:
+        subject = STREAM_SUBJECTS[self.projection.stream]
+        subscription = await self._nc.jetstream().subscribe(
+            subject,
+            stream=self.projection.stream,
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.ALL,
+            cb=self._on_message,
+        )
+        try:
+            total, idle = await self._last_seq(), 0
+            while True:
+                if self._stop.is_set():
+                    raise ReplayStopped("stopped before the swap")
+                if self._position >= total:
+                    total = await self._last_seq()
+                    if total - self._position <= self._batch_size:
+                        break
+                batch = await self._take(timeout=1.0)
+                if not batch:
+                    idle += 1
+                    if idle >= 3:  # nothing more arrives (the last messages were purged)
+                        break
+                    continue
+                idle = 0
+                async with conn.transaction():
+                    await self._apply(conn, batch)
+                self._progress(self._position, total)
+            await self._swap(conn)
+            self._progress(self._position, max(total, self._position))
+        finally:
+            self._room.set()
+            await subscription.unsubscribe()
+
+    async def _swap(self, conn: Connection) -> None:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL lock_timeout = '30s'")
+            live = await lock_checkpoint(conn, self.projection)
+            while self._position < live:  # what the live view has and the shadow lacks
+                batch = await self._take(timeout=5.0)
+                if not batch:
+                    raise TimeoutError(f"replay stuck at {self._position}, live is at {live}")
+                await self._apply(conn, batch)
+            for table in reversed(self.projection.tables):
+                await conn.execute(f'DROP TABLE "public"."{table.name}"')
+            for table in self.projection.tables:
+                await conn.execute(f'ALTER TABLE "{self._schema}"."{table.name}" SET SCHEMA public')
+            await conn.execute(f'DROP SCHEMA "{self._schema}"')
+            await self._set_state(conn, "live")
+            await save_checkpoint(conn, self.projection, self._position)
+        log.info(
+            "replay swapped in",
+            extra={"projection": self.projection.name, "position": self._position},
+        )

@@ -1,0 +1,36 @@
+"""`tally project [NAME...]`: the projectors, one per projection, in one process."""
+
+import asyncio
+import logging
+
+from projections.dlq import ensure_dlq_stream
+from projections.registry import PROJECTIONS, get_projection
+from projections.runner import Projector
+from tally.database_url import asyncpg_dsn
+from tally.nats_connection import connect_nats
+from tally.roles.read_side import projector_settings
+from tally.settings import Settings
+
+log = logging.getLogger("tally.project")
+
+
+async def run_projectors(
+    settings: Settings, stop: asyncio.Event, names: list[str] | None = None
+) -> None:
+    dsn = settings.database_dsn()
+    if dsn is None:
+        raise RuntimeError("DATABASE_URL is not set")
+    chosen = [get_projection(name) for name in (names or list(PROJECTIONS))]
+    nc = await connect_nats(
+        settings.nats_servers,
+        name="tally-project",
+        connect_timeout=settings.nats_connect_timeout,
+    )
+    try:
+        await ensure_dlq_stream(nc.jetstream(), replicas=settings.stream_replicas)
+        config = projector_settings(settings)
+        projectors = [Projector(p, nc, asyncpg_dsn(dsn), config) for p in chosen]
+        log.info("projecting", extra={"projections": [p.name for p in chosen]})
+        await asyncio.gather(*(projector.run(stop) for projector in projectors))
+    finally:
+        await nc.drain()
