@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Mapping
 from nats.aio.client import Client as NATS
 from starlette.applications import Starlette
 
+from read_side.http.openapi import openapi_paths as query_openapi
 from tally.http.app import create_api_app
 from tally.http.ops import Check, CheckResult
 from tally.metrics import Metrics
@@ -15,6 +16,7 @@ from tally.roles.lifecycle import serve_http
 from tally.roles.read_side import query_side
 from tally.roles.write_side import command_routes
 from tally.settings import Settings
+from write_side.http.openapi import openapi_paths as command_openapi
 
 
 def nats_check(nc: NATS) -> Check:
@@ -48,6 +50,7 @@ async def api_app(
             routes=[*commands.routes(), *queries.routes],
             checks={"nats": nats_check(nc), **queries.checks, **(extra_checks or {})},
             metrics=metrics,
+            openapi=[command_openapi, query_openapi],
             access_log=settings.access_log,
         )
     finally:

@@ -11,13 +11,12 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from openapi_spec_validator import validate
-from schemathesis.checks import not_a_server_error
 
 from support.tally_process import RunningTally, running_tally
 from tally.embedded.ports import free_port
 
 pytestmark = pytest.mark.e2e
-EXAMPLES = 40
+EXAMPLES = 25
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +68,13 @@ def test_no_server_errors(system: RunningTally) -> None:
             database=None,
         )
         def no_server_error(case: Any) -> None:
-            case.call_and_validate(base_url=system.base, checks=[not_a_server_error])
+            if isinstance(case.query, dict) and isinstance(case.query.get("wait"), int | float):
+                case.query["wait"] = min(case.query["wait"], 0.2)  # keep the run short
+            response = case.call(base_url=system.base, timeout=10)
+            # 503 is a designed answer (projection-lagging, a dependency down); 500 never is.
+            assert response.status_code != 500, response.text
+            if response.status_code >= 400:
+                assert response.headers["content-type"][0] == "application/problem+json"
 
         try:
             no_server_error()
