@@ -3,6 +3,7 @@ one composition root."""
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any
@@ -91,6 +92,106 @@ def fulfil() -> None:
     settings = _settings()
     _require_nats(settings)
     _run(_stoppable(settings, run_fulfil))
+
+
+@app.command()
+def project(
+    names: Annotated[list[str] | None, typer.Argument(help="projections (default: all)")] = None,
+) -> None:
+    """Run the projectors that fold the streams into the read models."""
+    from tally.roles.project import run_projectors
+
+    settings = _require_database(_settings())
+    _run(_stoppable(settings, lambda s, stop: run_projectors(s, stop, names or None)))
+
+
+@app.command()
+def replay(
+    name: Annotated[str, typer.Argument(help="the projection to rebuild, e.g. orders")],
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
+) -> None:
+    """Rebuild a view from sequence 1 into shadow tables, then swap it in atomically."""
+    from projections.registry import PROJECTIONS
+    from tally.roles.replay import run_replay
+
+    settings = _require_database(_settings())
+    if name not in PROJECTIONS:
+        typer.echo(f"tally: no projection {name!r} (known: {', '.join(PROJECTIONS)})", err=True)
+        raise typer.Exit(2)
+    if not yes and sys.stdin.isatty():
+        typer.confirm(f"Rebuild the {name} view from its stream?", abort=True)
+
+    async def role(settings: Settings, stop: asyncio.Event) -> None:
+        await run_replay(settings, name, stop)
+
+    _run(_stoppable(settings, role))
+
+
+@app.command()
+def status() -> None:
+    """Streams, consumers, projections and their lag, dead letters."""
+    from rich.console import Console
+
+    from tally.roles.status import run_status
+
+    settings = _settings()
+    _require_nats(settings)
+    _run(run_status(settings, Console()))
+
+
+dlq_app = typer.Typer(help="The dead-letter stream.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
+SeqArgument = Annotated[list[int] | None, typer.Argument(help="dead letter sequences")]
+AllOption = Annotated[bool, typer.Option("--all", help="every dead letter")]
+
+
+@dlq_app.command("list")
+def dlq_list() -> None:
+    """List the dead letters: where they came from and why."""
+    from rich.console import Console
+
+    from tally.roles.status import dlq_list as run
+
+    settings = _settings()
+    _require_nats(settings)
+    _run(run(settings, Console()))
+
+
+@dlq_app.command("retry")
+def dlq_retry(seqs: SeqArgument = None, everything: AllOption = False) -> None:
+    """Apply dead letters again (after a fix); those that apply now are removed."""
+    from rich.console import Console
+
+    from tally.roles.status import dlq_retry as run
+
+    settings = _require_database(_settings())
+    _run(_discard(run(settings, seqs or [], everything, Console())))
+
+
+@dlq_app.command("drop")
+def dlq_drop(seqs: SeqArgument = None, everything: AllOption = False) -> None:
+    """Delete dead letters."""
+    from tally.roles.status import dlq_drop as run
+
+    settings = _settings()
+    _require_nats(settings)
+
+    async def drop() -> None:
+        typer.echo(f"dropped {await run(settings, seqs or [], everything)} dead letter(s)")
+
+    _run(drop())
+
+
+async def _discard(work: Coroutine[Any, Any, object]) -> None:
+    await work
+
+
+def _require_database(settings: Settings) -> Settings:
+    _require_nats(settings)
+    if settings.database_url is None:
+        typer.echo("tally: DATABASE_URL is not set (only `tally up` embeds a server)", err=True)
+        raise typer.Exit(2)
+    return settings
 
 
 @app.command()

@@ -1,0 +1,157 @@
+"""`tally status` and `tally dlq list | retry | drop`: what the streams, consumers,
+projections and dead letters look like, and what to do with the dead letters."""
+
+from collections import Counter
+
+import asyncpg
+from nats.aio.client import Client as NATS
+from rich.console import Console
+from rich.table import Table
+
+from projections.batch import lock_checkpoint
+from projections.dlq import DLQ_STREAM, drop_dead_letter, list_dead_letters
+from projections.registry import PROJECTIONS, get_projection
+from tally.database_url import asyncpg_dsn
+from tally.nats_connection import connect_nats
+from tally.settings import Settings
+
+
+async def _connect(settings: Settings) -> NATS:
+    return await connect_nats(
+        settings.nats_servers,
+        name="tally-cli",
+        connect_timeout=min(settings.nats_connect_timeout, 5),
+    )
+
+
+async def _checkpoints(settings: Settings) -> dict[str, tuple[int, str]]:
+    dsn = settings.database_dsn()
+    if dsn is None:
+        return {}
+    conn = await asyncpg.connect(asyncpg_dsn(dsn), timeout=5)
+    try:
+        rows = await conn.fetch("SELECT name, position, state FROM projection_checkpoints")
+        return {row["name"]: (int(row["position"]), row["state"]) for row in rows}
+    finally:
+        await conn.close()
+
+
+async def run_status(settings: Settings, console: Console) -> None:
+    nc = await _connect(settings)
+    try:
+        jsm = nc.jsm()
+        streams = Table("stream", "messages", "first seq", "last seq", "consumers", title="Streams")
+        consumers = Table(
+            "stream", "consumer", "pending", "ack pending", "redelivered", title="Consumers"
+        )
+        last: dict[str, int] = {}
+        for info in await jsm.streams_info():
+            name, state = info.config.name or "?", info.state
+            last[name] = int(state.last_seq)
+            streams.add_row(
+                name,
+                f"{state.messages:,}",
+                str(state.first_seq),
+                str(state.last_seq),
+                str(state.consumer_count),
+            )
+            for consumer in await jsm.consumers_info(name):
+                consumers.add_row(
+                    name,
+                    consumer.name,
+                    f"{consumer.num_pending or 0:,}",
+                    f"{consumer.num_ack_pending or 0:,}",
+                    f"{consumer.num_redelivered or 0:,}",
+                )
+        checkpoints = await _checkpoints(settings)
+        projections = Table(
+            "projection", "stream", "position", "last seq", "lag", "state", title="Projections"
+        )
+        for name, projection in PROJECTIONS.items():
+            position, mode = checkpoints.get(name, (0, "never run"))
+            top = last.get(projection.stream, 0)
+            projections.add_row(
+                name,
+                projection.stream,
+                str(position),
+                str(top),
+                f"{max(0, top - position):,}",
+                mode,
+            )
+        letters = (
+            Counter(letter.projection for letter in await list_dead_letters(nc.jetstream()))
+            if DLQ_STREAM in last
+            else Counter()
+        )
+        dead = Table("projection", "dead letters", title="Dead letters")
+        for name, count in sorted(letters.items()):
+            dead.add_row(name, str(count))
+        for table in (streams, consumers, projections, dead):
+            console.print(table)
+        if not letters:
+            console.print("no dead letters")
+    finally:
+        await nc.drain()
+
+
+async def dlq_list(settings: Settings, console: Console) -> None:
+    nc = await _connect(settings)
+    try:
+        table = Table(
+            "seq", "projection", "event", "type", "attempts", "error", title="Dead letters"
+        )
+        for letter in await list_dead_letters(nc.jetstream()):
+            original = letter.original
+            table.add_row(
+                str(letter.seq),
+                letter.projection,
+                f"{original.stream}:{original.seq}",
+                original.headers.get("Tally-Event-Type", "?"),
+                str(letter.attempts),
+                letter.error,
+            )
+        console.print(table)
+    finally:
+        await nc.drain()
+
+
+async def dlq_drop(settings: Settings, seqs: list[int], everything: bool) -> int:
+    nc = await _connect(settings)
+    try:
+        js = nc.jetstream()
+        chosen = [letter.seq for letter in await list_dead_letters(js)] if everything else seqs
+        return sum([await drop_dead_letter(js, seq) for seq in chosen])
+    finally:
+        await nc.drain()
+
+
+async def dlq_retry(settings: Settings, seqs: list[int], everything: bool, console: Console) -> int:
+    """Apply dead letters again (after a fix) to the live view; those that now apply are
+    removed from the dead letters, the others stay with their new error."""
+    dsn = settings.database_dsn()
+    if dsn is None:
+        raise RuntimeError("DATABASE_URL is not set")
+    nc = await _connect(settings)
+    conn = await asyncpg.connect(asyncpg_dsn(dsn), timeout=5)
+    done = 0
+    try:
+        js = nc.jetstream()
+        for letter in await list_dead_letters(js):
+            if not everything and letter.seq not in seqs:
+                continue
+            projection = get_projection(letter.projection)
+            try:
+                event = letter.original.decode()
+                async with conn.transaction():
+                    await lock_checkpoint(conn, projection)
+                    await projection.apply(conn, "public", [event])
+            except Exception as error:
+                console.print(f"dead letter {letter.seq}: still failing: {error}")
+                continue
+            await drop_dead_letter(js, letter.seq)
+            console.print(f"dead letter {letter.seq}: applied to {projection.name}, removed")
+            done += 1
+        return done
+    finally:
+        await conn.close()
+        await nc.drain()
