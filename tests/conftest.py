@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+
 from support.servers import (
     ExternalNats,
     ExternalPostgres,
@@ -19,7 +20,6 @@ from support.servers import (
     scratch_dir,
     unique_database_name,
 )
-
 from tally.embedded import EmbeddedNats, EmbeddedPostgres, with_database
 
 # The shared test server survives process kills without loss (synchronous_commit stays on)

@@ -14,8 +14,8 @@ import nats
 import pytest
 from nats.aio.client import Client as NATS
 from nats.js.api import StreamConfig
-from support.servers import NatsServer, PostgresServer
 
+from support.servers import NatsServer, PostgresServer
 from tally.embedded import EmbeddedNats, EmbeddedPostgres, ServerStartError
 
 pytestmark = pytest.mark.integration
