@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from events.subjects import is_valid_sku
+
 
 class InvalidCursor(ValueError):
     pass
@@ -51,5 +53,7 @@ def stock_cursor(sku: str) -> str:
 def parse_stock_cursor(cursor: str) -> str:
     value = _decode(cursor)
     if len(value) != 2 or value[0] != "s" or not isinstance(value[1], str):
+        raise InvalidCursor("not a stock list cursor")
+    if not is_valid_sku(value[1]):
         raise InvalidCursor("not a stock list cursor")
     return value[1]

@@ -55,7 +55,9 @@ class Page(ReadYourWrites):
 
 class OrderListQuery(Page):
     status: OrderStatus | None = None
-    customer_id: str | None = Field(default=None, min_length=1, max_length=200)
+    customer_id: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=r"^[^\x00]+$"
+    )
 
 
 class StockListQuery(Page):

@@ -1,0 +1,30 @@
+"""The query routes served in-process (httpx over ASGI), as `tally api` builds them."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+from nats.aio.client import Client as NATS
+from pydantic import SecretStr
+from starlette.applications import Starlette
+
+from tally.roles.read_side import query_side
+from tally.settings import Settings
+
+
+def settings_for(nats_url: str, database_url: str, **overrides: object) -> Settings:
+    return Settings(nats_url=nats_url, database_url=SecretStr(database_url), **overrides)  # type: ignore[arg-type]
+
+
+@contextlib.asynccontextmanager
+async def query_client(
+    nc: NATS, nats_url: str, database_url: str, **overrides: object
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = settings_for(nats_url, database_url, **overrides)
+    async with query_side(nc, settings) as side:
+        app = Starlette(routes=side.routes)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://tally") as client:
+            yield client
