@@ -1,0 +1,91 @@
+"""`tally up` end to end on the read side: a write is visible to the read that names its
+position; `tally replay` rebuilds a view while the API keeps answering."""
+
+import asyncio
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from support.tally_process import TALLY, RunningTally, running_tally
+from tally.embedded.ports import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def tally_up() -> Iterator[RunningTally]:
+    with running_tally(free_port()) as running:
+        yield running
+
+
+def _database_url(running: RunningTally) -> str:
+    for line in running.log.read_text().splitlines():
+        if line.startswith("{") and "embedded PostgreSQL started" in line:
+            return f"postgresql://postgres@127.0.0.1:{json.loads(line)['port']}/tally"
+    raise AssertionError("no PostgreSQL port in the log")
+
+
+async def test_post_then_get_with_after_shows_the_write(tally_up: RunningTally) -> None:
+    async with httpx.AsyncClient(base_url=tally_up.base, timeout=10) as http:
+        received = (await http.post("/stock/RYW-1/receive", json={"quantity": 7})).json()
+        stock = await http.get("/stock/RYW-1", params={"after": received["position"]})
+        assert stock.status_code == 200, stock.text
+        assert stock.json() == {
+            "sku": "RYW-1",
+            "on_hand": 7,
+            "reserved": 0,
+            "available": 7,
+            "version": 1,
+        }
+        line = {"sku": "RYW-1", "quantity": 2, "unit_price": "4.25"}
+        placed = (await http.post("/orders", json={"customer_id": "r", "lines": [line]})).json()
+        order = await http.get(
+            f"/orders/{placed['order_id']}", params={"after": placed["position"]}
+        )
+        assert order.status_code == 200, order.text
+        assert order.json()["total"] == "8.50" and order.json()["customer_id"] == "r"
+        events = (await http.get(f"/orders/{placed['order_id']}/events")).json()["items"]
+        assert events[0]["type"] == "OrderPlaced"
+        projections = (await http.get("/projections")).json()["items"]
+        assert {item["name"] for item in projections} == {"orders", "stock"}
+
+
+async def test_replay_while_the_api_answers(tally_up: RunningTally) -> None:
+    async with httpx.AsyncClient(base_url=tally_up.base, timeout=10) as http:
+        for index in range(20):
+            body = {
+                "customer_id": f"p{index}",
+                "lines": [{"sku": "RP", "quantity": 1, "unit_price": "1"}],
+            }
+            last = (await http.post("/orders", json=body)).json()["position"]
+        before = (await http.get("/orders", params={"limit": 500, "after": last})).json()
+        env = os.environ | {
+            "NATS_URL": tally_up.nats_url(),
+            "DATABASE_URL": _database_url(tally_up),
+        }
+        replay = await asyncio.create_subprocess_exec(
+            TALLY,
+            "replay",
+            "orders",
+            "--yes",
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        statuses = []
+        finished = asyncio.create_task(replay.wait())
+        while not finished.done():  # the API keeps answering during the replay
+            statuses.append((await http.get("/orders", params={"limit": 50})).status_code)
+            await asyncio.sleep(0.01)
+        output = (await replay.stdout.read()).decode() if replay.stdout else ""
+        assert replay.returncode == 0, output
+        assert "swapped in" in output
+        assert set(statuses) == {200}
+        after = (await http.get("/orders", params={"limit": 500})).json()
+    fulfilled = {item["order_id"] for item in after["items"]}
+    assert {item["order_id"] for item in before["items"]} <= fulfilled
