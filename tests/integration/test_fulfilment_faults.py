@@ -97,7 +97,9 @@ async def test_a_cancellation_racing_with_the_payment_keeps_no_stock_and_no_mone
 
 
 async def test_sixty_orders_for_twenty_units(nats_url: str) -> None:
-    async with shop(nats_url) as s, fulfilling(nats_url):
+    # Two processes share the consumer, so reservations race across processes too (one
+    # process takes a SKU's commands one at a time).
+    async with shop(nats_url) as s, fulfilling(nats_url), fulfilling(nats_url):
         await s.receive("scarce", 20)
         order_ids = await asyncio.gather(*(s.place(("scarce", 1, "1.00")) for _ in range(60)))
         states = await s.settled(order_ids, timeout=60)

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import nats.errors
 from nats.aio.client import Client as NATS
@@ -21,6 +21,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from events.codec import DecodeError, RecordedEvent, decode
 from events.envelope import EVENT_TYPE
 from events.subjects import ORDERS, STREAM_SUBJECTS
+from write_side.fulfilment.keyed_lock import KeyedLocks
 from write_side.fulfilment.observer import FulfilmentObserver, NoFulfilmentObserver
 from write_side.fulfilment.plan import Outcome, Retry, failure_delay
 
@@ -47,27 +48,6 @@ async def ensure_consumer(js: JetStreamContext, config: ConsumerConfig | None = 
     await js.add_consumer(ORDERS, config or consumer_config())
 
 
-class _OrderLocks:
-    """One lock per order id, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-
 class FulfilmentConsumer:
     def __init__(
         self,
@@ -80,17 +60,18 @@ class FulfilmentConsumer:
         self._js = nc.jetstream()
         self._handler = handler
         self._concurrency = concurrency
-        self._locks = _OrderLocks()
+        self._locks = KeyedLocks()
         self._rng = random.Random()
         self._observer = observer or NoFulfilmentObserver()
 
     async def run(self, stop: asyncio.Event) -> None:
         subscription = await self._js.pull_subscribe_bind(CONSUMER, ORDERS)
         tasks: set[asyncio.Task[None]] = set()
+        refill = max(1, self._concurrency // 4)  # fetch in batches, not one by one
         try:
             while not stop.is_set():
                 free = self._concurrency - len(tasks)
-                if free <= 0:
+                if free < refill:
                     await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                     continue
                 try:

@@ -20,10 +20,17 @@ from write_side.aggregates import ORDER, PAYMENT, STOCK_ITEM
 from write_side.command_service import CommandService, Metadata
 from write_side.domain.order import ConfirmOrder, OrderState, RejectOrder
 from write_side.domain.payment import RecordAuthorization, RecordDecline, Refund
-from write_side.domain.stock import OutOfStock, ReleaseReservation, ReserveStock, ShipReserved
+from write_side.domain.stock import (
+    OutOfStock,
+    ReleaseReservation,
+    ReserveStock,
+    ShipReserved,
+    StockCommand,
+)
 from write_side.errors import RuleViolation
 from write_side.fulfilment.breaker import BreakerOpen
 from write_side.fulfilment.gateway import Authorized, GatewayUnavailable, PaymentRequest
+from write_side.fulfilment.keyed_lock import KeyedLocks
 from write_side.fulfilment.observer import FulfilmentObserver, NoFulfilmentObserver
 from write_side.fulfilment.payments import GuardedGateway
 from write_side.fulfilment.plan import (
@@ -76,6 +83,10 @@ class Fulfilment:
         self._clock = clock
         self._rng = rng or random.Random()
         self._observer = observer or NoFulfilmentObserver()
+        # One stock command per SKU at a time in this process: decided on the cached state
+        # and appended without conflicts between our own orders (other processes still
+        # race, and the expected sequence settles that).
+        self._skus = KeyedLocks()
 
     async def handle(self, recorded: RecordedEvent) -> Outcome:
         trigger = _Trigger(recorded.aggregate_id, recorded.envelope)
@@ -87,11 +98,12 @@ class Fulfilment:
             case OrderShipped():
                 order = await self._order(trigger)
                 for sku in order_skus(order.lines):
-                    command = ShipReserved(trigger.order_id)
-                    await self._service.handle(
-                        STOCK_ITEM, sku, command, trigger.meta(f"ship:{sku}")
-                    )
+                    await self._stock(trigger, sku, ShipReserved(trigger.order_id), "ship")
         return ACK
+
+    async def _stock(self, t: _Trigger, sku: str, command: StockCommand, step: str) -> None:
+        async with self._skus.hold(sku):
+            await self._service.handle(STOCK_ITEM, sku, command, t.meta(f"{step}:{sku}"))
 
     async def _order(self, trigger: _Trigger) -> OrderState:
         state, _ = await self._service.load(ORDER, trigger.order_id)
@@ -103,8 +115,7 @@ class Fulfilment:
             return await self._settle(t, order)
         for sku, quantity in reservation_plan(order.lines):
             try:
-                command = ReserveStock(t.order_id, quantity)
-                await self._service.handle(STOCK_ITEM, sku, command, t.meta(f"reserve:{sku}"))
+                await self._stock(t, sku, ReserveStock(t.order_id, quantity), "reserve")
             except OutOfStock as error:
                 return await self._reject(t, "out_of_stock", error.detail)
         payment, _ = await self._service.load(PAYMENT, t.order_id)
@@ -164,8 +175,7 @@ class Fulfilment:
         if order.status not in ("rejected", "cancelled"):
             return ACK
         for sku in order_skus(order.lines):
-            release = ReleaseReservation(t.order_id)
-            await self._service.handle(STOCK_ITEM, sku, release, t.meta(f"release:{sku}"))
+            await self._stock(t, sku, ReleaseReservation(t.order_id), "release")
         payment, _ = await self._service.load(PAYMENT, t.order_id)
         if payment.authorization_id is None or payment.refunded:
             return ACK
