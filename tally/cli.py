@@ -202,6 +202,26 @@ def config() -> None:
         typer.echo(f"{name}={'' if value is None else value}")
 
 
+token_app = typer.Typer(help="API tokens (TALLY_API_TOKENS).", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("new")
+def token_new(
+    scopes: Annotated[str, typer.Option("--scopes", help="comma-separated: read,write,admin")],
+) -> None:
+    """Print a new random token and the TALLY_API_TOKENS entry (its digest) to configure."""
+    from tally.http.tokens import SCOPES, new_token
+
+    chosen = [scope.strip() for scope in scopes.split(",") if scope.strip()]
+    if not chosen or set(chosen) - set(SCOPES):
+        typer.echo(f"tally: --scopes takes some of {','.join(SCOPES)}", err=True)
+        raise typer.Exit(2)
+    token, entry = new_token(chosen)
+    typer.echo(f"token (give it to the client, it is shown once): {token}")
+    typer.echo(f"configure (entries joined with ';'): TALLY_API_TOKENS={entry}")
+
+
 def _require_nats(settings: Settings) -> None:
     if not settings.nats_servers:
         typer.echo("tally: NATS_URL is not set (only `tally up` embeds a server)", err=True)

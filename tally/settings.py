@@ -11,6 +11,7 @@ from pydantic import AfterValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tally.database_url import validate_database_url
+from tally.http.tokens import parse_tokens
 
 
 def _nats_servers(value: str | None) -> str | None:
@@ -20,6 +21,12 @@ def _nats_servers(value: str | None) -> str | None:
         server = server.strip()
         if not server or ("://" not in server and ":" not in server):
             raise ValueError(f"not a NATS server URL: {server!r}")
+    return value
+
+
+def _api_tokens(value: SecretStr | None) -> SecretStr | None:
+    if value is not None:
+        parse_tokens(value.get_secret_value())
     return value
 
 
@@ -74,6 +81,23 @@ class Settings(BaseSettings):
     query_timeout: float = Field(default=1.5, gt=0, le=30)
     db_pool_size: int = Field(default=10, ge=1, le=200)
 
+    # security (README "Securing Tally"); secrets are SecretStr, masked in `tally config`
+    api_tokens: Annotated[SecretStr | None, AfterValidator(_api_tokens)] = None
+    protect_ops: bool = False  # /health, /ready, /metrics, /docs need a token too
+    command_rate_per_client: float | None = Field(default=None, gt=0, le=1_000_000)
+    command_burst_per_client: int = Field(default=20, ge=1, le=1_000_000)
+    max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    query_database_url: SecretStr | None = None  # `tally api`; unset: DATABASE_URL
+    projector_database_url: SecretStr | None = None  # `tally project`; unset: DATABASE_URL
+    nats_user: str | None = None
+    nats_password: SecretStr | None = None
+    nats_token: SecretStr | None = None
+    nats_nkey_seed_file: Path | None = None
+    nats_creds_file: Path | None = None
+    nats_tls_ca: Path | None = None
+    nats_tls_cert: Path | None = None
+    nats_tls_key: Path | None = None
+
     @property
     def nats_servers(self) -> list[str]:
         if not self.nats_url:
@@ -84,6 +108,18 @@ class Settings(BaseSettings):
         if self.database_url is None:
             return None
         return validate_database_url(self.database_url.get_secret_value())
+
+    def query_database_dsn(self) -> str | None:
+        """The query API's database URL (a read-only role), else DATABASE_URL."""
+        if self.query_database_url is None:
+            return self.database_dsn()
+        return validate_database_url(self.query_database_url.get_secret_value())
+
+    def projector_database_dsn(self) -> str | None:
+        """The projectors' database URL (a writer role), else DATABASE_URL."""
+        if self.projector_database_url is None:
+            return self.database_dsn()
+        return validate_database_url(self.projector_database_url.get_secret_value())
 
 
 def env_name(field: str) -> str:
@@ -101,6 +137,12 @@ def load_settings(**overrides: object) -> Settings:
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
         settings.database_dsn()
+        for field in ("query_database_url", "projector_database_url"):
+            url = getattr(settings, field)
+            try:
+                validate_database_url(url.get_secret_value()) if url else None
+            except ValueError as error:
+                raise SettingsError(f"invalid settings:\n  {env_name(field)}: {error}") from None
         return settings
     except ValidationError as error:
         problems = [

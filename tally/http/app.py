@@ -12,10 +12,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from tally.http.auth import ApiAuth, RequireTokens
 from tally.http.correlation import CorrelationIdMiddleware
 from tally.http.observe import ObserveRequests, metrics_route
 from tally.http.openapi import PathsProvider, openapi_routes
 from tally.http.ops import Check, ops_routes
+from tally.http.ratelimit import LimitCommands, RateLimiter
 from tally.metrics import Metrics
 
 log = logging.getLogger("tally.http")
@@ -50,19 +52,26 @@ def create_api_app(
     openapi: Sequence[PathsProvider] = (),
     access_log: bool = False,
     debug: bool = False,
+    auth: ApiAuth | None = None,
+    command_limit: RateLimiter | None = None,
 ) -> Starlette:
+    """`auth` None: the API is open; `command_limit` None: commands are not rate limited."""
     metrics = metrics or Metrics()
+    guards = [Middleware(RequireTokens, auth=auth)] if auth else []
+    if command_limit is not None:
+        guards.append(Middleware(LimitCommands, limiter=command_limit))
     return Starlette(
         debug=debug,
         routes=[
             *routes,
             *ops_routes(checks),
             metrics_route(metrics),
-            *openapi_routes(openapi),
+            *openapi_routes(openapi, secure=auth.secure_openapi if auth else None),
         ],
         middleware=[
             Middleware(CorrelationIdMiddleware),
             Middleware(ObserveRequests, metrics=metrics, log_requests=access_log),
+            *guards,
         ],
         exception_handlers={HTTPException: _http_exception, Exception: _unexpected},
     )

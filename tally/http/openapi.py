@@ -92,8 +92,14 @@ DOCS_INIT = (
 )
 
 
-def openapi_routes(providers: Sequence[PathsProvider]) -> list[BaseRoute]:
-    document = json.dumps(build_openapi(providers)).encode()
+def openapi_routes(
+    providers: Sequence[PathsProvider],
+    secure: Callable[[dict[str, Any]], None] | None = None,
+) -> list[BaseRoute]:
+    built = build_openapi(providers)
+    if secure is not None:  # the bearer security scheme, when API tokens are on
+        secure(built)
+    document = json.dumps(built).encode()
 
     async def openapi(request: Request) -> Response:
         return Response(document, media_type="application/json")

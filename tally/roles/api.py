@@ -14,6 +14,7 @@ from tally.metrics import Metrics
 from tally.nats_connection import connect_nats
 from tally.roles.lifecycle import serve_http
 from tally.roles.read_side import query_side
+from tally.roles.security import api_auth, command_limit
 from tally.roles.write_side import command_routes
 from tally.settings import Settings
 from write_side.http.openapi import openapi_paths as command_openapi
@@ -52,6 +53,8 @@ async def api_app(
             metrics=metrics,
             openapi=[command_openapi, query_openapi],
             access_log=settings.access_log,
+            auth=api_auth(settings),
+            command_limit=command_limit(settings),
         )
     finally:
         await stack.aclose()

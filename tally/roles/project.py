@@ -17,7 +17,7 @@ log = logging.getLogger("tally.project")
 async def run_projectors(
     settings: Settings, stop: asyncio.Event, names: list[str] | None = None
 ) -> None:
-    dsn = settings.database_dsn()
+    dsn = settings.projector_database_dsn()  # TALLY_PROJECTOR_DATABASE_URL, else DATABASE_URL
     if dsn is None:
         raise RuntimeError("DATABASE_URL is not set")
     chosen = [get_projection(name) for name in (names or list(PROJECTIONS))]

@@ -62,7 +62,7 @@ class QuerySide:
 @contextlib.asynccontextmanager
 async def query_side(nc: NATS, settings: Settings) -> AsyncIterator[QuerySide]:
     """The query routes with their pool and notification listener, open while in use."""
-    dsn = settings.database_dsn()
+    dsn = settings.query_database_dsn()  # TALLY_QUERY_DATABASE_URL, else DATABASE_URL
     if dsn is None:
         log.warning("DATABASE_URL is not set: no query routes")
         yield QuerySide([], {})

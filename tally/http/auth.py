@@ -1,0 +1,129 @@
+"""Bearer tokens with scopes, decided by route class before any route runs.
+
+- operations (`/health`, `/ready`, `/metrics`, `/openapi.json`, `/docs`): open, or any
+  valid token when `protect_ops` is on;
+- operational writes (non-GET under `/projections`, `/dlq`, `/replay`): `admin`;
+- commands (any other method than GET/HEAD/OPTIONS): `write`;
+- queries (every other GET): `read`.
+
+Missing or unknown token: 401 with `WWW-Authenticate: Bearer`; valid token without the
+scope: 403. Unknown paths are classified the same way, so a 404 never tells an
+unauthenticated client which routes exist. The token itself is never logged or echoed.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tally.http.tokens import TokenTable
+
+PROBLEM_BASE = "https://tally.dev/problems/"
+OPS_PATHS = ("/health", "/ready", "/metrics", "/openapi.json", "/docs")
+ADMIN_PREFIXES = ("/projections", "/dlq", "/replay")
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+MAX_TOKEN_LENGTH = 512
+SCHEME_NAME = "bearerAuth"
+
+
+@dataclass(frozen=True)
+class ApiAuth:
+    tokens: TokenTable
+    protect_ops: bool = False
+
+    def secure_openapi(self, document: dict[str, Any]) -> None:
+        """Declares the bearer scheme for every operation (ops only when protected)."""
+        components = document.setdefault("components", {})
+        components["securitySchemes"] = {
+            SCHEME_NAME: {"type": "http", "scheme": "bearer", "description": "tally token"}
+        }
+        document["security"] = [{SCHEME_NAME: []}]
+        for path, item in document.get("paths", {}).items():
+            for operation in item.values():
+                if not isinstance(operation, dict):
+                    continue
+                if is_ops(path) and not self.protect_ops:
+                    operation["security"] = []
+                    continue
+                responses = operation.setdefault("responses", {})
+                responses.setdefault("401", _problem_answer("No token, or an unknown one"))
+                if not is_ops(path):
+                    responses.setdefault("403", _problem_answer("The token lacks the scope"))
+
+
+def _problem_answer(description: str) -> dict[str, Any]:
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {"description": description, "content": {"application/problem+json": {"schema": schema}}}
+
+
+def is_ops(path: str) -> bool:
+    return any(path == ops or path.startswith(ops + "/") for ops in OPS_PATHS)
+
+
+def required_scope(method: str, path: str) -> str | None:
+    """The scope a request needs; None for operations (open unless protected)."""
+    if is_ops(path) and method in READ_METHODS:
+        return None
+    if method in READ_METHODS:
+        return "read"
+    if any(path == prefix or path.startswith(prefix + "/") for prefix in ADMIN_PREFIXES):
+        return "admin"
+    return "write"
+
+
+def bearer_token(scope: Scope) -> str | None:
+    values = [value for name, value in scope["headers"] if name == b"authorization"]
+    if len(values) != 1:
+        return None
+    scheme, _, token = str(values[0].decode("latin-1")).strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    return token
+
+
+class RequireTokens:
+    def __init__(self, app: ASGIApp, *, auth: ApiAuth) -> None:
+        self.app = app
+        self.auth = auth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        needed = required_scope(method, path)
+        token = bearer_token(scope)
+        if needed is None and not self.auth.protect_ops:
+            await self.app(scope, receive, send)
+            return
+        scopes = self.auth.tokens.scopes(token) if token is not None else None
+        if token is None or scopes is None:
+            given = token is not None
+            challenge = 'Bearer realm="tally"' + (', error="invalid_token"' if given else "")
+            detail = "the token is not known" if given else "send `Authorization: Bearer <token>`"
+            await _answer(send, 401, "unauthorized", "Unauthorized", detail, challenge)
+            return
+        if needed is not None and needed not in scopes:
+            challenge = f'Bearer realm="tally", error="insufficient_scope", scope="{needed}"'
+            detail = f"this route needs a token with the `{needed}` scope"
+            await _answer(send, 403, "forbidden", "Forbidden", detail, challenge)
+            return
+        scope.setdefault("state", {})["client_key"] = TokenTable.client_key(token)
+        await self.app(scope, receive, send)
+
+
+async def _answer(
+    send: Send, status: int, code: str, title: str, detail: str, challenge: str
+) -> None:
+    body = json.dumps(
+        {"type": PROBLEM_BASE + code, "title": title, "status": status, "detail": detail}
+    ).encode()
+    headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"www-authenticate", challenge.encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
