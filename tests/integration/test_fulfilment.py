@@ -17,6 +17,11 @@ from write_side.domain.stock import ReleaseReservation, ReserveStock
 from write_side.fulfilment.breaker import CircuitBreaker
 from write_side.fulfilment.plan import step_key
 from write_side.fulfilment.simulator import SimulatedGateway
+from write_side.fulfilment.status import (
+    BreakerStatusPublisher,
+    open_status_bucket,
+    read_breaker_status,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -181,3 +186,22 @@ async def test_a_step_deduplicated_by_jetstream_does_not_poison_the_cached_state
             truth.on_hand,
             dict(truth.reservations),
         )
+
+
+async def test_the_breaker_state_is_published_for_other_processes(nats_url: str) -> None:
+    async with shop(nats_url) as s:
+        js = s.nc.jetstream()
+        assert await read_breaker_status(js) is None
+        breaker = CircuitBreaker(failure_threshold=1, reset_timeout=60)
+        publisher = BreakerStatusPublisher(await open_status_bucket(js), breaker)
+        stop = asyncio.Event()
+        task = asyncio.create_task(publisher.run(stop))
+        breaker.record_failure()
+
+        async def published_open() -> bool:
+            status = await read_breaker_status(js)
+            return status is not None and status["state"] == "open"
+
+        await s.eventually(published_open)
+        stop.set()
+        await task
