@@ -53,7 +53,7 @@ async def ensure_fulfilment(nc: NATS, settings: Settings) -> None:
     """The durable consumer and the status bucket (`tally migrate` and at start)."""
     js = nc.jetstream()
     await ensure_consumer(
-        js, consumer_config(max_ack_pending=max(1000, settings.fulfil_concurrency))
+        js, consumer_config(max_ack_pending=max(10_000, settings.fulfil_concurrency))
     )
     await open_status_bucket(js, replicas=settings.stream_replicas)
 

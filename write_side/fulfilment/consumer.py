@@ -30,7 +30,7 @@ CONSUMER = "fulfilment"
 Handler = Callable[[RecordedEvent], Awaitable[Outcome]]
 
 
-def consumer_config(max_ack_pending: int = 1000, ack_wait: float = 60.0) -> ConsumerConfig:
+def consumer_config(max_ack_pending: int = 10_000, ack_wait: float = 60.0) -> ConsumerConfig:
     return ConsumerConfig(
         durable_name=CONSUMER,
         description="Tally order fulfilment (process manager)",
@@ -38,6 +38,8 @@ def consumer_config(max_ack_pending: int = 1000, ack_wait: float = 60.0) -> Cons
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=ack_wait,
         max_deliver=-1,  # parked work comes back until it is decided
+        # Parked (nak'ed) messages count as pending: leave room for a breaker's worth of
+        # parked orders so that cancellations and new orders still flow meanwhile.
         max_ack_pending=max_ack_pending,
         filter_subject=STREAM_SUBJECTS[ORDERS],
     )
