@@ -30,7 +30,7 @@ CONSUMER = "fulfilment"
 Handler = Callable[[RecordedEvent], Awaitable[Outcome]]
 
 
-def consumer_config(max_ack_pending: int = 10_000, ack_wait: float = 60.0) -> ConsumerConfig:
+def consumer_config(max_ack_pending: int = 10_000, ack_wait: float = 30.0) -> ConsumerConfig:
     return ConsumerConfig(
         durable_name=CONSUMER,
         description="Tally order fulfilment (process manager)",

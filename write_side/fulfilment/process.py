@@ -142,8 +142,13 @@ class Fulfilment:
             return Retry(park_delay(pause, left, self._rng))
         if isinstance(result, Authorized):
             record = RecordAuthorization(order.total, order.currency, result.authorization_id)
-            await self._service.handle(PAYMENT, t.order_id, record, t.meta("payment-authorized"))
-            return await self._confirm(t, result.authorization_id)
+            done = await self._service.handle(
+                PAYMENT, t.order_id, record, t.meta("payment-authorized")
+            )
+            recorded = done.state.authorization_id  # a racing delivery may have been first
+            if recorded is None:
+                return await self._reject(t, "payment_declined", "declined by the gateway")
+            return await self._confirm(t, recorded)
         decline = RecordDecline(result.reason)
         await self._service.handle(PAYMENT, t.order_id, decline, t.meta("payment-declined"))
         return await self._reject(t, "payment_declined", result.reason)
