@@ -2,19 +2,28 @@
 with the payment, and many orders fighting over little stock."""
 
 import asyncio
+import contextlib
 import time
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
+from events.codec import RecordedEvent
 from events.stock import StockReceived, StockReservationReleased, StockReserved
-from support.fulfilment import fulfilling, shop
+from support.fulfilment import fulfilling, make_fulfilment, shop
+from write_side.command_service import CommandService, Metadata
 from write_side.domain.order import CancelOrder
+from write_side.event_store import JetStreamEventStore
 from write_side.fulfilment.breaker import BreakerSnapshot, CircuitBreaker
 from write_side.fulfilment.gateway import PaymentRequest, PaymentResult
 from write_side.fulfilment.simulator import SimulatedGateway
 
 pytestmark = pytest.mark.integration
+
+
+def types(events: list[RecordedEvent]) -> list[str]:
+    return [type(event.event).__name__ for event in events]
 
 
 async def test_gateway_down_opens_the_breaker_parks_then_rejects_or_confirms(
@@ -162,3 +171,79 @@ async def test_stopping_finishes_the_message_in_hand(nats_url: str) -> None:
             await asyncio.wait_for(slow.calling.wait(), 5)
         # The process has stopped; the order it had in hand was finished, not dropped.
         assert (await s.order(order_id)).status == "confirmed"
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashingService(CommandService):
+    """Stores the `crash_at`-th command's events, then dies before the next step."""
+
+    def __init__(self, store: JetStreamEventStore, crash_at: int) -> None:
+        super().__init__(store)
+        self.crash_at = crash_at
+        self.handled = 0
+
+    async def handle(self, aggregate: Any, aggregate_id: str, command: Any, meta: Metadata) -> Any:
+        result = await super().handle(aggregate, aggregate_id, command, meta)
+        self.handled += 1
+        if self.handled == self.crash_at:
+            raise Crash(f"after step {self.handled}")
+        return result
+
+
+@pytest.mark.parametrize("price", ["5.00", "500.00"], ids=["confirmed", "declined"])
+async def test_a_crash_after_any_step_resumes_with_every_effect_once(
+    nats_url: str, price: str
+) -> None:
+    async with shop(nats_url) as s:
+        await s.receive("a", 100)
+        await s.receive("b", 100)
+        expected: list[str] = []
+        for crash_at in range(1, 8):
+            order_id = await s.place(("a", 1, price), ("b", 2, price))
+            placed = (await s.order_events(order_id))[0]
+            gateway = SimulatedGateway(limit=Decimal(100))
+            crashing = CrashingService(s.store, crash_at)
+            with contextlib.suppress(Crash):
+                await make_fulfilment(s.nc, gateway, CircuitBreaker(), service=crashing).handle(
+                    placed
+                )
+            restarted = make_fulfilment(s.nc, gateway, CircuitBreaker())
+            await restarted.handle(placed)
+            await restarted.handle(placed)  # and a late redelivery on top
+            effects = [
+                f"{e.subject.split('.')[0]}:{type(e.event).__name__}"
+                for subject in ("stock.a", "stock.b", f"payments.{order_id}")
+                for e in (await s.store.load(subject)).events
+                if getattr(e.event, "order_id", order_id) == order_id
+                and e.envelope.correlation_id != "test"
+            ]
+            effects += [f"orders:{name}" for name in types(await s.order_events(order_id))]
+            expected = expected or effects
+            assert effects == expected, f"crash after step {crash_at}"
+        reserved, placed_then = (
+            ["stock:StockReserved", "stock:StockReserved"],
+            ["orders:OrderPlaced"],
+        )
+        if price == "5.00":
+            assert expected == [
+                *reserved,
+                "payments:PaymentAuthorized",
+                *placed_then,
+                "orders:OrderConfirmed",
+            ]
+            assert (await s.stock("a")).reserved == 7 and (await s.stock("b")).reserved == 14
+        else:
+            released = ["stock:StockReservationReleased"]
+            assert expected == [
+                reserved[0],
+                *released,
+                reserved[1],
+                *released,
+                "payments:PaymentDeclined",
+                *placed_then,
+                "orders:OrderRejected",
+            ]
+            assert (await s.stock("a")).reserved == 0 and (await s.stock("b")).reserved == 0

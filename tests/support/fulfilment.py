@@ -128,9 +128,10 @@ def make_fulfilment(
     breaker: CircuitBreaker,
     *,
     deadline: float = 30.0,
+    service: CommandService | None = None,
 ) -> Fulfilment:
     guarded = GuardedGateway(gateway, breaker, max_attempts=2, backoff_base=0.01, backoff_max=0.02)
-    service = CommandService(JetStreamEventStore(nc))
+    service = service or CommandService(JetStreamEventStore(nc))
     return Fulfilment(service, guarded, deadline_seconds=deadline, call_budget=1.0)
 
 
