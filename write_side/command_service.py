@@ -99,6 +99,18 @@ class CommandService:
         try:
             result = await self._handle(aggregate, aggregate_id, command, meta)
             outcome = "appended" if result.events else "unchanged"
+            if result.events:
+                log.info(
+                    "command appended",
+                    extra={
+                        "command": type(command).__name__,
+                        "subject": aggregate.subject(aggregate_id),
+                        "position": str(result.position),
+                        "events": [event.event_type for event in result.events],
+                        "correlation_id": meta.correlation_id,
+                        "causation_id": meta.causation_id,
+                    },
+                )
             return result
         except AggregateNotFound:
             outcome = "not_found"
