@@ -37,8 +37,15 @@ def _settings(**overrides: Any) -> Settings:
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:
-    with contextlib.suppress(KeyboardInterrupt):
-        uvloop.run(main)
+    from tally.nats_auth import NatsAuthConfigError
+    from tally.nats_connection import NatsUnavailable
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            uvloop.run(main)
+    except (NatsUnavailable, NatsAuthConfigError) as error:  # refused creds, bad TLS files
+        typer.echo(f"tally: {error}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _stoppable(settings: Settings, role: Any) -> Coroutine[Any, Any, None]:

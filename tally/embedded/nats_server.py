@@ -19,7 +19,7 @@ from tally.embedded.ports import free_port
 
 __all__ = ["EmbeddedNats", "find_nats_server"]
 
-_PROBE_SUBJECT = b"_tally.probe"
+_PROBE_SUBJECT = b"_INBOX.tally_probe"  # an inbox: allowed to every secured user
 
 
 def find_nats_server() -> Path:
@@ -36,8 +36,15 @@ def find_nats_server() -> Path:
     )
 
 
-def jetstream_answers(host: str, port: int, timeout: float = 1.0) -> bool:
-    """True when a NATS server listens on host:port and answers `$JS.API.INFO`."""
+def jetstream_answers(
+    host: str, port: int, timeout: float = 1.0, credentials: tuple[str, str] | None = None
+) -> bool:
+    """True when a NATS server listens on host:port and answers `$JS.API.INFO`
+    (as the user `credentials` names, when the server requires one)."""
+    auth = b""
+    if credentials is not None:
+        user, password = credentials
+        auth = f',"user":{json.dumps(user)},"pass":{json.dumps(password)}'.encode()
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
             reader = sock.makefile("rb")
@@ -45,7 +52,7 @@ def jetstream_answers(host: str, port: int, timeout: float = 1.0) -> bool:
                 return False
             sock.sendall(
                 b'CONNECT {"verbose":false,"pedantic":false,"protocol":1,'
-                b'"headers":true,"no_responders":true}\r\n'
+                b'"headers":true,"no_responders":true' + auth + b"}\r\n"
                 b"SUB " + _PROBE_SUBJECT + b" 1\r\n"
                 b"PUB $JS.API.INFO " + _PROBE_SUBJECT + b" 0\r\n\r\n"
             )
@@ -79,13 +86,20 @@ class EmbeddedNats:
         sync_always: bool = False,
         server_name: str = "tally",
         monitor_port: int | None = None,
+        extra_config: str | None = None,
+        probe_credentials: tuple[str, str] | None = None,
     ) -> None:
+        """`extra_config`: more nats-server configuration appended verbatim (e.g. an
+        `authorization { ... }` or `accounts { ... }` block); `probe_credentials`: the
+        user/password the readiness probe connects with when that block requires one."""
         self.store_dir = Path(store_dir).resolve()
         self.host = host
         self._port = port
         self.sync_always = sync_always
         self.server_name = server_name
         self.monitor_port = monitor_port
+        self.extra_config = extra_config
+        self.probe_credentials = probe_credentials
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -125,6 +139,8 @@ class EmbeddedNats:
         if self.sync_always:
             lines.append("  sync_interval: always")
         lines.append("}")
+        if self.extra_config:
+            lines.append(self.extra_config)
         self.config_path.write_text("\n".join(lines) + "\n")
 
     def start(self, timeout: float = 30.0) -> None:
@@ -171,7 +187,7 @@ class EmbeddedNats:
             assert self._proc is not None
             if self._proc.poll() is not None:
                 raise self._start_error(f"exited with code {self._proc.returncode}", log_offset)
-            if jetstream_answers(self.host, self.port):
+            if jetstream_answers(self.host, self.port, credentials=self.probe_credentials):
                 return
             if time.monotonic() > deadline:
                 self.kill()

@@ -11,6 +11,7 @@ from read_side.http.openapi import openapi_paths as query_openapi
 from tally.http.app import create_api_app
 from tally.http.ops import Check, CheckResult
 from tally.metrics import Metrics
+from tally.nats_auth import nats_auth_options
 from tally.nats_connection import connect_nats
 from tally.roles.lifecycle import serve_http
 from tally.roles.read_side import query_side
@@ -40,7 +41,10 @@ async def api_app(
     `extra_checks` and `metrics` may come from other roles of the same process
     (`tally up`: the payment breaker, the fulfilment metrics)."""
     nc = await connect_nats(
-        settings.nats_servers, name="tally-api", connect_timeout=settings.nats_connect_timeout
+        settings.nats_servers,
+        name="tally-api",
+        connect_timeout=settings.nats_connect_timeout,
+        **nats_auth_options(settings),
     )
     stack = contextlib.AsyncExitStack()
     try:

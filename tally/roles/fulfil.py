@@ -8,6 +8,7 @@ from prometheus_client import start_http_server
 
 from tally.http.ops import Check, CheckResult
 from tally.metrics import Metrics
+from tally.nats_auth import nats_auth_options
 from tally.nats_connection import connect_nats
 from tally.settings import Settings
 from write_side.command_service import CommandService
@@ -74,7 +75,10 @@ async def run_fulfil(
             start_http_server(settings.metrics_port, settings.host, registry=metrics.registry)
     breaker.subscribe(metrics.breaker_changed)
     nc = await connect_nats(
-        settings.nats_servers, name="tally-fulfil", connect_timeout=settings.nats_connect_timeout
+        settings.nats_servers,
+        name="tally-fulfil",
+        connect_timeout=settings.nats_connect_timeout,
+        **nats_auth_options(settings),
     )
     gateway = build_gateway(settings)
     try:

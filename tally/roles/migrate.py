@@ -3,6 +3,7 @@
 import logging
 
 from projections.dlq import ensure_dlq_stream
+from tally.nats_auth import nats_auth_options
 from tally.nats_connection import connect_nats
 from tally.roles.database import upgrade_database
 from tally.roles.fulfil import ensure_fulfilment
@@ -14,7 +15,10 @@ log = logging.getLogger("tally.migrate")
 
 async def run_migrate(settings: Settings) -> None:
     nc = await connect_nats(
-        settings.nats_servers, name="tally-migrate", connect_timeout=settings.nats_connect_timeout
+        settings.nats_servers,
+        name="tally-migrate",
+        connect_timeout=settings.nats_connect_timeout,
+        **nats_auth_options(settings),
     )
     try:
         streams = await migrate_streams(nc, settings)

@@ -7,6 +7,7 @@ from projections.dlq import ensure_dlq_stream
 from projections.registry import PROJECTIONS, get_projection
 from projections.runner import Projector
 from tally.database_url import asyncpg_dsn
+from tally.nats_auth import nats_auth_options
 from tally.nats_connection import connect_nats
 from tally.roles.read_side import projector_settings
 from tally.settings import Settings
@@ -25,6 +26,7 @@ async def run_projectors(
         settings.nats_servers,
         name="tally-project",
         connect_timeout=settings.nats_connect_timeout,
+        **nats_auth_options(settings),
     )
     try:
         await ensure_dlq_stream(nc.jetstream(), replicas=settings.stream_replicas)

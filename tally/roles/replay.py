@@ -20,6 +20,7 @@ from rich.text import Text
 from projections.registry import get_projection
 from projections.replay import Replay, ReplayResult
 from tally.database_url import asyncpg_dsn
+from tally.nats_auth import nats_auth_options
 from tally.nats_connection import connect_nats
 from tally.settings import Settings
 
@@ -38,7 +39,10 @@ async def run_replay(settings: Settings, name: str, stop: asyncio.Event) -> Repl
     if dsn is None:
         raise RuntimeError("DATABASE_URL is not set")
     nc = await connect_nats(
-        settings.nats_servers, name="tally-replay", connect_timeout=settings.nats_connect_timeout
+        settings.nats_servers,
+        name="tally-replay",
+        connect_timeout=settings.nats_connect_timeout,
+        **nats_auth_options(settings),
     )
     console = Console(stderr=True)
     columns = (

@@ -12,6 +12,7 @@ from projections.batch import lock_checkpoint
 from projections.dlq import DLQ_STREAM, drop_dead_letter, list_dead_letters
 from projections.registry import PROJECTIONS, get_projection
 from tally.database_url import asyncpg_dsn
+from tally.nats_auth import nats_auth_options
 from tally.nats_connection import connect_nats
 from tally.settings import Settings
 
@@ -21,6 +22,7 @@ async def _connect(settings: Settings) -> NATS:
         settings.nats_servers,
         name="tally-cli",
         connect_timeout=min(settings.nats_connect_timeout, 5),
+        **nats_auth_options(settings),
     )
 
 

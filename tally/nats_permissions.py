@@ -1,0 +1,116 @@
+"""What each role may publish and subscribe to on NATS: the least that it needs.
+
+One place for the per-role users of a secured cluster. `users_block` renders them as
+nats-server configuration; docker/nats/accounts.conf is that rendering (a test keeps them
+equal) and the tests run the roles against an embedded server configured with it.
+
+- api: appends to the command subjects (`orders.*`, `stock.*`), reads those streams
+  (direct get, stream info) and its idempotency bucket; nothing else;
+- projector: its own durable consumers (delete, create, pull, ack), stream info, the
+  dead-letter stream; never a command subject;
+- fulfil: appends to `orders.*`, `stock.*`, `payments.*`, its consumer and status bucket;
+- admin (`tally migrate`, `replay`, `status`, `dlq`): the whole JetStream API, no event
+  subject (an operator rebuilding a view has no business writing events).
+"""
+
+import json
+from dataclasses import dataclass
+
+from events.subjects import ORDERS, PAYMENTS, STOCK, STREAM_SUBJECTS
+from projections.dlq import DLQ_STREAM, DLQ_SUBJECTS
+from projections.registry import PROJECTIONS
+from projections.runner import consumer_name
+from write_side.fulfilment.consumer import CONSUMER as FULFILMENT
+from write_side.fulfilment.status import BUCKET as STATUS_BUCKET
+from write_side.idempotency import BUCKET as IDEMPOTENCY_BUCKET
+
+INBOX = "_INBOX.>"
+
+
+@dataclass(frozen=True)
+class Permissions:
+    publish: tuple[str, ...]
+    subscribe: tuple[str, ...] = (INBOX,)
+
+
+def _read_streams(*streams: str) -> list[str]:
+    subjects = ["$JS.API.INFO"]
+    for stream in streams:
+        subjects += [
+            f"$JS.API.STREAM.INFO.{stream}",
+            f"$JS.API.STREAM.MSG.GET.{stream}",
+            f"$JS.API.DIRECT.GET.{stream}",
+            f"$JS.API.DIRECT.GET.{stream}.>",
+        ]
+    return subjects
+
+
+def _bucket(bucket: str) -> list[str]:
+    return [*_read_streams(f"KV_{bucket}")[1:], f"$KV.{bucket}.>"]
+
+
+def _durable(stream: str, consumer: str, *, manage: bool) -> list[str]:
+    api = "$JS.API.CONSUMER"
+    subjects = [
+        f"{api}.INFO.{stream}.{consumer}",
+        f"{api}.MSG.NEXT.{stream}.{consumer}",
+        f"$JS.ACK.{stream}.{consumer}.>",
+    ]
+    if manage:
+        subjects += [
+            f"{api}.CREATE.{stream}.{consumer}",
+            f"{api}.CREATE.{stream}.{consumer}.>",
+            f"{api}.DURABLE.CREATE.{stream}.{consumer}",
+            f"{api}.DELETE.{stream}.{consumer}",
+        ]
+    return subjects
+
+
+def role_permissions() -> dict[str, Permissions]:
+    projector = [*_read_streams(ORDERS, STOCK, DLQ_STREAM)]
+    for projection in PROJECTIONS.values():
+        projector += _durable(projection.stream, consumer_name(projection), manage=True)
+    projector += [
+        f"$JS.API.STREAM.CREATE.{DLQ_STREAM}",
+        f"$JS.API.STREAM.UPDATE.{DLQ_STREAM}",
+        DLQ_SUBJECTS,
+    ]
+    return {
+        "api": Permissions(
+            (
+                STREAM_SUBJECTS[ORDERS],
+                STREAM_SUBJECTS[STOCK],
+                *_read_streams(ORDERS, STOCK),
+                *_bucket(IDEMPOTENCY_BUCKET),
+            )
+        ),
+        "projector": Permissions(tuple(projector)),
+        "fulfil": Permissions(
+            (
+                *(STREAM_SUBJECTS[stream] for stream in (ORDERS, STOCK, PAYMENTS)),
+                *_read_streams(ORDERS, STOCK, PAYMENTS),
+                *_durable(ORDERS, FULFILMENT, manage=True),
+                *_bucket(STATUS_BUCKET),
+            )
+        ),
+        "admin": Permissions(("$JS.API.>", "$JS.FC.>", "$JS.ACK.>", DLQ_SUBJECTS)),
+    }
+
+
+def users_block(passwords: dict[str, str], *, indent: str = "    ") -> str:
+    """`users = [...]` for an `authorization { }` or an account: one user per role, named
+    as the role, with the given password (or `$VARIABLE` for nats-server to read)."""
+    lines = [f"{indent}users = ["]
+    for role, permissions in role_permissions().items():
+        password = passwords[role]
+        literal = password if password.startswith("$") else json.dumps(password)
+        lines.append(f"{indent}  {{")
+        lines.append(f"{indent}    user: {role}, password: {literal}")
+        lines.append(f"{indent}    permissions: {{")
+        for kind in ("publish", "subscribe"):
+            allowed = ", ".join(json.dumps(s) for s in getattr(permissions, kind))
+            lines.append(f"{indent}      {kind}: {{ allow: [{allowed}] }}")
+        lines.append(f"{indent}    }}")
+        lines.append(f"{indent}  }}")
+    lines.append(f"{indent}]")
+    return "\n".join(lines)
