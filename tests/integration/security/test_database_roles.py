@@ -1,0 +1,110 @@
+"""The database roles made by the migrations: the query API's role can only read, the
+projectors' role can write the views but not change the schema."""
+
+import uuid
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from tally.database_url import asyncpg_dsn
+from tally.roles.database import run_alembic
+
+pytestmark = pytest.mark.integration
+
+
+def as_user(url: str, user: str) -> str:
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:secret-{user}@{host}"))
+
+
+@pytest.fixture
+async def migrated(database_url: str) -> str:
+    await run_alembic(database_url)
+    return database_url
+
+
+async def login_in(url: str, group: str) -> AsyncIterator[asyncpg.Connection]:
+    """A login role that is a member of `group` (as the README says to make one), connected."""
+    user = f"t_{group}_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await admin.execute(f"CREATE ROLE {user} LOGIN PASSWORD 'secret-{user}' IN ROLE {group}")
+        conn = await asyncpg.connect(asyncpg_dsn(as_user(url, user)))
+        try:
+            yield conn
+        finally:
+            await conn.close()
+    finally:
+        await admin.execute(f"DROP OWNED BY {user}; DROP ROLE {user}")
+        await admin.close()
+
+
+@pytest.fixture
+async def reader(migrated: str) -> AsyncIterator[asyncpg.Connection]:
+    async for conn in login_in(migrated, "tally_query"):
+        yield conn
+
+
+@pytest.fixture
+async def writer(migrated: str) -> AsyncIterator[asyncpg.Connection]:
+    async for conn in login_in(migrated, "tally_projector"):
+        yield conn
+
+
+INSERT_STOCK = (
+    "INSERT INTO stock_items (sku, on_hand, reserved, version, updated_at, last_seq)"
+    " VALUES ('A', 1, 0, 1, now(), 1)"
+)
+
+
+async def test_the_query_role_reads_and_cannot_write(reader: asyncpg.Connection) -> None:
+    for table in ("orders", "order_lines", "stock_items", "projection_checkpoints"):
+        assert await reader.fetchval(f"SELECT count(*) FROM {table}") == 0
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await reader.execute(INSERT_STOCK)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await reader.execute("UPDATE projection_checkpoints SET position = 9")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await reader.execute("DELETE FROM orders")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await reader.execute("CREATE TABLE sneaky (x int)")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await reader.execute("SELECT * FROM alembic_version")
+    await reader.execute("LISTEN tally_projections")  # read-your-writes still works
+
+
+async def test_the_projector_role_writes_views_not_schema(writer: asyncpg.Connection) -> None:
+    await writer.execute(INSERT_STOCK)
+    await writer.execute("INSERT INTO projection_checkpoints (name, stream) VALUES ('s', 'STOCK')")
+    async with writer.transaction():
+        await writer.fetchval("SELECT position FROM projection_checkpoints FOR UPDATE")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await writer.execute("DROP TABLE stock_items")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await writer.execute("CREATE TABLE sneaky (x int)")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await writer.execute("TRUNCATE orders CASCADE")
+
+
+async def test_tables_made_later_by_the_owner_get_the_grants(
+    migrated: str, reader: asyncpg.Connection
+) -> None:
+    """As `tally replay` does: new tables in a shadow schema, moved into public."""
+    owner = await asyncpg.connect(asyncpg_dsn(migrated))
+    try:
+        await owner.execute("CREATE SCHEMA shadow; CREATE TABLE shadow.fresh (x int)")
+        await owner.execute("ALTER TABLE shadow.fresh SET SCHEMA public")
+    finally:
+        await owner.close()
+    assert await reader.fetchval("SELECT count(*) FROM fresh") == 0
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await reader.execute("INSERT INTO fresh VALUES (1)")
+
+
+async def test_migrations_run_twice_on_one_server(database_url: str, migrated: str) -> None:
+    """The roles are cluster-wide: a second database migrates without tripping on them."""
+    await run_alembic(migrated, "base", down=True)
+    await run_alembic(migrated)
