@@ -10,6 +10,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
+from tally.http.limits import limited_httptools
 from tally.settings import Settings
 
 
@@ -33,11 +34,11 @@ async def serve_http(app: Starlette, settings: Settings, stop: asyncio.Event) ->
         host=settings.host,
         port=settings.port,
         loop="none",
-        http="httptools",
+        http=limited_httptools(settings.max_header_bytes),  # 431 over the limit
         access_log=settings.access_log,
         log_config=None,
         timeout_graceful_shutdown=10,
-        h11_max_incomplete_event_size=16 * 1024,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
     )
     server = _Server(config)
     serving = asyncio.create_task(server.serve())
