@@ -84,7 +84,7 @@ async def list_dead_letters(
     seq = 1
     while True:
         try:
-            raw = await js.get_msg(DLQ_STREAM, seq, next=True)
+            raw = await js.get_msg(DLQ_STREAM, seq, subject=DLQ_SUBJECTS, next=True)
         except NotFoundError:
             return letters
         headers = dict(raw.headers or {})

@@ -146,3 +146,26 @@ async def test_poison_events_are_dead_lettered_and_projection_goes_on(nc: NATS, 
     assert "unknown-event-type" in letters[0].error
     assert "TypeError" in letters[1].error
     assert "missing-header" in letters[2].error
+
+    from projections.dlq import drop_dead_letter
+
+    assert await drop_dead_letter(js, letters[0].seq)
+    assert [letter.seq for letter in await list_dead_letters(js)] == [
+        letter.seq for letter in letters[1:]
+    ]
+
+
+async def test_atomic_batch_is_applied(nc: NATS, db: str) -> None:
+    from events.codec import encode
+    from events.stock import StockReceived, StockReserved
+    from support.read_side import envelope
+    from write_side.atomic_batch import publish_batch
+
+    events = [StockReceived(quantity=5), StockReserved(order_id="o", quantity=2)] * 3
+    encoded = [encode(event, envelope(index)) for index, event in enumerate(events)]
+    await publish(nc, [("stock.atomic", StockReceived(quantity=1))])
+    answer = await publish_batch(nc, "stock.atomic", encoded, first_headers={}, timeout=2)
+    async with projecting(nc, db, "stock"):
+        await wait_position(db, "stock", int(answer["seq"]))
+    (row,) = await rows(db, "stock_items", "sku")
+    assert row[:4] == ("atomic", 16, 6, 7)
