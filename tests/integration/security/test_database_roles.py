@@ -1,23 +1,16 @@
 """The database roles made by the migrations: the query API's role can only read, the
 projectors' role can write the views but not change the schema."""
 
-import uuid
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
+from support.db_roles import login_role
 from tally.database_url import asyncpg_dsn
 from tally.roles.database import run_alembic
 
 pytestmark = pytest.mark.integration
-
-
-def as_user(url: str, user: str) -> str:
-    parts = urlsplit(url)
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}:secret-{user}@{host}"))
 
 
 @pytest.fixture
@@ -27,19 +20,13 @@ async def migrated(database_url: str) -> str:
 
 
 async def login_in(url: str, group: str) -> AsyncIterator[asyncpg.Connection]:
-    """A login role that is a member of `group` (as the README says to make one), connected."""
-    user = f"t_{group}_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(asyncpg_dsn(url))
-    try:
-        await admin.execute(f"CREATE ROLE {user} LOGIN PASSWORD 'secret-{user}' IN ROLE {group}")
-        conn = await asyncpg.connect(asyncpg_dsn(as_user(url, user)))
+    """A login role in `group` (made as the README says), connected."""
+    async with login_role(url, group) as login_url:
+        conn = await asyncpg.connect(asyncpg_dsn(login_url))
         try:
             yield conn
         finally:
             await conn.close()
-    finally:
-        await admin.execute(f"DROP OWNED BY {user}; DROP ROLE {user}")
-        await admin.close()
 
 
 @pytest.fixture

@@ -1,0 +1,106 @@
+"""Every role at once, each with only its own rights: NATS users from
+tally/nats_permissions.py, the query API on a `tally_query` login, the projectors on a
+`tally_projector` login, migrations as the owner. An order goes all the way through
+(command -> fulfilment -> projection -> query) and no permission is ever violated."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from support.db_roles import login_role
+from tally.embedded.nats_server import EmbeddedNats
+from tally.nats_permissions import users_block
+from tally.roles.api import api_app
+from tally.roles.fulfil import run_fulfil
+from tally.roles.migrate import run_migrate
+from tally.roles.project import run_projectors
+from tally.settings import Settings
+
+pytestmark = pytest.mark.integration
+PASSWORDS = {role: f"{role}-secret" for role in ("api", "projector", "fulfil", "admin")}
+
+
+@pytest.fixture
+async def secured_nats(tmp_path: Path) -> AsyncIterator[EmbeddedNats]:
+    server = EmbeddedNats(
+        tmp_path / "nats",
+        extra_config="authorization {\n" + users_block(PASSWORDS) + "\n}",
+        probe_credentials=("admin", PASSWORDS["admin"]),
+    )
+    await asyncio.to_thread(server.start)
+    try:
+        yield server
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+def settings_for(role: str, nats_url: str, **more: Any) -> Settings:
+    return Settings(
+        nats_url=nats_url,
+        nats_user=role,
+        nats_password=SecretStr(PASSWORDS[role]),
+        nats_connect_timeout=5,
+        **more,
+    )
+
+
+async def wait_for(http: httpx.AsyncClient, path: str, **expected: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    for _ in range(150):
+        response = await http.get(path)
+        if response.status_code == 200:
+            body = response.json()
+            if all(body.get(key) == value for key, value in expected.items()):
+                return body
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{path}: {body} never matched {expected}")
+
+
+async def test_every_role_works_with_least_privilege(
+    secured_nats: EmbeddedNats, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="tally.nats")
+    owner = SecretStr(database_url)
+    await run_migrate(settings_for("admin", secured_nats.url, database_url=owner))
+    async with contextlib.AsyncExitStack() as stack:
+        query_url = await stack.enter_async_context(login_role(database_url, "tally_query"))
+        writer_url = await stack.enter_async_context(login_role(database_url, "tally_projector"))
+        stop = asyncio.Event()
+        projector = settings_for(
+            "projector", secured_nats.url, projector_database_url=SecretStr(writer_url)
+        )
+        workers = [
+            asyncio.create_task(run_projectors(projector, stop)),
+            asyncio.create_task(run_fulfil(settings_for("fulfil", secured_nats.url), stop)),
+        ]
+        api = settings_for("api", secured_nats.url, query_database_url=SecretStr(query_url))
+        try:
+            app = await stack.enter_async_context(api_app(api))
+            transport = httpx.ASGITransport(app=app)
+            http = await stack.enter_async_context(
+                httpx.AsyncClient(transport=transport, base_url="http://tally")
+            )
+            received = await http.post("/stock/S1/receive", json={"quantity": 5})
+            assert received.status_code == 202, received.text
+            line = {"sku": "S1", "quantity": 2, "unit_price": "3.50"}
+            placed = await http.post("/orders", json={"customer_id": "c1", "lines": [line]})
+            assert placed.status_code == 202, placed.text
+            order_id = placed.json()["order_id"]
+            order = await wait_for(http, f"/orders/{order_id}", status="confirmed")
+            assert order["total"] == "7.00"
+            await wait_for(http, "/stock/S1", on_hand=5, reserved=2)
+            events = (await http.get(f"/orders/{order_id}/events")).json()["items"]
+            assert [event["type"] for event in events][:2] == ["OrderPlaced", "OrderConfirmed"]
+        finally:
+            stop.set()
+            results = await asyncio.gather(*workers, return_exceptions=True)
+        assert [result for result in results if result is not None] == []
+    violations = [r.getMessage() for r in caplog.records if "violation" in r.getMessage().lower()]
+    assert violations == []
