@@ -49,27 +49,29 @@ def _bucket(bucket: str) -> list[str]:
     return [*_read_streams(f"KV_{bucket}")[1:], f"$KV.{bucket}.>"]
 
 
-def _durable(stream: str, consumer: str, *, manage: bool) -> list[str]:
+def _durable(stream: str, consumer: str, *, recreate: bool = False) -> list[str]:
+    """Pull from and ack a durable consumer, create or update it, and (`recreate`)
+    delete it, as the projectors do at every start."""
     api = "$JS.API.CONSUMER"
     subjects = [
         f"{api}.INFO.{stream}.{consumer}",
         f"{api}.MSG.NEXT.{stream}.{consumer}",
         f"$JS.ACK.{stream}.{consumer}.>",
     ]
-    if manage:
-        subjects += [
-            f"{api}.CREATE.{stream}.{consumer}",
-            f"{api}.CREATE.{stream}.{consumer}.>",
-            f"{api}.DURABLE.CREATE.{stream}.{consumer}",
-            f"{api}.DELETE.{stream}.{consumer}",
-        ]
+    subjects += [
+        f"{api}.CREATE.{stream}.{consumer}",
+        f"{api}.CREATE.{stream}.{consumer}.>",
+        f"{api}.DURABLE.CREATE.{stream}.{consumer}",
+    ]
+    if recreate:
+        subjects.append(f"{api}.DELETE.{stream}.{consumer}")
     return subjects
 
 
 def role_permissions() -> dict[str, Permissions]:
     projector = [*_read_streams(ORDERS, STOCK, DLQ_STREAM)]
     for projection in PROJECTIONS.values():
-        projector += _durable(projection.stream, consumer_name(projection), manage=True)
+        projector += _durable(projection.stream, consumer_name(projection), recreate=True)
     projector += [
         f"$JS.API.STREAM.CREATE.{DLQ_STREAM}",
         f"$JS.API.STREAM.UPDATE.{DLQ_STREAM}",
@@ -89,7 +91,7 @@ def role_permissions() -> dict[str, Permissions]:
             (
                 *(STREAM_SUBJECTS[stream] for stream in (ORDERS, STOCK, PAYMENTS)),
                 *_read_streams(ORDERS, STOCK, PAYMENTS),
-                *_durable(ORDERS, FULFILMENT, manage=True),
+                *_durable(ORDERS, FULFILMENT),
                 *_bucket(STATUS_BUCKET),
             )
         ),
@@ -108,9 +110,34 @@ def users_block(passwords: dict[str, str], *, indent: str = "    ") -> str:
         lines.append(f"{indent}    user: {role}, password: {literal}")
         lines.append(f"{indent}    permissions: {{")
         for kind in ("publish", "subscribe"):
-            allowed = ", ".join(json.dumps(s) for s in getattr(permissions, kind))
-            lines.append(f"{indent}      {kind}: {{ allow: [{allowed}] }}")
+            lines.append(f"{indent}      {kind}: {{ allow: [")
+            lines += [f"{indent}        {json.dumps(s)}" for s in getattr(permissions, kind)]
+            lines.append(f"{indent}      ] }}")
         lines.append(f"{indent}    }}")
         lines.append(f"{indent}  }}")
     lines.append(f"{indent}]")
     return "\n".join(lines)
+
+
+def accounts_block() -> str:
+    """The `accounts` of docker/nats/nats.conf: the roles' users in one JetStream account,
+    passwords read by nats-server from `$NATS_<ROLE>_PASSWORD`, and a system account."""
+    passwords = {role: f"$NATS_{role.upper()}_PASSWORD" for role in role_permissions()}
+    return "\n".join(
+        [
+            "accounts {",
+            "  TALLY {",
+            "    jetstream: enabled",
+            users_block(passwords),
+            "  }",
+            "  SYS {",
+            "    users = [{ user: sys, password: $NATS_SYS_PASSWORD }]",
+            "  }",
+            "}",
+            "system_account: SYS",
+        ]
+    )
+
+
+if __name__ == "__main__":  # python -m tally.nats_permissions: the block for nats.conf
+    print(accounts_block())

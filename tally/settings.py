@@ -25,8 +25,9 @@ def _nats_servers(value: str | None) -> str | None:
 
 
 def _api_tokens(value: SecretStr | None) -> SecretStr | None:
-    if value is not None:
-        parse_tokens(value.get_secret_value())
+    if value is None or not value.get_secret_value().strip():
+        return None  # unset or empty: the API is open (and says so at start)
+    parse_tokens(value.get_secret_value())
     return value
 
 

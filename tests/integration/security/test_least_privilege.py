@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from support.db_roles import login_role
 from tally.embedded.nats_server import EmbeddedNats
-from tally.nats_permissions import users_block
+from tally.nats_permissions import accounts_block, users_block
 from tally.roles.api import api_app
 from tally.roles.fulfil import run_fulfil
 from tally.roles.migrate import run_migrate
@@ -27,11 +27,21 @@ pytestmark = pytest.mark.integration
 PASSWORDS = {role: f"{role}-secret" for role in ("api", "projector", "fulfil", "admin")}
 
 
-@pytest.fixture
-async def secured_nats(tmp_path: Path) -> AsyncIterator[EmbeddedNats]:
+@pytest.fixture(params=["authorization", "docker-accounts"])
+async def secured_nats(
+    tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[EmbeddedNats]:
+    """The users in a plain `authorization` block, or docker/nats/nats.conf's accounts
+    (passwords from the server's environment, as in compose)."""
+    if request.param == "authorization":
+        config = "authorization {\n" + users_block(PASSWORDS) + "\n}"
+    else:
+        config = accounts_block()
+        for role, password in [*PASSWORDS.items(), ("sys", "sys-secret")]:
+            monkeypatch.setenv(f"NATS_{role.upper()}_PASSWORD", password)
     server = EmbeddedNats(
         tmp_path / "nats",
-        extra_config="authorization {\n" + users_block(PASSWORDS) + "\n}",
+        extra_config=config,
         probe_credentials=("admin", PASSWORDS["admin"]),
     )
     await asyncio.to_thread(server.start)

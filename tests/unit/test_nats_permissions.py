@@ -1,0 +1,42 @@
+"""The per-role NATS users: docker/nats/nats.conf carries exactly what
+tally/nats_permissions.py renders, the config is valid, and no role but the writers may
+publish an event subject."""
+
+import os
+import subprocess
+from pathlib import Path
+
+from tally.embedded.nats_server import find_nats_server
+from tally.nats_permissions import accounts_block, role_permissions
+
+CONF = Path(__file__).resolve().parents[2] / "docker" / "nats" / "nats.conf"
+EVENT_SUBJECTS = {"orders.*", "stock.*", "payments.*", "orders.>", "stock.>", ">"}
+
+
+def test_the_docker_config_carries_the_generated_users() -> None:
+    assert CONF.read_text().rstrip().endswith(accounts_block()), (
+        "docker/nats/nats.conf is out of date: replace its generated part with the output "
+        "of `python -m tally.nats_permissions`"
+    )
+
+
+def test_nats_server_accepts_the_docker_config() -> None:
+    env = dict(os.environ)
+    env.update({f"NATS_{role.upper()}_PASSWORD": "x" for role in [*role_permissions(), "sys"]})
+    checked = subprocess.run(
+        [str(find_nats_server()), "-t", "-c", str(CONF)], env=env, capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_only_the_writers_publish_events() -> None:
+    roles = role_permissions()
+    assert set(roles["api"].publish) & EVENT_SUBJECTS == {"orders.*", "stock.*"}
+    assert set(roles["fulfil"].publish) & EVENT_SUBJECTS == {"orders.*", "stock.*", "payments.*"}
+    assert not set(roles["projector"].publish) & EVENT_SUBJECTS
+    assert not set(roles["admin"].publish) & EVENT_SUBJECTS
+    for role, permissions in roles.items():
+        assert permissions.subscribe == ("_INBOX.>",), role
+        assert not any(s.startswith("$JS.API.STREAM.DELETE") for s in permissions.publish) or (
+            role == "admin"
+        )
