@@ -29,6 +29,7 @@ from write_side.domain.stock import (
 )
 from write_side.errors import RuleViolation
 from write_side.fulfilment.breaker import BreakerOpen
+from write_side.fulfilment.failpoints import failpoint
 from write_side.fulfilment.gateway import Authorized, GatewayUnavailable, PaymentRequest
 from write_side.fulfilment.keyed_lock import KeyedLocks
 from write_side.fulfilment.observer import FulfilmentObserver, NoFulfilmentObserver
@@ -104,6 +105,7 @@ class Fulfilment:
     async def _stock(self, t: _Trigger, sku: str, command: StockCommand, step: str) -> None:
         async with self._skus.hold(sku):
             await self._service.handle(STOCK_ITEM, sku, command, t.meta(f"{step}:{sku}"))
+        failpoint(f"after-{step}")  # tests only: TALLY_FAILPOINTS, inert when unset
 
     async def _order(self, trigger: _Trigger) -> OrderState:
         state, _ = await self._service.load(ORDER, trigger.order_id)
@@ -141,10 +143,12 @@ class Fulfilment:
             pause = min(1.0, self._payments.breaker.reset_timeout)
             return Retry(park_delay(pause, left, self._rng))
         if isinstance(result, Authorized):
+            failpoint("after-authorize")
             record = RecordAuthorization(order.total, order.currency, result.authorization_id)
             done = await self._service.handle(
                 PAYMENT, t.order_id, record, t.meta("payment-authorized")
             )
+            failpoint("after-payment")
             recorded = done.state.authorization_id  # a racing delivery may have been first
             if recorded is None:
                 return await self._reject(t, "payment_declined", "declined by the gateway")
@@ -160,6 +164,7 @@ class Fulfilment:
             )
         except RuleViolation:  # cancelled while we were taking the payment: undo it all
             return await self._settle(t, await self._order(t))
+        failpoint("after-confirm")
         if done.events:
             self._observer.order_decided("confirmed")
         return ACK
@@ -173,6 +178,7 @@ class Fulfilment:
                 self._observer.order_decided(reason)
         except RuleViolation:
             pass  # no longer pending (cancelled meanwhile): settle what it is now
+        failpoint("after-reject")
         return await self._settle(t, await self._order(t))
 
     async def _settle(self, t: _Trigger, order: OrderState) -> Outcome:
@@ -192,6 +198,7 @@ class Fulfilment:
             return Retry(park_delay(error.retry_after, MAX_DELAY, self._rng))
         except GatewayUnavailable:
             return Retry(park_delay(self._payments.breaker.reset_timeout, MAX_DELAY, self._rng))
+        failpoint("after-refund")
         await self._service.handle(PAYMENT, t.order_id, Refund(), t.meta("payment-refunded"))
         self._observer.order_decided("refunded")
         return ACK
