@@ -6,7 +6,9 @@ and a raw batched PostgreSQL upsert measured in the same run, on the same server
 
 import argparse
 import asyncio
+import sys
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,14 +21,18 @@ from nats.aio.client import Client as NATS
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from bench.harness import Figure, print_table, scratch_dir
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from events.codec import encode
 from events.envelope import Envelope
 from events.orders import OrderConfirmed, OrderLine, OrderPlaced
 from events.stock import StockReceived, StockReserved
+from projections.messages import StoredMessage, decode_all
 from projections.pull import PullReader
 from projections.registry import get_projection
 from projections.replay import Replay
 from projections.runner import Projector, ProjectorSettings
+from support.query_app import query_client
 from tally.embedded.nats_server import EmbeddedNats
 from tally.embedded.postgres_server import EmbeddedPostgres
 from tally.roles.database import run_alembic
@@ -67,17 +73,18 @@ async def publish_events(nc: NATS, count: int) -> None:
     await asyncio.gather(*pending)
 
 
-async def raw_pull(nc: NATS, stream: str, count: int) -> float:
+async def raw_pull(nc: NATS, stream: str, count: int, keep: list[StoredMessage]) -> float:
     """Messages/s of a callback pull consumer, AckAll on each batch's last message."""
     name = f"bench-{uuid4().hex[:6]}"
     await nc.jetstream().add_consumer(
         stream, ConsumerConfig(durable_name=name, ack_policy=AckPolicy.ALL, max_ack_pending=20_000)
     )
-    reader = PullReader(nc, stream, name, prefetch=1000)
+    reader = PullReader(nc, stream, name, prefetch=1000, decode=False)
     await reader.start()
     started, seen = time.perf_counter(), 0
     while seen < count:
         batch = await reader.take(500, timeout=5)
+        keep += batch
         seen += len(batch)
         await reader.ack_all(batch[-1])
     elapsed = time.perf_counter() - started
@@ -136,10 +143,64 @@ async def catch_up(nc: NATS, dsn: str, name: str, count: int) -> float:
     return count / elapsed
 
 
+def decode_rate(messages: list[StoredMessage]) -> float:
+    """Events/s of events.codec alone (pydantic validation, upcasting, envelope)."""
+    started = time.perf_counter()
+    decode_all(messages)
+    return len(messages) / (time.perf_counter() - started)
+
+
+async def view_digest(dsn: str) -> str:
+    conn = await asyncpg.connect(dsn)
+    try:
+        digests = [
+            await conn.fetchval(
+                f"SELECT md5(string_agg(t::text, ',' ORDER BY {key})) FROM {table} t"
+            )
+            for table, key in (("orders", "order_id"), ("order_lines", "order_id, line_no"))
+        ]
+        return ":".join(digests)
+    finally:
+        await conn.close()
+
+
 async def replay(nc: NATS, dsn: str, name: str, batch: int) -> float:
     started = time.perf_counter()
     result = await Replay(get_projection(name), nc, dsn, batch_size=batch).run()
     return result.events / (time.perf_counter() - started)
+
+
+async def replay_while_serving(nc: NATS, nats_url: str, dsn: str) -> tuple[float, str]:
+    """Replay orders while GET /orders and GET /orders/{id} are asked in a loop through
+    the real query routes; returns the rate and what the API answered meanwhile."""
+    before = await view_digest(dsn)
+    answers: Counter[int] = Counter()
+    latencies: list[float] = []
+    done = asyncio.Event()
+    async with query_client(nc, nats_url, dsn) as client:
+        some = (await client.get("/orders", params={"limit": 1})).json()["items"][0]["order_id"]
+
+        async def ask() -> None:
+            while not done.is_set():
+                for path in ("/orders", f"/orders/{some}"):
+                    started = time.perf_counter()
+                    answer = await client.get(
+                        path, params={"limit": 50} if path == "/orders" else {}
+                    )
+                    latencies.append(time.perf_counter() - started)
+                    answers[answer.status_code] += 1
+                await asyncio.sleep(0.005)
+
+        asking = asyncio.create_task(ask())
+        try:
+            rate = await replay(nc, dsn, "orders", 5000)
+        finally:
+            done.set()
+            await asking
+    same = "identical" if await view_digest(dsn) == before else "DIFFERENT"
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else 0.0
+    return rate, f"view {same} after replay; API answers {dict(answers)}, p99 {p99:.0f} ms"
 
 
 async def main(count: int, runs: int, out: Path | None) -> None:
@@ -148,9 +209,10 @@ async def main(count: int, runs: int, out: Path | None) -> None:
         for key, label, unit in [
             ("pull", "raw pull consumer read (ORDERS)", "msgs/s"),
             ("upsert", "raw batched upsert (500 rows/txn)", "rows/s"),
+            ("decode", "decode only (events.codec, ORDERS)", "events/s"),
             ("orders", "orders projection catch-up", "events/s"),
             ("stock", "stock projection catch-up", "events/s"),
-            ("replay_orders", "replay orders (batch 5000)", "events/s"),
+            ("replay_orders", "replay orders (batch 5000), API asked", "events/s"),
             ("replay_stock", "replay stock (batch 5000)", "events/s"),
         ]
     }
@@ -168,12 +230,17 @@ async def main(count: int, runs: int, out: Path | None) -> None:
             await publish_events(nc, count)
             print(f"published {2 * count:,} events in {time.perf_counter() - started:.1f} s")
             for run in range(runs):
-                figures["pull"].runs.append(await raw_pull(nc, "ORDERS", count))
+                read: list[StoredMessage] = []
+                figures["pull"].runs.append(await raw_pull(nc, "ORDERS", count, read))
+                figures["decode"].runs.append(decode_rate(read))
+                del read
                 figures["upsert"].runs.append(await raw_upsert(dsn, count))
                 if run == 0:
                     figures["orders"].runs.append(await catch_up(nc, dsn, "orders", count))
                     figures["stock"].runs.append(await catch_up(nc, dsn, "stock", count))
-                figures["replay_orders"].runs.append(await replay(nc, dsn, "orders", 5000))
+                rate, serving = await replay_while_serving(nc, nats_server.url, dsn)
+                figures["replay_orders"].runs.append(rate)
+                print(serving)
                 figures["replay_stock"].runs.append(await replay(nc, dsn, "stock", 5000))
             await nc.close()
         finally:
@@ -184,6 +251,7 @@ async def main(count: int, runs: int, out: Path | None) -> None:
         [
             (pull, None),
             (upsert, None),
+            (figures["decode"], pull),
             (figures["orders"], pull),
             (figures["stock"], pull),
             (figures["replay_orders"], pull),

@@ -1,8 +1,11 @@
 """Stored messages as the projections see them: sequence, subject, body, headers and the
-subject to acknowledge them on; decoding into events; atomic batch boundaries."""
+subject to acknowledge them on; decoding into events; atomic batch boundaries.
+
+Readers decode each message as it arrives (`from_msg(..., decode=True)`): that CPU work
+then overlaps with the projector waiting on PostgreSQL for the previous batch."""
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nats.aio.msg import Msg
 
@@ -21,6 +24,8 @@ class StoredMessage:
     headers: Mapping[str, str]
     reply: str = ""
     deliveries: int = 1
+    event: RecordedEvent | None = None  # decoded on arrival, or
+    error: str | None = None  # why it could not be
 
     def decode(self) -> RecordedEvent:
         return decode(
@@ -28,7 +33,7 @@ class StoredMessage:
         )
 
 
-def from_msg(msg: Msg) -> StoredMessage:
+def from_msg(msg: Msg, *, decode: bool = False) -> StoredMessage:
     """A message delivered by a consumer; its sequence is read from the ack subject.
 
     `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>` (9 tokens) or
@@ -36,7 +41,7 @@ def from_msg(msg: Msg) -> StoredMessage:
     """
     tokens = msg.reply.split(".")
     offset = 2 if len(tokens) >= 12 else 0
-    return StoredMessage(
+    message = StoredMessage(
         stream=tokens[2 + offset],
         seq=int(tokens[5 + offset]),
         subject=msg.subject,
@@ -45,6 +50,12 @@ def from_msg(msg: Msg) -> StoredMessage:
         reply=msg.reply,
         deliveries=int(tokens[4 + offset]),
     )
+    if not decode:
+        return message
+    try:
+        return replace(message, event=message.decode())
+    except DecodeError as error:
+        return replace(message, error=str(error))
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,12 @@ def decode_all(messages: Sequence[StoredMessage]) -> tuple[list[RecordedEvent], 
     events: list[RecordedEvent] = []
     poison: list[Poison] = []
     for message in messages:
+        if message.event is not None:
+            events.append(message.event)
+            continue
+        if message.error is not None:
+            poison.append(Poison(message, message.error))
+            continue
         try:
             events.append(message.decode())
         except DecodeError as error:

@@ -28,10 +28,13 @@ class ConsumerGone(Exception):
 
 
 class PullReader:
-    def __init__(self, nc: NATS, stream: str, consumer: str, *, prefetch: int) -> None:
+    def __init__(
+        self, nc: NATS, stream: str, consumer: str, *, prefetch: int, decode: bool = True
+    ) -> None:
         self._nc = nc
         self._subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
         self._prefetch = prefetch
+        self._decode = decode
         self._buffer: collections.deque[StoredMessage] = collections.deque()
         self._arrived = asyncio.Event()
         self._credit = 0
@@ -52,7 +55,7 @@ class PullReader:
         self._last_activity = time.monotonic()
         status = msg.headers.get("Status") if msg.headers and not msg.data else None
         if status is None:
-            self._buffer.append(from_msg(msg))
+            self._buffer.append(from_msg(msg, decode=self._decode))
             self._credit -= 1
         elif status in ("404", "408", "409"):
             description = msg.headers.get("Description", "") if msg.headers else ""

@@ -30,6 +30,7 @@ from projections.messages import StoredMessage, complete_prefix, decode_all, fro
 
 log = logging.getLogger("tally.replay")
 Progress = Callable[[int, int], None]  # (events done, events in the stream)
+SWAP_ATTEMPTS = 5
 
 
 class ReplayBusy(Exception):
@@ -128,7 +129,7 @@ class Replay:
         )
 
     async def _on_message(self, msg: Msg) -> None:
-        self._buffer.append(from_msg(msg))
+        self._buffer.append(from_msg(msg, decode=True))
         self._arrived.set()
         if len(self._buffer) > 4 * self._batch_size:  # back pressure through flow control
             self._room.clear()
@@ -193,14 +194,40 @@ class Replay:
             await subscription.unsubscribe()
 
     async def _swap(self, conn: Connection) -> None:
+        """Swap the shadow in; a deadlock or lock timeout (readers hold the old tables)
+        rolls back, gives back what was taken and tries again."""
+        for attempt in range(1, SWAP_ATTEMPTS + 1):
+            state = (self._position, self._events, self._skipped)
+            taken: list[StoredMessage] = []
+            try:
+                await self._swap_once(conn, taken)
+                break
+            except (asyncpg.DeadlockDetectedError, asyncpg.LockNotAvailableError) as error:
+                self._position, self._events, self._skipped = state
+                self._buffer.extendleft(reversed(taken))
+                if attempt == SWAP_ATTEMPTS:
+                    raise
+                log.warning("replay swap failed, retrying", extra={"error": str(error)})
+                await asyncio.sleep(0.2 * attempt)
+        log.info(
+            "replay swapped in",
+            extra={"projection": self.projection.name, "position": self._position},
+        )
+
+    async def _swap_once(self, conn: Connection, taken: list[StoredMessage]) -> None:
         async with conn.transaction():
-            await conn.execute("SET LOCAL lock_timeout = '30s'")
+            await conn.execute("SET LOCAL lock_timeout = '10s'")
+            # the same lock order as the projector (checkpoint row, then the tables) and the
+            # queries (parent table, then child): no deadlock with either
             live = await lock_checkpoint(conn, self.projection)
             while self._position < live:  # what the live view has and the shadow lacks
                 batch = await self._take(timeout=5.0)
                 if not batch:
                     raise TimeoutError(f"replay stuck at {self._position}, live is at {live}")
+                taken += batch
                 await self._apply(conn, batch)
+            names = ", ".join(f'"public"."{table.name}"' for table in self.projection.tables)
+            await conn.execute(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE")
             for table in reversed(self.projection.tables):
                 await conn.execute(f'DROP TABLE "public"."{table.name}"')
             for table in self.projection.tables:
@@ -208,7 +235,3 @@ class Replay:
             await conn.execute(f'DROP SCHEMA "{self._schema}"')
             await self._set_state(conn, "live")
             await save_checkpoint(conn, self.projection, self._position)
-        log.info(
-            "replay swapped in",
-            extra={"projection": self.projection.name, "position": self._position},
-        )

@@ -106,3 +106,25 @@ async def test_stopped_replay_leaves_the_old_view(nc: NATS, db: str) -> None:
     finally:
         await conn.close()
     assert state == "live"
+
+
+async def test_swap_waits_for_readers_without_deadlock(nc: NATS, db: str) -> None:
+    await publish(nc, order_history(6))
+    async with projecting(nc, db, "orders"):
+        await wait_position(db, "orders", await _last(nc, "ORDERS"))
+        live = await view_rows(db)
+        reader = await asyncpg.connect(db)
+        try:
+            reading = reader.transaction()
+            await reading.start()  # a query in flight: parent table first, as the API does
+            await reader.fetch("SELECT * FROM orders")
+            replay = asyncio.create_task(Replay(get_projection("orders"), nc, db).run())
+            await asyncio.sleep(1.5)  # the swap now waits for the reader's lock on orders
+            assert not replay.done()
+            lines = await reader.fetch("SELECT * FROM order_lines")  # must not deadlock
+            await reading.commit()
+            await asyncio.wait_for(replay, 10)
+        finally:
+            await reader.close()
+    assert len(lines) == len(live["order_lines"])
+    assert await view_rows(db) == live
