@@ -18,7 +18,7 @@ from support.roles import role_env
 from support.servers import NatsServer
 from support.stack import running_stack
 from support.stream_fold import (
-    checkpoints,
+    converged,
     differences,
     fold_orders,
     fold_stock,
@@ -31,24 +31,6 @@ pytestmark = pytest.mark.faults
 SKUS = [f"n-{i}" for i in range(8)]
 OUTAGES = 2
 DOWN_FOR = 3.0
-
-
-async def converged(nats_url: str, database_url: str, timeout: float = 60) -> float:
-    """Waits until no order is pending and both views hold the whole stream."""
-    started = time.monotonic()
-    nc = await connect(nats_url)
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                orders = await read_stream(nc, "ORDERS")
-                stock_last = (await nc.jetstream().stream_info("STOCK")).state.last_seq
-                done = await checkpoints(database_url)
-                pending = [o for o in fold_orders(orders.events).values() if o[1] == "pending"]
-                if not pending and done == {"orders": orders.last_seq, "stock": stock_last}:
-                    return time.monotonic() - started
-                await asyncio.sleep(0.3)
-    finally:
-        await nc.close()
 
 
 async def test_nats_killed_and_restarted_under_command_load(

@@ -6,6 +6,7 @@ that a projection bug cannot hide behind its own fold; and the views as PostgreS
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from events.codec import DecodeError, RecordedEvent, decode
 from events.subjects import STREAM_SUBJECTS
+from support.read_side import connect
 
 OrderRow = tuple[str, str, Decimal, str | None, int, int]  # customer, status, total, reason, ...
 StockRow = tuple[int, int, int, int]  # on_hand, reserved, version, last_seq
@@ -141,6 +143,24 @@ async def checkpoints(database_url: str) -> dict[str, int]:
     finally:
         await conn.close()
     return {r[0]: int(r[1]) for r in records}
+
+
+async def converged(nats_url: str, database_url: str, timeout: float = 60) -> float:
+    """Waits until no order is pending and both views hold the whole stream."""
+    started = time.monotonic()
+    nc = await connect(nats_url)
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                orders = await read_stream(nc, "ORDERS")
+                stock_last = (await nc.jetstream().stream_info("STOCK")).state.last_seq
+                done = await checkpoints(database_url)
+                pending = [o for o in fold_orders(orders.events).values() if o[1] == "pending"]
+                if not pending and done == {"orders": orders.last_seq, "stock": stock_last}:
+                    return time.monotonic() - started
+                await asyncio.sleep(0.3)
+    finally:
+        await nc.close()
 
 
 def differences(expected: dict[str, Any], actual: dict[str, Any], limit: int = 5) -> list[str]:
