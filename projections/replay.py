@@ -89,7 +89,7 @@ class Replay:
 
     async def run(self) -> ReplayResult:
         conn = await asyncpg.connect(self._dsn, timeout=10, command_timeout=600)
-        lock = f"tally.replay.{self.projection.name}"
+        lock = f"tally.replay.{self.projection.name}"  # also checked by the projector
         try:
             if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", lock):
                 raise ReplayBusy(f"a replay of {self.projection.name} is already running")

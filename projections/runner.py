@@ -98,6 +98,7 @@ class Projector:
         try:
             if not await self._lock(conn, stop):
                 return
+            await self._clear_dead_replay(conn)
             self.position = int(
                 await conn.fetchval(
                     "SELECT position FROM projection_checkpoints WHERE name = $1",
@@ -134,6 +135,18 @@ class Projector:
             if await stopped(stop, 1.0):
                 return False
         return True
+
+    async def _clear_dead_replay(self, conn: Connection) -> None:
+        """A replay killed before its swap leaves `state = replaying`: clear it when no
+        replay holds the replay lock."""
+        key = f"tally.replay.{self.projection.name}"
+        if await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
+            await conn.execute(
+                "UPDATE projection_checkpoints SET state = 'live'"
+                " WHERE name = $1 AND state = 'replaying'",
+                self.projection.name,
+            )
+            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
 
     async def _recreate_consumer(self) -> None:
         name, stream = consumer_name(self.projection), self.projection.stream

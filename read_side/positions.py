@@ -77,7 +77,7 @@ class ProjectionPositions:
                 for row in await conn.fetch("SELECT name, position FROM projection_checkpoints"):
                     self.advance(row["name"], int(row["position"]))
                 await lost.wait()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            except Exception as error:  # whatever it was, listen again
                 log.warning("LISTEN connection failed: %s", error)
             finally:
                 self.listening = False
