@@ -131,9 +131,9 @@ async def wait_checkpoint(dsn: str, name: str, seq: int) -> None:
         await conn.close()
 
 
-async def catch_up(nc: NATS, dsn: str, name: str, count: int) -> float:
+async def catch_up(nc: NATS, dsn: str, name: str, count: int, batch: int) -> float:
     stop = asyncio.Event()
-    projector = Projector(get_projection(name), nc, dsn, ProjectorSettings())
+    projector = Projector(get_projection(name), nc, dsn, ProjectorSettings(batch_size=batch))
     started = time.perf_counter()
     task = asyncio.create_task(projector.run(stop))
     await wait_checkpoint(dsn, name, count)
@@ -203,15 +203,15 @@ async def replay_while_serving(nc: NATS, nats_url: str, dsn: str) -> tuple[float
     return rate, f"view {same} after replay; API answers {dict(answers)}, p99 {p99:.0f} ms"
 
 
-async def main(count: int, runs: int, out: Path | None) -> None:
+async def main(count: int, runs: int, batch: int, out: Path | None) -> None:
     figures = {
         key: Figure(label, unit)
         for key, label, unit in [
             ("pull", "raw pull consumer read (ORDERS)", "msgs/s"),
             ("upsert", "raw batched upsert (500 rows/txn)", "rows/s"),
             ("decode", "decode only (events.codec, ORDERS)", "events/s"),
-            ("orders", "orders projection catch-up", "events/s"),
-            ("stock", "stock projection catch-up", "events/s"),
+            ("orders", f"orders projection catch-up (batch {batch})", "events/s"),
+            ("stock", f"stock projection catch-up (batch {batch})", "events/s"),
             ("replay_orders", "replay orders (batch 5000), API asked", "events/s"),
             ("replay_stock", "replay stock (batch 5000)", "events/s"),
         ]
@@ -236,8 +236,8 @@ async def main(count: int, runs: int, out: Path | None) -> None:
                 del read
                 figures["upsert"].runs.append(await raw_upsert(dsn, count))
                 if run == 0:
-                    figures["orders"].runs.append(await catch_up(nc, dsn, "orders", count))
-                    figures["stock"].runs.append(await catch_up(nc, dsn, "stock", count))
+                    figures["orders"].runs.append(await catch_up(nc, dsn, "orders", count, batch))
+                    figures["stock"].runs.append(await catch_up(nc, dsn, "stock", count, batch))
                 rate, serving = await replay_while_serving(nc, nats_server.url, dsn)
                 figures["replay_orders"].runs.append(rate)
                 print(serving)
@@ -265,6 +265,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000, help="events per stream")
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=500, help="projector batch size")
     parser.add_argument("--out", type=Path, default=Path("bench/results/projection_rate.json"))
     arguments = parser.parse_args()
-    uvloop.run(main(arguments.events, arguments.runs, arguments.out))
+    uvloop.run(main(arguments.events, arguments.runs, arguments.batch, arguments.out))
