@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import asyncpg
 from nats.aio.client import Client as NATS
@@ -27,6 +28,12 @@ from projections.pull import PullReader
 
 log = logging.getLogger("tally.projections")
 AfterCommit = Callable[[int], Awaitable[None]]
+
+
+class ProjectorObserver(Protocol):
+    def batch_applied(
+        self, projection: str, applied: int, skipped: int, dead: int, position: int, seconds: float
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,7 @@ class Projector:
         settings: ProjectorSettings,
         *,
         after_commit: AfterCommit | None = None,
+        observer: ProjectorObserver | None = None,
     ) -> None:
         self.projection = projection
         self._nc = nc
@@ -72,6 +80,7 @@ class Projector:
         self._dsn = database_url
         self._settings = settings
         self._after_commit = after_commit
+        self._observer = observer
         self.position = 0
         self._gap_seen: int | None = None
 
@@ -195,6 +204,7 @@ class Projector:
         if first > self.position + 1 and self._gap_seen != first:
             self._gap_seen = first  # a second time at the same place: the gap is real
             raise Reposition(f"expected seq {self.position + 1}, got {first}")
+        started = time.perf_counter()
         outcome = await apply_batch(
             conn,
             self.projection,
@@ -206,6 +216,16 @@ class Projector:
         if self._after_commit is not None:
             await self._after_commit(outcome.position)
         await reader.ack_all(max(batch, key=lambda message: message.seq))
+        if self._observer is not None:
+            seconds = time.perf_counter() - started
+            self._observer.batch_applied(
+                self.projection.name,
+                outcome.applied,
+                outcome.skipped,
+                outcome.dead,
+                outcome.position,
+                seconds,
+            )
 
     async def _dead_letter(self, message: StoredMessage, error: str, attempts: int) -> None:
         await dead_letter(self._js, self.projection.name, message, error, attempts)

@@ -62,6 +62,22 @@ class Metrics:
             ["event_type", "result"],
             registry=r,
         )
+        self.projection_events = Counter(
+            "tally_projection_events",
+            "Events taken by projectors (applied, skipped as seen, dead-lettered)",
+            ["projection", "result"],
+            registry=r,
+        )
+        self.projection_position = Gauge(
+            "tally_projection_position", "Last stream sequence applied", ["projection"], registry=r
+        )
+        self.projection_batch_seconds = Histogram(
+            "tally_projection_batch_seconds",
+            "One projector batch: its transaction and ack",
+            ["projection"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
 
     # write_side.observer.CommandObserver
     def command_handled(self, command: str, outcome: str, seconds: float) -> None:
@@ -83,6 +99,16 @@ class Metrics:
 
     def order_event_handled(self, event_type: str, result: str) -> None:
         self.fulfilment_events.labels(event_type, result).inc()
+
+    # projections.runner.ProjectorObserver
+    def batch_applied(
+        self, projection: str, applied: int, skipped: int, dead: int, position: int, seconds: float
+    ) -> None:
+        for result, count in (("applied", applied), ("skipped", skipped), ("dead", dead)):
+            if count:
+                self.projection_events.labels(projection, result).inc(count)
+        self.projection_position.labels(projection).set(position)
+        self.projection_batch_seconds.labels(projection).observe(seconds)
 
     def breaker_changed(self, snapshot: BreakerSnapshot) -> None:
         self.breaker_state.set(STATE_CODES[snapshot.state])

@@ -54,7 +54,7 @@ async def run_up(settings: Settings) -> None:
         await run_until_stopped(
             run_api(settings, stop, {"payment_breaker": breaker_check(breaker)}, metrics),
             run_fulfil(settings, stop, breaker, metrics),
-            run_projectors(settings, stop),
+            run_projectors(settings, stop, metrics=metrics),
             stop=stop,
         )
         log.info("stopping embedded servers")

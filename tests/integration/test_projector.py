@@ -17,6 +17,7 @@ from support.read_side import (
     view_rows,
     wait_position,
 )
+from tally.metrics import Metrics
 from tally.roles.database import run_alembic
 
 pytestmark = pytest.mark.integration
@@ -42,10 +43,16 @@ async def test_projects_orders_and_stock(nc: NATS, db: str) -> None:
     items = order_history(12)
     await publish(nc, items)
     info = {s: (await nc.jetstream().stream_info(s)).state.last_seq for s in ("ORDERS", "STOCK")}
-    async with projecting(nc, db, "orders", "stock"):
+    metrics = Metrics()
+    async with projecting(nc, db, "orders", "stock", observer=metrics):
         await wait_position(db, "orders", info["ORDERS"])
         await wait_position(db, "stock", info["STOCK"])
     view = await view_rows(db)
+    sample = metrics.registry.get_sample_value
+    assert sample("tally_projection_position", {"projection": "stock"}) == info["STOCK"]
+    assert (
+        sample("tally_projection_events_total", {"projection": "stock", "result": "applied"}) == 24
+    )
     assert len(view["orders"]) == 12
     statuses = sorted({row[2] for row in view["orders"]})
     assert statuses == ["cancelled", "confirmed", "pending", "rejected"]
