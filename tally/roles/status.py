@@ -30,7 +30,11 @@ async def _checkpoints(settings: Settings) -> dict[str, tuple[int, str]]:
     dsn = settings.database_dsn()
     if dsn is None:
         return {}
-    conn = await asyncpg.connect(asyncpg_dsn(dsn), timeout=5)
+    try:
+        conn = await asyncpg.connect(asyncpg_dsn(dsn), timeout=5)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as error:
+        state = f"database unreachable ({type(error).__name__})"
+        return {name: (0, state) for name in PROJECTIONS}
     try:
         rows = await conn.fetch("SELECT name, position, state FROM projection_checkpoints")
         return {row["name"]: (int(row["position"]), row["state"]) for row in rows}
