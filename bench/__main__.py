@@ -1,0 +1,203 @@
+"""Tally against raw NATS and raw PostgreSQL, in one run: one table, also written as JSON.
+
+    .venv/bin/python -m bench [--runs 3] [--seconds 8] [--events 200000] [--quick]
+
+Needs wrk on the PATH (Debian: `apt-get install -y wrk`). Starts its own NATS servers
+(JetStream default sync, and `sync_interval: always` for the fsync append rows) and its
+own PostgreSQL (synchronous_commit on, the default); see docs/benchmarks.md.
+"""
+
+import argparse
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import nats
+import uvloop
+
+from bench import http_rows as http
+from bench import latency, stream_rows
+from bench.cluster import Cluster, Role
+from bench.fulfilment_rate import measure as confirm_orders
+from bench.harness import Figure, scratch_dir, wrk
+from bench.report import Row, at_least, at_most, render, write_json
+
+MB = 1024 * 1024
+
+
+class Figures(dict[str, Figure]):
+    def add(self, key: str, name: str, unit: str) -> None:
+        self[key] = Figure(name, unit)
+
+
+def make_figures(conns: int, events: int) -> Figures:
+    f = Figures()
+    for key, name, unit in [
+        ("orders", f"POST /orders, {conns} conns, 2 lines", "req/s"),
+        ("orders_fsync", f"POST /orders, {conns} conns, JetStream fsync always", "req/s"),
+        ("receive", f"POST /stock/{{sku}}/receive, {conns} conns, 1000 SKUs", "req/s"),
+        ("receive_fsync", "POST /stock/{sku}/receive, JetStream fsync always", "req/s"),
+        ("trivial_post", f"trivial Starlette POST, {conns} conns", "req/s"),
+        ("get", f"GET /orders/{{id}}, {conns} conns", "req/s"),
+        ("trivial_get", f"trivial Starlette GET, {conns} conns", "req/s"),
+        ("catch_up", f"projection catch-up (tally project), {events:,} events", "events/s"),
+        ("pull", "raw callback pull-consumer read", "msgs/s"),
+        ("upsert", "raw 500-row upsert", "rows/s"),
+        ("replay", "replay orders (tally replay)", "events/s"),
+        ("ordered", "raw ordered-consumer read", "msgs/s"),
+        ("copy", "raw COPY, 5000 rows/txn", "rows/s"),
+        ("visible_p50", "POST -> GET after= visible, p50", "ms"),
+        ("visible_p99", "POST -> GET after= visible, p99", "ms"),
+        ("raw_p50", "raw publish -> consumer -> upsert, p50", "ms"),
+        ("raw_p99", "raw publish -> consumer -> upsert, p99", "ms"),
+        ("confirmed", "orders confirmed/s, 100 SKUs, 2 lines", "orders/s"),
+        ("rss_api", "peak RSS tally api", "MB"),
+        ("rss_project", "peak RSS tally project", "MB"),
+        ("rss_fulfil", "peak RSS tally fulfil", "MB"),
+    ]:
+        f.add(key, name, unit)
+    return f
+
+
+def rows(f: Figures) -> list[Row]:
+    post, ratio50 = (f["trivial_post"],), "ratio >= 0.50"
+    return [
+        Row(f["orders"], post, ratio50, at_least(0.5)),
+        Row(f["orders_fsync"], post, ratio50, at_least(0.5)),
+        Row(f["receive"], post, ratio50, at_least(0.5)),
+        Row(f["receive_fsync"], post, ratio50, at_least(0.5)),
+        Row(f["get"], (f["trivial_get"],), "ratio >= 0.60", at_least(0.6)),
+        Row(f["catch_up"], (f["pull"], f["upsert"]), ratio50, at_least(0.5)),
+        Row(f["replay"], (f["ordered"], f["copy"]), ratio50, at_least(0.5)),
+        Row(f["visible_p50"], (f["raw_p50"],), "ratio <= 3", at_most(3)),
+        Row(f["visible_p99"], (f["raw_p99"],), "ratio <= 5", at_most(5)),
+        Row(f["confirmed"], (), ">= 1,000/s", at_least(1000)),
+        *(
+            Row(f[k], (), "<= 200 MB", at_most(200))
+            for k in ("rss_api", "rss_project", "rss_fulfil")
+        ),
+    ]
+
+
+BASELINES = [
+    "trivial_post",
+    "trivial_get",
+    "pull",
+    "upsert",
+    "ordered",
+    "copy",
+    "raw_p50",
+    "raw_p99",
+]
+
+
+def fsync_rows(home: Path, f: Figures, args: argparse.Namespace) -> None:
+    """The append rows again on a JetStream that fsyncs every write (API only)."""
+    with Cluster(home / "fsync", sync_always=True, postgres=False) as cluster:
+        _, api = cluster.api()
+        for _ in range(args.runs):
+            f["receive_fsync"].runs.append(wrk(api, http.RECEIVE, seconds=args.seconds))
+            f["orders_fsync"].runs.append(wrk(api, http.PLACE, seconds=args.seconds))
+
+
+def main_rows(home: Path, f: Figures, args: argparse.Namespace) -> None:
+    with Cluster(home / "main") as cluster, http.trivial_app() as trivial:
+        _, api = cluster.api()
+        projector, fulfil = cluster.start("project"), cluster.start("fulfil")
+        for sku in range(1, http.SKUS + 1):
+            httpx.post(
+                f"{api}/stock/SKU-{sku}/receive", json={"quantity": 10**8}
+            ).raise_for_status()
+        for run in range(args.runs):
+            print(f"run {run + 1}/{args.runs}: HTTP rows", flush=True)
+            projector.pause()  # the API alone, as the trivial app is
+            fulfil.pause()
+            f["receive"].runs.append(wrk(api, http.RECEIVE, seconds=args.seconds))
+            f["orders"].runs.append(wrk(api, http.PLACE, seconds=args.seconds))
+            f["trivial_post"].runs.append(wrk(trivial, http.RECEIVE, seconds=args.seconds))
+            projector.resume()
+            fulfil.resume()
+            uvloop.run(http.settle(cluster.nats.url, cluster.dsn))
+            get = http.get_script(uvloop.run(http.order_ids(cluster.dsn)))
+            f["get"].runs.append(wrk(api, get, seconds=args.seconds))
+            f["trivial_get"].runs.append(wrk(trivial, get, seconds=args.seconds))
+            print(f"run {run + 1}/{args.runs}: orders confirmed", flush=True)
+            _, watch = uvloop.run(confirm_orders(cluster.nats.url, api, args.seconds, 32))
+            f["confirmed"].runs.append(watch.confirmed / (watch.last - watch.first))
+            uvloop.run(http.settle(cluster.nats.url, cluster.dsn))
+            print(f"run {run + 1}/{args.runs}: read-your-writes latency", flush=True)
+            mine = uvloop.run(latency.tally_latency(api, args.samples))
+            raw = uvloop.run(latency.raw_latency(cluster.nats.url, cluster.dsn, args.samples))
+            for key, samples in (("visible", mine), ("raw", raw)):
+                f[f"{key}_p50"].runs.append(latency.percentile(samples, 0.5) * 1000)
+                f[f"{key}_p99"].runs.append(latency.percentile(samples, 0.99) * 1000)
+        fulfil.pause()  # the catch-up publishes orders that fulfilment must not decide
+        uvloop.run(stream_phase(cluster, projector, f, args))
+        for role, peak in cluster.rss.peaks.items():
+            f[f"rss_{role}"].runs.append(peak / MB)
+
+
+async def stream_phase(
+    cluster: Cluster, projector: Role, f: Figures, args: argparse.Namespace
+) -> None:
+    nc = await nats.connect(cluster.nats.url)
+    try:
+        for run in range(args.runs):
+            print(f"run {run + 1}/{args.runs}: catch-up and replay", flush=True)
+            projector.pause()
+            await stream_rows.publish_orders(nc, args.events)
+            f["catch_up"].runs.append(
+                await stream_rows.catch_up(nc, cluster.dsn, projector, args.events)
+            )
+            f["pull"].runs.append(await stream_rows.raw_pull(nc, "ORDERS", args.events, []))
+            f["upsert"].runs.append(await stream_rows.raw_upsert(cluster.dsn, args.events))
+            f["replay"].runs.append(await stream_rows.replay(nc, cluster.dsn, "orders", 5000))
+            f["ordered"].runs.append(await stream_rows.raw_ordered_read(nc, "ORDERS"))
+            total = (await nc.jetstream().stream_info("ORDERS")).state.last_seq
+            f["copy"].runs.append(await stream_rows.raw_copy(cluster.dsn, total))
+    finally:
+        await nc.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=8, help="per wrk measure")
+    parser.add_argument("--events", type=int, default=200_000, help="published per catch-up run")
+    parser.add_argument("--samples", type=int, default=300, help="latency samples per run")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    if args.quick:
+        args.runs, args.seconds, args.events, args.samples = 1, 1, 2000, 10
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out or Path("bench/results") / f"bench-{stamp}{'-quick' if args.quick else ''}.json"
+    f = make_figures(32, args.events)
+    started = time.monotonic()
+    print(f"load average at start: {os.getloadavg()}", flush=True)
+    with scratch_dir() as home:
+        fsync_rows(home, f, args)
+        main_rows(home, f, args)
+    table = render(rows(f) + [Row(f[key]) for key in BASELINES])
+    settings = {
+        "runs": args.runs,
+        "seconds": args.seconds,
+        "events": args.events,
+        "samples": args.samples,
+        "jetstream": "default sync (sync_interval 2 min); fsync rows: sync_interval always",
+        "postgres": "synchronous_commit on (default)",
+        "load_average_end": os.getloadavg(),
+        "cpus": os.cpu_count(),
+        "elapsed_s": round(time.monotonic() - started),
+    }
+    print(f"\n{table}\n\nsettings: {settings}")
+    write_json(rows(f), [f[key] for key in BASELINES], settings, out)
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()

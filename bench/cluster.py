@@ -1,0 +1,137 @@
+"""The system under test for `python -m bench`: its own NATS and PostgreSQL, migrated, and
+the role processes (`tally api`, `tally project`, `tally fulfil`) with a peak-RSS watch."""
+
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+
+from bench.harness import VENV_BIN, port
+from tally.embedded.nats_server import EmbeddedNats
+from tally.embedded.postgres_server import EmbeddedPostgres
+
+TALLY = str(VENV_BIN / "tally")
+
+
+@dataclass
+class PeakRss:
+    """Samples the resident set of named processes every 100 ms; keeps each one's peak."""
+
+    pids: dict[str, int] = field(default_factory=dict)
+    peaks: dict[str, int] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def watch(self, role: str, pid: int) -> None:
+        self.pids[role] = pid
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.1):
+            for role, pid in list(self.pids.items()):
+                try:
+                    rss = psutil.Process(pid).memory_info().rss
+                except psutil.Error:
+                    continue
+                self.peaks[role] = max(self.peaks.get(role, 0), rss)
+
+    @contextmanager
+    def running(self) -> Iterator["PeakRss"]:
+        thread = threading.Thread(target=self._sample, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            thread.join()
+
+
+@dataclass
+class Role:
+    name: str
+    proc: subprocess.Popen[bytes]
+
+    def pause(self) -> None:
+        """SIGSTOP: the role takes no CPU while another row is measured; its durable
+        consumer keeps its place and it catches up once resumed."""
+        psutil.Process(self.proc.pid).suspend()
+
+    def resume(self) -> None:
+        psutil.Process(self.proc.pid).resume()
+
+
+class Cluster:
+    def __init__(self, home: Path, *, sync_always: bool = False, postgres: bool = True) -> None:
+        self.nats = EmbeddedNats(home / "nats", sync_always=sync_always)
+        self.postgres = EmbeddedPostgres(home / "pg") if postgres else None
+        self.env: dict[str, str] = {}
+        self.rss = PeakRss()
+        self._stack = ExitStack()
+
+    def __enter__(self) -> "Cluster":
+        self.nats.start()
+        self._stack.callback(self.nats.stop)
+        env = {**os.environ, "NATS_URL": self.nats.url, "TALLY_LOG_LEVEL": "info"}
+        env.pop("DATABASE_URL", None)
+        if self.postgres is not None:
+            self.postgres.start()
+            self._stack.callback(self.postgres.stop)
+            env["DATABASE_URL"] = self.postgres.create_database("bench")
+        self.env = env
+        subprocess.run([TALLY, "migrate"], env=env, check=True, capture_output=True)
+        self._stack.enter_context(self.rss.running())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    @property
+    def dsn(self) -> str:
+        return self.env["DATABASE_URL"]
+
+    def start(self, *args: str, ready_url: str | None = None) -> Role:
+        """Starts `tally <args>`; its log goes to /dev/null (info level: the per-command
+        line is rendered and written, as in production)."""
+        proc = subprocess.Popen(
+            [TALLY, *args], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self._stack.callback(_stop, proc)
+        role = Role(args[0], proc)
+        self.rss.watch(role.name, proc.pid)
+        if ready_url is not None:
+            _wait_ready(proc, ready_url)
+        return role
+
+    def api(self) -> tuple[Role, str]:
+        api_port = port()
+        url = f"http://127.0.0.1:{api_port}"
+        return self.start("api", "--port", str(api_port), ready_url=f"{url}/health"), url
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], url: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{proc.args} did not start")
+        time.sleep(0.2)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        psutil.Process(proc.pid).resume()
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
