@@ -20,14 +20,18 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from events.codec import DecodeError, RecordedEvent, decode
 from events.envelope import EVENT_TYPE
+from events.registry import CURRENT
 from events.subjects import ORDERS, STREAM_SUBJECTS
 from write_side.fulfilment.keyed_lock import KeyedLocks
 from write_side.fulfilment.observer import FulfilmentObserver, NoFulfilmentObserver
-from write_side.fulfilment.plan import Outcome, Retry, failure_delay
+from write_side.fulfilment.plan import ACK, Outcome, Retry, failure_delay
 
 log = logging.getLogger("tally.fulfilment")
 CONSUMER = "fulfilment"
 Handler = Callable[[RecordedEvent], Awaitable[Outcome]]
+# What the process reacts to; the rest of ORDERS (half of it its own confirmations and
+# rejections) is acknowledged without being decoded.
+HANDLED = frozenset({"OrderPlaced", "OrderCancelled", "OrderShipped"})
 
 
 def consumer_config(max_ack_pending: int = 10_000, ack_wait: float = 30.0) -> ConsumerConfig:
@@ -98,6 +102,10 @@ class FulfilmentConsumer:
     async def _process(self, message: Msg) -> None:
         observe = self._observer.order_event_handled
         event_type = (message.headers or {}).get(EVENT_TYPE, "unknown")
+        if event_type not in HANDLED and event_type in CURRENT:
+            observe(event_type, "skipped")
+            await self._settle(message, ACK)
+            return
         metadata = message.metadata
         try:
             recorded = decode(
