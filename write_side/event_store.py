@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import nats.errors
 from nats.aio.client import Client as NATS
-from nats.js.errors import APIError, NotFoundError
+from nats.js.errors import APIError, NoStreamResponseError, NotFoundError
 
 from events.base import Event
 from events.codec import DecodeError, RecordedEvent, decode, encode
@@ -33,6 +33,8 @@ _UNAVAILABLE = (
     nats.errors.OutboundBufferLimitError,
     nats.errors.StaleConnectionError,
     nats.errors.ConnectionDrainingError,
+    # no responders to a publish: no stream leader (an R3 election) and nothing stored
+    NoStreamResponseError,
 )
 
 
