@@ -81,9 +81,14 @@ class CommandLoad:
                 await asyncio.sleep(0.05)
         return min(accepted())
 
-    def longest_gap(self, after: float) -> float:
-        """The longest time without a 202 after `after`: how long appends paused."""
-        times = sorted(a.sent + a.took for a in self.answers if a.status == 202 and a.sent > after)
+    def longest_gap(self, after: float, kind: str | None = None) -> float:
+        """The longest time without a 202 (to commands of `kind`) after `after`: how long
+        appends paused."""
+        times = sorted(
+            a.sent + a.took
+            for a in self.answers
+            if a.status == 202 and a.sent > after and kind in (None, a.kind)
+        )
         return max((b - a for a, b in itertools.pairwise([after, *times])), default=0.0)
 
 
