@@ -125,7 +125,17 @@ class FulfilmentConsumer:
                 outcome = await self._handler(recorded)
                 result = "parked" if isinstance(outcome, Retry) else "done"
             except Exception:
-                log.exception("fulfilment of %s failed, will retry", recorded.subject)
+                envelope = recorded.envelope
+                log.exception(
+                    "fulfilment step failed, will retry",
+                    extra={
+                        "order_id": recorded.aggregate_id,
+                        "event_type": event_type,
+                        "correlation_id": envelope.correlation_id,
+                        "causation_id": str(envelope.event_id),
+                        "deliveries": metadata.num_delivered,
+                    },
+                )
                 outcome = Retry(failure_delay(metadata.num_delivered, self._rng))
                 result = "failed"
         observe(event_type, result)

@@ -64,6 +64,15 @@ class _Trigger:
             idempotency_key=step_key(self.order_id, step),
         )
 
+    def log(self, **fields: object) -> dict[str, object]:
+        """`extra=` for a log line about this event: its order, correlation and cause."""
+        return {
+            "order_id": self.order_id,
+            "correlation_id": self.envelope.correlation_id,
+            "causation_id": str(self.envelope.event_id),
+            **fields,
+        }
+
 
 class Fulfilment:
     def __init__(
@@ -136,9 +145,11 @@ class Fulfilment:
         try:
             result = await self._payments.authorize(request, budget=min(left, self._call_budget))
         except BreakerOpen as error:
-            return Retry(park_delay(error.retry_after, left, self._rng))
+            delay = park_delay(error.retry_after, left, self._rng)
+            log.debug("payment parked, breaker open", extra=t.log(retry_in=round(delay, 3)))
+            return Retry(delay)
         except GatewayUnavailable as error:
-            log.info("payment gateway unavailable for %s: %s", t.order_id, error)
+            log.info("payment gateway unavailable", extra=t.log(error=str(error)))
             left = seconds_left(t.envelope.occurred_at, self._clock(), self._deadline)
             pause = min(1.0, self._payments.breaker.reset_timeout)
             return Retry(park_delay(pause, left, self._rng))
@@ -167,6 +178,7 @@ class Fulfilment:
         failpoint("after-confirm")
         if done.events:
             self._observer.order_decided("confirmed")
+            log.info("order confirmed", extra=t.log(authorization_id=authorization_id))
         return ACK
 
     async def _reject(self, t: _Trigger, reason: RejectionReason, detail: str) -> Outcome:
@@ -176,6 +188,7 @@ class Fulfilment:
             )
             if done.events:
                 self._observer.order_decided(reason)
+                log.info("order rejected", extra=t.log(reason=reason, detail=detail[:200]))
         except RuleViolation:
             pass  # no longer pending (cancelled meanwhile): settle what it is now
         failpoint("after-reject")
@@ -201,4 +214,5 @@ class Fulfilment:
         failpoint("after-refund")
         await self._service.handle(PAYMENT, t.order_id, Refund(), t.meta("payment-refunded"))
         self._observer.order_decided("refunded")
+        log.info("payment refunded", extra=t.log(amount=str(payment.amount)))
         return ACK
