@@ -1,6 +1,7 @@
 """`tally status` and `tally dlq list | retry | drop`: what the streams, consumers,
 projections and dead letters look like, and what to do with the dead letters."""
 
+import time
 from collections import Counter
 
 import asyncpg
@@ -15,6 +16,7 @@ from tally.database_url import asyncpg_dsn
 from tally.nats_auth import nats_auth_options
 from tally.nats_connection import connect_nats
 from tally.settings import Settings
+from write_side.fulfilment.status import describe_status, read_breaker_status
 
 
 async def _connect(settings: Settings) -> NATS:
@@ -92,8 +94,10 @@ async def run_status(settings: Settings, console: Console) -> None:
         dead = Table("projection", "dead letters", title="Dead letters")
         for name, count in sorted(letters.items()):
             dead.add_row(name, str(count))
+        breaker = await read_breaker_status(nc.jetstream())
         for table in (streams, consumers, projections, dead):
             console.print(table)
+        console.print(describe_status(breaker, time.time()))
         if not letters:
             console.print("no dead letters")
     finally:

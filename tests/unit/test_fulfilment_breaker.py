@@ -3,6 +3,7 @@
 import pytest
 
 from write_side.fulfilment.breaker import BreakerOpen, BreakerSnapshot, CircuitBreaker
+from write_side.fulfilment.status import describe_status
 
 
 class Clock:
@@ -89,3 +90,12 @@ def test_listeners_hear_every_transition() -> None:
 def test_rejects_nonsense_settings() -> None:
     with pytest.raises(ValueError):
         CircuitBreaker(failure_threshold=0)
+
+
+def test_the_published_state_reads_as_one_line_for_tally_status() -> None:
+    assert "no fulfilment process" in describe_status(None, 100.0)
+    opened = {"state": "open", "failures": 5, "retry_after": 4.0, "updated_at": 100.0}
+    assert describe_status(opened, 101.0) == (
+        "payment breaker: open after 5 failures, trial in 3.0 s (reported 1 s ago)"
+    )
+    assert "half-open" in describe_status(opened, 110.0)

@@ -5,7 +5,7 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import nats.errors
@@ -76,3 +76,19 @@ async def read_breaker_status(js: JetStreamContext) -> dict[str, Any] | None:
         return None
     record: dict[str, Any] = json.loads(entry.value)
     return record
+
+
+def describe_status(record: dict[str, Any] | None, now: float) -> str:
+    """One line for `tally status` from what `read_breaker_status` returned."""
+    if record is None:
+        return "payment breaker: no fulfilment process has reported yet"
+    age = max(0.0, now - float(record.get("updated_at", now)))
+    snapshot = BreakerSnapshot(
+        state=record.get("state", "closed"),
+        failures=int(record.get("failures", 0)),
+        retry_after=max(0.0, float(record.get("retry_after", 0.0)) - age),
+        opened_count=int(record.get("opened_count", 0)),
+    )
+    if snapshot.state == "open" and snapshot.retry_after == 0:
+        snapshot = replace(snapshot, state="half_open")
+    return f"payment breaker: {snapshot.describe()} (reported {age:.0f} s ago)"
