@@ -4,6 +4,7 @@ confirms. The figure is confirmed orders / (last confirmation - first placement)
 the ORDERS stream live; the lag is placement -> confirmation by JetStream timestamps.
 
     .venv/bin/python -m bench.fulfilment_rate [--runs 3] [--seconds 10] [--connections 32]
+        [--fulfil 1]
 """
 
 import argparse
@@ -88,9 +89,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--fulfil", type=int, default=1, help="tally fulfil processes")
     parser.add_argument("--out", type=Path, default=Path("bench/results/fulfilment_rate.json"))
     args = parser.parse_args()
-    confirmed = Figure(f"orders confirmed/s end to end, {SKUS} SKUs, 2 lines", "orders/s")
+    confirmed = Figure(
+        f"orders confirmed/s e2e, {SKUS} SKUs, 2 lines, {args.fulfil} fulfil", "orders/s"
+    )
     accepted = Figure(f"POST /orders accepted, {args.connections} conns", "req/s")
     with scratch_dir() as home:
         server = EmbeddedNats(home / "nats")
@@ -100,7 +104,10 @@ def main() -> None:
         subprocess.run([str(VENV_BIN / "tally"), "migrate"], env=env, check=True)
         api_port = port()
         api = f"http://127.0.0.1:{api_port}"
-        fulfil = subprocess.Popen([str(VENV_BIN / "tally"), "fulfil"], env=env)
+        fulfil = [
+            subprocess.Popen([str(VENV_BIN / "tally"), "fulfil"], env=env)
+            for _ in range(args.fulfil)
+        ]
         try:
             with process([str(VENV_BIN / "tally"), "api", "--port", str(api_port)], env, api):
                 for sku in range(1, SKUS + 1):
@@ -119,8 +126,9 @@ def main() -> None:
                         f"p99 {lags[int(len(lags) * 0.99)]:.2f} s"
                     )
         finally:
-            fulfil.terminate()
-            fulfil.wait(30)
+            for worker in fulfil:
+                worker.terminate()
+                worker.wait(30)
             server.stop()
     print_table([(confirmed, accepted), (accepted, None)], args.out)
 
