@@ -99,3 +99,14 @@ def test_the_published_state_reads_as_one_line_for_tally_status() -> None:
         "payment breaker: open after 5 failures, trial in 3.0 s (reported 1 s ago)"
     )
     assert "half-open" in describe_status(opened, 110.0)
+
+
+def test_an_abandoned_trial_lets_the_next_caller_try() -> None:
+    clock = Clock()
+    cb = breaker(clock, threshold=1)
+    cb.record_failure()
+    clock.now += 5.0
+    cb.before_call()
+    cb.record_abandoned()
+    cb.before_call()  # not refused: the first trial never got an answer
+    assert cb.snapshot().state == "half_open"

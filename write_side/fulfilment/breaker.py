@@ -93,6 +93,10 @@ class CircuitBreaker:
         if self._state != "closed":
             self._transition("closed")
 
+    def record_abandoned(self) -> None:
+        """A call that ended without a verdict (cancelled): the next caller may try."""
+        self._trial_in_flight = False
+
     def record_failure(self) -> None:
         self._trial_in_flight = False
         self._failures += 1

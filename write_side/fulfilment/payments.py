@@ -5,6 +5,7 @@ back later); an unavailable gateway is retried a few times within the caller's b
 then GatewayUnavailable is raised. A decline is an answer, so it counts as a success.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import TypeVar
@@ -77,7 +78,10 @@ class GuardedGateway:
             self.breaker.record_failure()
             self._observer.gateway_called(operation, "unavailable")
             raise
-        except BaseException:
+        except asyncio.CancelledError:
+            self.breaker.record_abandoned()
+            raise
+        except Exception:
             self.breaker.record_failure()
             self._observer.gateway_called(operation, "error")
             raise
