@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
@@ -37,6 +37,13 @@ async def _http_exception(request: Request, error: Exception) -> Response:
     if error.headers:
         response.headers.update(error.headers)
     return response
+
+
+async def _client_gone(request: Request, error: Exception) -> Response:
+    """The client closed the connection before its body was read (a truncated upload):
+    nobody is left to answer, and it is not a server error. 499, as nginx names it."""
+    log.info("client disconnected during %s %s", request.method, request.url.path)
+    return Response(status_code=499)
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:
@@ -73,5 +80,9 @@ def create_api_app(
             Middleware(ObserveRequests, metrics=metrics, log_requests=access_log),
             *guards,
         ],
-        exception_handlers={HTTPException: _http_exception, Exception: _unexpected},
+        exception_handlers={
+            HTTPException: _http_exception,
+            ClientDisconnect: _client_gone,
+            Exception: _unexpected,
+        },
     )
