@@ -1,8 +1,11 @@
 """Connecting to NATS: retried with exponential backoff and jitter at start, reconnecting
 for ever once connected, every wait bounded, failures logged once, not as tracebacks."""
 
+import asyncio
+import contextlib
 import logging
 import ssl
+from typing import Any
 
 import nats
 from nats.aio.client import Client as NATS
@@ -38,14 +41,37 @@ def _refusal(error: BaseException | None) -> str | None:
     return None
 
 
+async def _connect_once(refusal: asyncio.Event, **options: Any) -> NATS:
+    """One nats-py connect, cut short as soon as the server refuses us: nats-py may
+    otherwise wait for ever (seen with a server certificate that fails verification)."""
+    nc = NATS()
+    connecting = asyncio.ensure_future(nc.connect(**options))
+    refused = asyncio.ensure_future(refusal.wait())
+    try:
+        await asyncio.wait({connecting, refused}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        refused.cancel()
+    if connecting.done():
+        connecting.result()  # its error, if it failed
+        return nc
+    connecting.cancel()
+    with contextlib.suppress(Exception, asyncio.CancelledError):
+        await connecting
+    with contextlib.suppress(Exception):
+        await nc.close()
+    raise nats.errors.Error("refused")
+
+
 async def connect_nats(
     servers: list[str], *, name: str, connect_timeout: float = 30.0, **options: object
 ) -> NATS:
     refused: list[str] = []
+    refusal = asyncio.Event()
 
     async def error_cb(error: Exception) -> None:
         if (reason := _refusal(error)) is not None:
-            refused.append(reason)
+            refused[:] = [reason]
+            refusal.set()
         log.warning("nats error: %s", error or type(error).__name__)
 
     async def disconnected_cb() -> None:
@@ -65,8 +91,10 @@ async def connect_nats(
         async for attempt in retrying:
             with attempt:
                 refused.clear()
+                refusal.clear()
                 try:
-                    nc = await nats.connect(
+                    nc = await _connect_once(
+                        refusal,
                         servers=servers,
                         name=name,
                         connect_timeout=2,
