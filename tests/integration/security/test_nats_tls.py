@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from support.log_ready_nats import LogReadyNats
 from tally.embedded.nats_server import EmbeddedNats
 from tally.nats_auth import NatsAuthConfigError, nats_auth_options
 from tally.nats_connection import NatsRefused, connect_nats
@@ -32,19 +33,6 @@ openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial \
 """
 
 
-class TlsNats(EmbeddedNats):
-    """Ready when the log says so: the plain-text readiness probe cannot speak TLS."""
-
-    def _wait_ready(self, timeout: float, log_offset: int) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if "Server is ready" in self.log_path.read_text(errors="replace")[log_offset:]:
-                return
-            time.sleep(0.05)
-        self.kill()
-        raise AssertionError("nats-server with TLS did not start: " + self.log_path.read_text())
-
-
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     if shutil.which("openssl") is None:
@@ -60,7 +48,7 @@ async def tls_server(certs: Path, tmp_path: Path) -> AsyncIterator[EmbeddedNats]
         f'tls {{\n  cert_file: "{certs / "server.pem"}"\n  key_file: "{certs / "server-key.pem"}"'
         f'\n  ca_file: "{certs / "ca.pem"}"\n  verify: true\n}}'
     )
-    server = TlsNats(tmp_path / "nats", extra_config=config)
+    server = LogReadyNats(tmp_path / "nats", extra_config=config)
     await asyncio.to_thread(server.start)
     try:
         yield server
