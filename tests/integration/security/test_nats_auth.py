@@ -16,6 +16,7 @@ import nkeys
 import pytest
 from nats.aio.client import Client as NATS
 
+from support.log_ready_nats import LogReadyNats
 from tally.embedded.nats_server import EmbeddedNats
 from tally.nats_auth import nats_auth_options
 from tally.nats_connection import NatsRefused, connect_nats
@@ -129,5 +130,24 @@ async def test_an_nkey_seed_file_authenticates(tmp_path: Path) -> None:
         )
         assert nc.is_connected
         await nc.close()
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+async def test_a_token_authenticates(tmp_path: Path) -> None:
+    server = LogReadyNats(tmp_path / "nats", extra_config='authorization { token: "t0ken-s3cret" }')
+    await asyncio.to_thread(server.start)
+    try:
+        right = Settings(nats_token="t0ken-s3cret")
+        nc = await connect_nats(
+            [server.url], name="token", connect_timeout=5, **nats_auth_options(right)
+        )
+        assert nc.is_connected
+        await nc.close()
+        with pytest.raises(NatsRefused, match="refused the credentials"):
+            wrong = Settings(nats_token="guess")
+            await connect_nats(
+                [server.url], name="token", connect_timeout=20, **nats_auth_options(wrong)
+            )
     finally:
         await asyncio.to_thread(server.stop)
