@@ -100,27 +100,31 @@ class BatchOutcome:
     position: int
 
 
+_LOCK = "SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE"
+_SAVE = """WITH saved AS (
+    UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE name = $1
+    RETURNING position)
+SELECT pg_notify($3, $4) FROM saved"""
+
+
 async def lock_checkpoint(conn: Connection, projection: Projection) -> int:
-    await conn.execute(
-        "INSERT INTO projection_checkpoints (name, stream) VALUES ($1, $2)"
-        " ON CONFLICT (name) DO NOTHING",
-        projection.name,
-        projection.stream,
-    )
-    position: int = await conn.fetchval(
-        "SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE", projection.name
-    )
-    return position
+    """The checkpoint, locked until the transaction ends (made at the first batch)."""
+    position: int | None = await conn.fetchval(_LOCK, projection.name)
+    if position is None:
+        await conn.execute(
+            "INSERT INTO projection_checkpoints (name, stream) VALUES ($1, $2)"
+            " ON CONFLICT (name) DO NOTHING",
+            projection.name,
+            projection.stream,
+        )
+        position = await conn.fetchval(_LOCK, projection.name)
+    return int(position or 0)
 
 
 async def save_checkpoint(conn: Connection, projection: Projection, position: int) -> None:
-    await conn.execute(
-        "UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE name = $1",
-        projection.name,
-        position,
-    )
+    """Save the checkpoint and notify listeners (delivered at commit), in one round trip."""
     payload = f"{projection.name}:{projection.stream}:{position}"
-    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+    await conn.execute(_SAVE, projection.name, position, CHANNEL, payload)
 
 
 async def apply_batch(

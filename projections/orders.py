@@ -99,14 +99,22 @@ class OrdersProjection:
             )
 
     async def _insert(self, conn: Connection, schema: str, new: dict[UUID, _Row]) -> None:
+        """The new orders and their lines in one statement (one round trip)."""
         placed = [row.placed for row in new.values() if row.placed is not None]
+        lines = [(order_id, *line) for order_id, row in new.items() for line in row.lines]
         await conn.execute(
-            f"""INSERT INTO {qualified(schema, orders)} (order_id, customer_id, status,
-                currency, total, reason, created_at, updated_at, version, last_seq)
-            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[],
-                $5::numeric[], $6::text[], $7::timestamptz[], $8::timestamptz[],
-                $9::int[], $10::bigint[])
-            ON CONFLICT (order_id) DO NOTHING""",
+            f"""WITH placed AS (
+                INSERT INTO {qualified(schema, orders)} (order_id, customer_id, status,
+                    currency, total, reason, created_at, updated_at, version, last_seq)
+                SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[],
+                    $5::numeric[], $6::text[], $7::timestamptz[], $8::timestamptz[],
+                    $9::int[], $10::bigint[])
+                ON CONFLICT (order_id) DO NOTHING)
+            INSERT INTO {qualified(schema, order_lines)}
+                (order_id, line_no, sku, quantity, unit_price)
+            SELECT * FROM unnest($11::uuid[], $12::smallint[], $13::text[], $14::int[],
+                $15::numeric[])
+            ON CONFLICT DO NOTHING""",
             list(new),
             [event.customer_id for event in placed],
             [row.status for row in new.values()],
@@ -117,13 +125,5 @@ class OrdersProjection:
             [row.updated_at for row in new.values()],
             [row.count for row in new.values()],
             [row.last_seq for row in new.values()],
-        )
-        lines = [(order_id, *line) for order_id, row in new.items() for line in row.lines]
-        await conn.execute(
-            f"""INSERT INTO {qualified(schema, order_lines)}
-                (order_id, line_no, sku, quantity, unit_price)
-            SELECT * FROM unnest($1::uuid[], $2::smallint[], $3::text[], $4::int[],
-                $5::numeric[])
-            ON CONFLICT DO NOTHING""",
             *(list(column) for column in zip(*lines, strict=True)),
         )
