@@ -153,6 +153,10 @@ class Replay:
         return int(info.state.last_seq)
 
     async def _apply(self, conn: Connection, batch: list[StoredMessage]) -> None:
+        # an ordered consumer that re-creates itself may deliver the last ones again
+        batch = [message for message in batch if message.seq > self._position]
+        if not batch:
+            return
         events, poison = decode_all(batch)
         failed = await apply_guarded(conn, self.projection, self._schema, events, Retry(1, 0))
         self._skipped += len(poison) + len(failed)
