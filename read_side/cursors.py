@@ -3,7 +3,7 @@
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -41,8 +41,8 @@ def parse_order_cursor(cursor: str) -> tuple[datetime, UUID]:
         moment = datetime.fromisoformat(created_at)
         if kind != "o" or moment.tzinfo is None:
             raise ValueError(kind)
-        return moment, UUID(order_id)
-    except (TypeError, ValueError) as error:
+        return moment.astimezone(UTC), UUID(order_id)
+    except (TypeError, ValueError, OverflowError, AttributeError) as error:
         raise InvalidCursor("not an order list cursor") from error
 
 

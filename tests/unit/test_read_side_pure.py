@@ -16,6 +16,7 @@ from projections import orders, stock
 from projections.messages import BATCH_COMMIT, BATCH_ID, StoredMessage, complete_prefix
 from read_side.cursors import (
     InvalidCursor,
+    _encode,
     order_cursor,
     parse_order_cursor,
     parse_stock_cursor,
@@ -37,7 +38,13 @@ def test_cursors_round_trip_and_reject_anything_else() -> None:
     order_id = uuid4()
     assert parse_order_cursor(order_cursor(T0, order_id)) == (T0, order_id)
     assert parse_stock_cursor(stock_cursor("sku-1")) == "sku-1"
-    for bad in ("", "!!!", "e30", stock_cursor("x"), order_cursor(T0, order_id)[:-3]):
+    crafted = [
+        _encode(["o", "0001-01-01T00:00:00+14:00", str(order_id)]),  # out of range in UTC
+        _encode(["o", T0.isoformat(), 5]),
+        _encode(["o", 5, "x"]),
+        _encode([1, 2, 3]),
+    ]
+    for bad in ("", "!!!", "e30", stock_cursor("x"), order_cursor(T0, order_id)[:-3], *crafted):
         with pytest.raises(InvalidCursor):
             parse_order_cursor(bad)
     with pytest.raises(InvalidCursor):
