@@ -1,5 +1,6 @@
 """The Alembic migrations: up, down, up again, and no drift from the table definitions."""
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,7 +32,10 @@ async def _inspect(database_url: str) -> tuple[set[str], list[Any]]:
         await engine.dispose()
 
 
-async def test_upgrade_downgrade_upgrade_without_drift(database_url: str) -> None:
+async def test_upgrade_downgrade_upgrade_without_drift(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # `tally migrate` finds alembic.ini from anywhere
     await run_alembic(database_url)
     tables, _ = await _inspect(database_url)
     assert set(metadata.tables) <= tables
