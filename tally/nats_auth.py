@@ -9,6 +9,7 @@ import ssl
 from pathlib import Path
 from typing import Any
 
+from tally.nats_permissions import inbox_prefix
 from tally.settings import Settings
 
 
@@ -68,6 +69,7 @@ def nats_auth_options(settings: Settings) -> dict[str, Any]:
     options: dict[str, Any] = {}
     if settings.nats_user is not None:
         options["user"] = settings.nats_user
+        options["inbox_prefix"] = inbox_prefix(settings.nats_user)
         if settings.nats_password is not None:
             options["password"] = settings.nats_password.get_secret_value()
     if settings.nats_token is not None:

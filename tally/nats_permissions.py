@@ -24,13 +24,17 @@ from write_side.fulfilment.consumer import CONSUMER as FULFILMENT
 from write_side.fulfilment.status import BUCKET as STATUS_BUCKET
 from write_side.idempotency import BUCKET as IDEMPOTENCY_BUCKET
 
-INBOX = "_INBOX.>"
+
+def inbox_prefix(user: str) -> str:
+    """Each user's replies arrive under its own prefix (`nats_auth_options` sets it), so no
+    role can subscribe to another role's answers (direct gets, KV reads, consumer pulls)."""
+    return f"_INBOX_{user}"
 
 
 @dataclass(frozen=True)
 class Permissions:
     publish: tuple[str, ...]
-    subscribe: tuple[str, ...] = (INBOX,)
+    subscribe: tuple[str, ...] = ()
 
 
 def _read_streams(*streams: str) -> list[str]:
@@ -77,7 +81,7 @@ def role_permissions() -> dict[str, Permissions]:
         f"$JS.API.STREAM.UPDATE.{DLQ_STREAM}",
         DLQ_SUBJECTS,
     ]
-    return {
+    roles = {
         "api": Permissions(
             (
                 STREAM_SUBJECTS[ORDERS],
@@ -96,6 +100,10 @@ def role_permissions() -> dict[str, Permissions]:
             )
         ),
         "admin": Permissions(("$JS.API.>", "$JS.FC.>", "$JS.ACK.>", DLQ_SUBJECTS)),
+    }
+    return {
+        role: Permissions(permissions.publish, (f"{inbox_prefix(role)}.>",))
+        for role, permissions in roles.items()
     }
 
 

@@ -19,7 +19,7 @@ from tally.embedded.ports import free_port
 
 __all__ = ["EmbeddedNats", "find_nats_server"]
 
-_PROBE_SUBJECT = b"_INBOX.tally_probe"  # an inbox: allowed to every secured user
+_PROBE_SUBJECT = b"_tally.probe"
 
 
 def find_nats_server() -> Path:
@@ -41,10 +41,11 @@ def jetstream_answers(
 ) -> bool:
     """True when a NATS server listens on host:port and answers `$JS.API.INFO`
     (as the user `credentials` names, when the server requires one)."""
-    auth = b""
+    auth, probe = b"", _PROBE_SUBJECT
     if credentials is not None:
         user, password = credentials
         auth = f',"user":{json.dumps(user)},"pass":{json.dumps(password)}'.encode()
+        probe = f"_INBOX_{user}.tally_probe".encode()  # tally.nats_permissions.inbox_prefix
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
             reader = sock.makefile("rb")
@@ -53,8 +54,8 @@ def jetstream_answers(
             sock.sendall(
                 b'CONNECT {"verbose":false,"pedantic":false,"protocol":1,'
                 b'"headers":true,"no_responders":true' + auth + b"}\r\n"
-                b"SUB " + _PROBE_SUBJECT + b" 1\r\n"
-                b"PUB $JS.API.INFO " + _PROBE_SUBJECT + b" 0\r\n\r\n"
+                b"SUB " + probe + b" 1\r\n"
+                b"PUB $JS.API.INFO " + probe + b" 0\r\n\r\n"
             )
             while line := reader.readline():
                 if line.startswith(b"PING"):

@@ -36,7 +36,7 @@ def test_only_the_writers_publish_events() -> None:
     assert not set(roles["projector"].publish) & EVENT_SUBJECTS
     assert not set(roles["admin"].publish) & EVENT_SUBJECTS
     for role, permissions in roles.items():
-        assert permissions.subscribe == ("_INBOX.>",), role
+        assert permissions.subscribe == (f"_INBOX_{role}.>",), role
         assert not any(s.startswith("$JS.API.STREAM.DELETE") for s in permissions.publish) or (
             role == "admin"
         )

@@ -15,6 +15,7 @@ import nats
 import nkeys
 import pytest
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 
 from support.log_ready_nats import LogReadyNats
 from tally.embedded.nats_server import EmbeddedNats
@@ -151,3 +152,25 @@ async def test_a_token_authenticates(tmp_path: Path) -> None:
             )
     finally:
         await asyncio.to_thread(server.stop)
+
+
+async def test_a_role_cannot_read_another_roles_replies(secured: EmbeddedNats) -> None:
+    admin = await connect_as(secured, "admin")
+    await migrate_streams(admin, Settings())
+    projector, api = await connect_as(secured, "projector"), await connect_as(secured, "api")
+    overheard: list[bytes] = []
+
+    async def listen(msg: Msg) -> None:
+        overheard.append(msg.data)
+
+    try:
+        await projector.subscribe("_INBOX_api.>", cb=listen)  # refused by the server
+        await projector.subscribe("_INBOX.>", cb=listen)
+        await projector.flush()
+        await api.jetstream().publish(f"orders.{uuid.uuid4()}", b"{}", timeout=2)
+        await api.jetstream().stream_info("ORDERS")
+        await asyncio.sleep(0.2)
+        assert overheard == []
+    finally:
+        for nc in (projector, api, admin):
+            await nc.close()
