@@ -90,12 +90,24 @@ class CommandService:
         return state, last_seq
 
     async def handle(
-        self, aggregate: Aggregate[S, Any], aggregate_id: str, command: Any, meta: Metadata
+        self,
+        aggregate: Aggregate[S, Any],
+        aggregate_id: str,
+        command: Any,
+        meta: Metadata,
+        *,
+        new: bool = False,
     ) -> CommandResult[S]:
         """Decides `command` on the current state and appends the result, retrying on
-        conflicts. Rule violations raise; a command that changes nothing appends nothing."""
+        conflicts. Rule violations raise; a command that changes nothing appends nothing.
+        `new`: the id was just made (a fresh order id), so decide on the initial state
+        without reading; the append expects an empty subject, which proves it."""
         started = time.perf_counter()
         outcome = "unavailable"
+        if new and aggregate.subject(aggregate_id) not in self._cache:
+            self._remember(
+                aggregate.subject(aggregate_id), _Folded(aggregate.initial(aggregate_id), 0)
+            )
         try:
             result = await self._handle(aggregate, aggregate_id, command, meta)
             outcome = "appended" if result.events else "unchanged"

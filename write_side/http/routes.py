@@ -171,7 +171,8 @@ class CommandRoutes:
         command = order.PlaceOrder(
             customer_id=body.customer_id, currency=body.currency, lines=lines
         )
-        result = await self._service.handle(ORDER, order_id, command, meta)
+        fresh = meta.idempotency_key is None  # a uuid4 just made: nothing to read
+        result = await self._service.handle(ORDER, order_id, command, meta, new=fresh)
         answer = OrderPlacedAnswer(order_id=order_id, position=str(result.position))
         return _answer(answer, {"Location": f"/orders/{order_id}"})
 
