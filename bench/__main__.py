@@ -19,7 +19,7 @@ import uvloop
 
 from bench import http_rows as http
 from bench import latency, stream_rows
-from bench.cluster import Cluster, Role
+from bench.cluster import Cluster, Role, profiled
 from bench.fulfilment_rate import measure as confirm_orders
 from bench.harness import Figure, scratch_dir, wrk
 from bench.report import Row, at_least, at_most, render, write_json
@@ -104,7 +104,7 @@ def fsync_rows(home: Path, f: Figures, args: argparse.Namespace) -> None:
 
 def main_rows(home: Path, f: Figures, args: argparse.Namespace) -> None:
     with Cluster(home / "main") as cluster, http.trivial_app() as trivial:
-        _, api = cluster.api()
+        api_role, api = cluster.api()
         projector, fulfil = cluster.start("project"), cluster.start("fulfil")
         for sku in range(1, http.SKUS + 1):
             httpx.post(
@@ -114,17 +114,23 @@ def main_rows(home: Path, f: Figures, args: argparse.Namespace) -> None:
             print(f"run {run + 1}/{args.runs}: HTTP rows", flush=True)
             projector.pause()  # the API alone, as the trivial app is
             fulfil.pause()
-            f["receive"].runs.append(wrk(api, http.RECEIVE, seconds=args.seconds))
-            f["orders"].runs.append(wrk(api, http.PLACE, seconds=args.seconds))
+            spy = args.profile if run == 0 else None
+            with profiled(api_role.proc.pid, spy, "api-receive"):
+                f["receive"].runs.append(wrk(api, http.RECEIVE, seconds=args.seconds))
+            with profiled(api_role.proc.pid, spy, "api-orders"):
+                f["orders"].runs.append(wrk(api, http.PLACE, seconds=args.seconds))
             f["trivial_post"].runs.append(wrk(trivial, http.RECEIVE, seconds=args.seconds))
             projector.resume()
             fulfil.resume()
             uvloop.run(http.settle(cluster.nats.url, cluster.dsn))
             get = http.get_script(uvloop.run(http.order_ids(cluster.dsn)))
-            f["get"].runs.append(wrk(api, get, seconds=args.seconds))
+            with profiled(api_role.proc.pid, spy, "api-get"):
+                f["get"].runs.append(wrk(api, get, seconds=args.seconds))
             f["trivial_get"].runs.append(wrk(trivial, get, seconds=args.seconds))
             print(f"run {run + 1}/{args.runs}: orders confirmed", flush=True)
-            _, watch = uvloop.run(confirm_orders(cluster.nats.url, api, args.seconds, 32))
+            with profiled(fulfil.proc.pid, spy, "fulfil"):
+                confirm = confirm_orders(cluster.nats.url, api, args.seconds, 32)
+                _, watch = uvloop.run(confirm)
             f["confirmed"].runs.append(watch.confirmed / (watch.last - watch.first))
             uvloop.run(http.settle(cluster.nats.url, cluster.dsn))
             print(f"run {run + 1}/{args.runs}: read-your-writes latency", flush=True)
@@ -148,12 +154,15 @@ async def stream_phase(
             print(f"run {run + 1}/{args.runs}: catch-up and replay", flush=True)
             projector.pause()
             await stream_rows.publish_orders(nc, args.events)
-            f["catch_up"].runs.append(
-                await stream_rows.catch_up(nc, cluster.dsn, projector, args.events)
-            )
+            spy = args.profile if run == 0 else None
+            with profiled(projector.proc.pid, spy, "project-catch-up"):
+                rate = await stream_rows.catch_up(nc, cluster.dsn, projector, args.events)
+            f["catch_up"].runs.append(rate)
             f["pull"].runs.append(await stream_rows.raw_pull(nc, "ORDERS", args.events, []))
             f["upsert"].runs.append(await stream_rows.raw_upsert(cluster.dsn, args.events))
-            f["replay"].runs.append(await stream_rows.replay(nc, cluster.dsn, "orders", 5000))
+            with profiled(os.getpid(), spy, "replay"):
+                rate = await stream_rows.replay(nc, cluster.dsn, "orders", 5000)
+            f["replay"].runs.append(rate)
             f["ordered"].runs.append(await stream_rows.raw_ordered_read(nc, "ORDERS"))
             total = (await nc.jetstream().stream_info("ORDERS")).state.last_seq
             f["copy"].runs.append(await stream_rows.raw_copy(cluster.dsn, total))
@@ -171,6 +180,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=300, help="latency samples per run")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--profile", type=Path, default=None, help="py-spy raw profiles here")
     args = parser.parse_args()
     if args.quick:
         args.runs, args.seconds, args.events, args.samples = 1, 1, 2000, 10

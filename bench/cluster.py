@@ -2,6 +2,7 @@
 the role processes (`tally api`, `tally project`, `tally fulfil`) with a peak-RSS watch."""
 
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -113,6 +114,26 @@ class Cluster:
         return self.start("api", "--port", str(api_port), ready_url=f"{url}/health"), url
 
 
+@contextmanager
+def profiled(pid: int, out: Path | None, label: str) -> Iterator[None]:
+    """py-spy record (raw collapsed stacks, 100 Hz) of `pid` while the block runs."""
+    if out is None:
+        yield
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    target = ["-p", str(pid), "-o", str(out / f"{label}.txt")]
+    spy = subprocess.Popen(
+        [str(VENV_BIN / "py-spy"), "record", "-f", "raw", "-r", "100", *target],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(60)
+
+
 def _wait_ready(proc: subprocess.Popen[bytes], url: str) -> None:
     deadline = time.monotonic() + 60
     while True:
@@ -122,7 +143,7 @@ def _wait_ready(proc: subprocess.Popen[bytes], url: str) -> None:
         except httpx.HTTPError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{proc.args} did not start")
+            raise RuntimeError(f"{proc.args!r} did not start")
         time.sleep(0.2)
 
 

@@ -1,0 +1,131 @@
+"""CPU per request of the API app in this process, driven through ASGI with no HTTP server
+and no socket on the client side, 32 requests in flight: a figure that a busy machine
+distorts far less than requests/s (the NATS server runs in its own process).
+
+    .venv/bin/python -m bench.api_cpu [--requests 5000]
+
+Prints µs of process CPU per POST /stock/{sku}/receive and POST /orders, and per POST
+for the trivial Starlette app. Logging is configured as `tally api` does (JSON lines, info level),
+written to /dev/null.
+"""
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import random
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import uvloop
+
+from bench.harness import scratch_dir
+from bench.trivial_app import app as trivial_app
+from tally.embedded.nats_server import EmbeddedNats
+from tally.logging_setup import configure_logging
+from tally.roles.api import api_app
+from tally.roles.migrate import run_migrate
+from tally.settings import Settings
+
+Asgi = Callable[..., Any]
+ORDER = {
+    "customer_id": "cpu",
+    "lines": [
+        {"sku": "SKU-1", "quantity": 1, "unit_price": "1.00"},
+        {"sku": "SKU-2", "quantity": 1, "unit_price": "2.50"},
+    ],
+}
+
+
+async def call(app: Asgi, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"host", b"bench"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    sent = False
+    answer: dict[str, Any] = {"status": 0, "body": b""}
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            await asyncio.sleep(3600)
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            answer["status"] = message["status"]
+        elif message["type"] == "http.response.body":
+            answer["body"] += message.get("body", b"")
+
+    await app(scope, receive, send)
+    return answer["status"], answer["body"]
+
+
+async def cpu_per_request(app: Asgi, make: Callable[[], tuple[str, str, bytes]], n: int) -> float:
+    """µs of this process's CPU per request, `n` requests with 32 in flight."""
+    queue = list(range(n))
+
+    async def worker() -> None:
+        while queue:
+            queue.pop()
+            status, body = await call(app, *make())
+            if status >= 300:
+                raise RuntimeError(f"{status}: {body[:300]!r}")
+
+    started = time.process_time()
+    await asyncio.gather(*(worker() for _ in range(32)))
+    return (time.process_time() - started) / n * 1e6
+
+
+async def main(n: int) -> None:
+    configure_logging("info", "json")
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(open(os.devnull, "w"))  # noqa: ASYNC230, SIM115 (once, at start)
+    receive = json.dumps({"quantity": 1}).encode()
+    order = json.dumps(ORDER).encode()
+
+    def stock() -> tuple[str, str, bytes]:
+        return "POST", f"/stock/SKU-{random.randint(1, 1000)}/receive", receive
+
+    figures: dict[str, float] = {}
+    with scratch_dir() as home, EmbeddedNats(home / "nats") as server:
+        os.environ["NATS_URL"] = server.url
+        os.environ.pop("DATABASE_URL", None)
+        settings = Settings()
+        await run_migrate(settings)
+        async with api_app(settings) as app:
+            await cpu_per_request(app, stock, 1000)  # warm: fold every SKU once
+            figures["POST /stock/{sku}/receive"] = await cpu_per_request(app, stock, n)
+            figures["POST /orders"] = await cpu_per_request(
+                app, lambda: ("POST", "/orders", order), n
+            )
+    figures["trivial POST"] = await cpu_per_request(
+        trivial_app, lambda: ("POST", "/orders", order), n
+    )
+    for name, value in figures.items():
+        print(f"{name:<28} {value:7.0f} µs CPU/request")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=5000)
+    sys.exit(uvloop.run(main(parser.parse_args().requests)))
