@@ -9,13 +9,16 @@ from typing import Any
 
 import httpx
 import pytest
+from openapi_spec_validator import validate
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from read_side.http.openapi import openapi_paths as query_openapi
 from tally.http.app import create_api_app
 from tally.http.auth import ApiAuth, required_scope
 from tally.http.tokens import TokenTable, digest, new_token, parse_tokens
+from write_side.http.openapi import openapi_paths as command_openapi
 
 TOKENS = {scope: f"tally_test_{scope}" for scope in ("read", "write", "admin")}
 ALL = "tally_test_all"
@@ -191,3 +194,15 @@ def test_new_token_round_trips_through_the_configuration() -> None:
 def test_malformed_configuration_is_refused(value: str) -> None:
     with pytest.raises(ValueError, match=r"entry|no token"):
         parse_tokens(value)
+
+
+async def test_the_secured_document_is_valid_openapi_and_lists_401_and_403() -> None:
+    auth = ApiAuth(TokenTable(parse_tokens(CONFIG)))
+    app = create_api_app(routes=[], checks={}, openapi=[command_openapi, query_openapi], auth=auth)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://tally") as http:
+        document = (await http.get("/openapi.json")).json()
+    validate(document)
+    place = document["paths"]["/orders"]["post"]["responses"]
+    assert {"401", "403"} <= set(place)
+    assert "401" not in document["paths"]["/ready"]["get"]["responses"]
