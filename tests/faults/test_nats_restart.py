@@ -45,13 +45,13 @@ async def test_nats_killed_and_restarted_under_command_load(
         windows: list[tuple[float, float]] = []
         await asyncio.sleep(2)
         for outage in range(1, OUTAGES + 1):
-            killed = time.monotonic()
             await asyncio.to_thread(nats_server.kill)
+            killed = time.monotonic()
             report.fault(f"NATS SIGKILLed ({outage}), down for {DOWN_FOR:.0f} s")
             await asyncio.sleep(DOWN_FOR)
+            windows.append((killed + 0.2, time.monotonic()))  # down until the restart's call
             await asyncio.to_thread(nats_server.restart)
             restarted = time.monotonic()
-            windows.append((killed + 0.5, restarted))
             first = await load.accepted_after(restarted)
             report.recovered(first - restarted, f"restart {outage}: commands accepted again")
             await asyncio.sleep(3)
