@@ -52,14 +52,17 @@ def shadow_schema(projection: Projection) -> str:
     return f"replay_{projection.name}"
 
 
-def shadow_ddl(projection: Projection, schema: str) -> list[str]:
-    """CREATE statements for the projection's tables in `schema`, index names unchanged."""
-    copies, dialect, ddl = MetaData(), postgresql.dialect(), []  # type: ignore[no-untyped-call]
+def shadow_ddl(projection: Projection, schema: str) -> tuple[list[str], list[str]]:
+    """CREATE statements for the projection's tables in `schema` (with their keys), and
+    for their secondary indexes, built after the bulk load; index names unchanged."""
+    copies, dialect = MetaData(), postgresql.dialect()  # type: ignore[no-untyped-call]
+    tables: list[str] = []
+    indexes: list[str] = []
     for table in projection.tables:
         copy = table.to_metadata(copies, schema=schema)
-        ddl.append(str(CreateTable(copy).compile(dialect=dialect)))
-        ddl += [str(CreateIndex(index).compile(dialect=dialect)) for index in copy.indexes]
-    return ddl
+        tables.append(str(CreateTable(copy).compile(dialect=dialect)))
+        indexes += [str(CreateIndex(index).compile(dialect=dialect)) for index in copy.indexes]
+    return tables, indexes
 
 
 class Replay:
@@ -111,7 +114,7 @@ class Replay:
         async with conn.transaction():
             await conn.execute(f'DROP SCHEMA IF EXISTS "{self._schema}" CASCADE')
             await conn.execute(f'CREATE SCHEMA "{self._schema}"')
-            for statement in shadow_ddl(self.projection, self._schema):
+            for statement in shadow_ddl(self.projection, self._schema)[0]:
                 await conn.execute(statement)
             await lock_checkpoint(conn, self.projection)
             await self._set_state(conn, "replaying")
@@ -189,8 +192,12 @@ class Replay:
                     continue
                 idle = 0
                 async with conn.transaction():
+                    # the shadow is thrown away if we crash: no need to wait for fsync
+                    await conn.execute("SET LOCAL synchronous_commit = off")
                     await self._apply(conn, batch)
                 self._progress(self._position, total)
+            for statement in shadow_ddl(self.projection, self._schema)[1]:
+                await conn.execute(statement)
             await self._swap(conn)
             self._progress(self._position, max(total, self._position))
         finally:
