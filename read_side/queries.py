@@ -59,6 +59,45 @@ async def get_order(conn: AsyncConnection, order_id: UUID) -> JsonObject | None:
     return _order(row, (await _lines(conn, [order_id]))[order_id])
 
 
+# GET /orders/{id} on the hot path: the order and its lines in one statement (one snapshot,
+# tables locked parent then child as in the two-SELECT form), straight on the driver:
+# one round trip after the pool's ping instead of BEGIN, two SELECTs and ROLLBACK.
+ORDER_BY_ID = """
+SELECT o.order_id, o.customer_id, o.status, o.currency, o.total, o.reason, o.created_at,
+       o.updated_at, o.version,
+       ARRAY(SELECT l.sku FROM order_lines l WHERE l.order_id = o.order_id ORDER BY l.line_no),
+       ARRAY(SELECT l.quantity FROM order_lines l WHERE l.order_id = o.order_id
+             ORDER BY l.line_no),
+       ARRAY(SELECT l.unit_price FROM order_lines l WHERE l.order_id = o.order_id
+             ORDER BY l.line_no)
+FROM orders o WHERE o.order_id = $1
+"""
+
+
+async def get_order_direct(driver: Any, order_id: UUID) -> JsonObject | None:
+    """As get_order, on an asyncpg connection outside any transaction."""
+    row = await driver.fetchrow(ORDER_BY_ID, order_id)
+    if row is None:
+        return None
+    (oid, customer, status, currency, total, reason, created, updated, version) = row[:9]
+    skus, quantities, prices = row[9], row[10], row[11]
+    return {
+        "order_id": str(oid),
+        "customer_id": customer,
+        "status": status,
+        "currency": currency,
+        "lines": [
+            {"sku": sku, "quantity": quantity, "unit_price": _money(price)}
+            for sku, quantity, price in zip(skus, quantities, prices, strict=True)
+        ],
+        "total": _money(total),
+        "reason": reason,
+        "created_at": format_timestamp(created),
+        "updated_at": format_timestamp(updated),
+        "version": version,
+    }
+
+
 async def list_orders(
     conn: AsyncConnection,
     *,

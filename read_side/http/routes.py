@@ -104,6 +104,12 @@ class QueryRoutes:
         async with asyncio.timeout(self._timeout), self._engine.connect() as conn:
             return await work(conn)
 
+    async def _read_direct(self, work: Callable[[Any], Awaitable[Any]]) -> Any:
+        """`work` on the pooled connection's asyncpg driver, outside a transaction."""
+        async with asyncio.timeout(self._timeout), self._engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            return await work(raw.driver_connection)
+
     async def _after(self, query: params.ReadYourWrites, projection: str) -> None:
         """Wait until `projection` has applied `after`; 400 for another stream's position."""
         position = query.position
@@ -126,7 +132,7 @@ class QueryRoutes:
         query = params.parse_query(params.ReadYourWrites, request.query_params)
         order_id = _order_id(request)
         await self._after(query, "orders")
-        found = await self._read(lambda conn: queries.get_order(conn, order_id))
+        found = await self._read_direct(lambda driver: queries.get_order_direct(driver, order_id))
         if found is None:
             raise not_found(f"no order {order_id}")
         return JSONResponse(found)
