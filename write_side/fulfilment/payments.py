@@ -6,6 +6,8 @@ then GatewayUnavailable is raised. A decline is an answer, so it counts as a suc
 """
 
 import asyncio
+import random
+import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import TypeVar
@@ -59,10 +61,18 @@ class GuardedGateway:
         )
 
     async def _call(self, operation: str, call: Callable[[], Awaitable[T]], budget: float) -> T:
+        started = time.monotonic()
+        try:  # the common case, without tenacity's per-call setup cost
+            return await self._once(operation, call)
+        except GatewayUnavailable:
+            left = budget - (time.monotonic() - started)
+            if self._max_attempts <= 1 or left <= 0:
+                raise
+        await asyncio.sleep(random.uniform(0, self._backoff_base))  # full jitter
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(GatewayUnavailable),
             wait=wait_random_exponential(multiplier=self._backoff_base, max=self._backoff_max),
-            stop=stop_after_attempt(self._max_attempts) | stop_after_delay(max(budget, 0.0)),
+            stop=stop_after_attempt(self._max_attempts - 1) | stop_after_delay(left),
             reraise=True,
         )
         async for attempt in retrying:
