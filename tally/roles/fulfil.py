@@ -1,6 +1,7 @@
 """`tally fulfil`: the order fulfilment process (also run inside `tally up`)."""
 
 import asyncio
+import logging
 import random
 
 from nats.aio.client import Client as NATS
@@ -21,6 +22,8 @@ from write_side.fulfilment.payments import GuardedGateway
 from write_side.fulfilment.process import Fulfilment
 from write_side.fulfilment.simulator import SimulatedGateway
 from write_side.fulfilment.status import BreakerStatusPublisher, open_status_bucket
+
+log = logging.getLogger("tally.fulfilment")
 
 
 def build_breaker(settings: Settings) -> CircuitBreaker:
@@ -98,6 +101,14 @@ async def run_fulfil(
         )
         consumer = FulfilmentConsumer(
             nc, fulfilment.handle, concurrency=settings.fulfil_concurrency, observer=metrics
+        )
+        log.info(
+            "fulfilment running",
+            extra={
+                "gateway": type(gateway).__name__,
+                "concurrency": settings.fulfil_concurrency,
+                "deadline_seconds": settings.payment_deadline_seconds,
+            },
         )
         async with asyncio.TaskGroup() as group:  # one failing cancels the other
             group.create_task(consumer.run(stop))
