@@ -20,7 +20,7 @@ from nats.aio.subscription import Subscription
 from projections.messages import StoredMessage, from_msg
 
 log = logging.getLogger("tally.projections.pull")
-EXPIRES = 5.0
+EXPIRES = 2.0  # an idle request ends with a 408 after this; silence beyond + 1 s: lost
 
 
 class ConsumerGone(Exception):
@@ -63,10 +63,12 @@ class PullReader:
             self._credit -= int(pending) if pending else self._credit
             if status == "409" and "Deleted" in description:
                 self._gone = description
+        elif status == "503":  # no responders: the consumer is not there (any more)
+            self._credit, self._gone = 0, "no responders for the consumer"
         self._arrived.set()
 
     async def _top_up(self) -> None:
-        if self._credit > 0 and time.monotonic() - self._last_activity > EXPIRES + 2:
+        if self._credit > 0 and time.monotonic() - self._last_activity > EXPIRES + 1:
             self._credit = 0  # the server forgot our requests (restart, leader change)
         want = self._prefetch - self._credit
         if want >= self._prefetch // 2:

@@ -176,3 +176,15 @@ async def test_atomic_batch_is_applied(nc: NATS, db: str) -> None:
         await wait_position(db, "stock", int(answer["seq"]))
     (row,) = await rows(db, "stock_items", "sku")
     assert row[:4] == ("atomic", 16, 6, 7)
+
+
+async def test_consumer_deleted_under_the_projector_is_recreated(nc: NATS, db: str) -> None:
+    await publish(nc, order_history(2))
+    async with projecting(nc, db, "stock"):
+        last = (await nc.jetstream().stream_info("STOCK")).state.last_seq
+        await wait_position(db, "stock", last)
+        await nc.jetstream().delete_consumer("STOCK", "projection-stock")
+        await publish(nc, order_history(1)[1:], start=50)
+        await wait_position(db, "stock", last + 2, timeout=10)
+    (row,) = [row for row in await rows(db, "stock_items", "sku") if row[0] == "sku-0"]
+    assert row[3] == 4  # sku-0: 2 events before, 2 after, none twice

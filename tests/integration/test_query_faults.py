@@ -21,7 +21,7 @@ from support.read_side import (
     rows,
     wait_position,
 )
-from support.servers import PostgresServer
+from support.servers import NatsServer, PostgresServer
 from tally.roles.database import run_alembic
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -74,3 +74,17 @@ async def test_postgres_down_answers_503_quickly_and_projector_resumes(
         answer = await client.get(f"/orders/{order_id}", params={"after": f"ORDERS:{more}"})
         assert answer.status_code == 200
     assert len(await rows(database_url, "orders", "order_id")) == 1 + 3
+
+
+async def test_projector_resumes_after_nats_restart(
+    nats_server: NatsServer, nc: NATS, database_url: str
+) -> None:
+    await run_alembic(database_url)
+    first = await publish(nc, [(f"orders.{uuid4()}", placed("before"))])
+    async with projecting(nc, database_url, "orders"):
+        await wait_position(database_url, "orders", first)
+        await asyncio.to_thread(nats_server.kill)
+        await asyncio.to_thread(nats_server.restart)
+        later = await publish(nc, [(f"orders.{uuid4()}", placed("after"))], start=5)
+        await wait_position(database_url, "orders", later, timeout=15)
+    assert len(await rows(database_url, "orders", "order_id")) == 2
