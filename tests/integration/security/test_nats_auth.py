@@ -108,7 +108,7 @@ async def test_a_projector_user_cannot_publish_a_command_subject(secured: Embedd
         with pytest.raises(nats.errors.Error):
             await api.jetstream().publish(f"payments.{uuid.uuid4()}", b"{}", timeout=1)
         with pytest.raises(nats.errors.Error):  # nor delete a stream
-            await api.jetstream().delete_stream("ORDERS")
+            await api.jetstream(timeout=1).delete_stream("ORDERS")
         info = await admin.jetstream().stream_info("ORDERS")
         assert info.state.messages == 0
         ack = await api.jetstream().publish(subject, b"{}", timeout=2)  # the API may
