@@ -129,7 +129,16 @@ def replay(
         typer.confirm(f"Rebuild the {name} view from its stream?", abort=True)
 
     async def role(settings: Settings, stop: asyncio.Event) -> None:
-        await run_replay(settings, name, stop)
+        from projections.replay import ReplayBusy, ReplayStopped
+
+        try:
+            await run_replay(settings, name, stop)
+        except ReplayStopped:
+            typer.echo("tally: replay stopped; the old view is untouched", err=True)
+            raise typer.Exit(130) from None
+        except ReplayBusy as error:
+            typer.echo(f"tally: {error}", err=True)
+            raise typer.Exit(1) from None
 
     _run(_stoppable(settings, role))
 
