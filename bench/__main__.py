@@ -13,7 +13,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import nats
 import uvloop
 
@@ -25,6 +24,11 @@ from bench.harness import Figure, scratch_dir, wrk
 from bench.report import Row, at_least, at_most, render, write_json
 
 MB = 1024 * 1024
+STARTED = time.monotonic()
+
+
+def say(text: str) -> None:
+    print(f"[{time.monotonic() - STARTED:6.1f} s] {text}", flush=True)
 
 
 class Figures(dict[str, Figure]):
@@ -93,56 +97,72 @@ BASELINES = [
 ]
 
 
-def fsync_rows(home: Path, f: Figures, args: argparse.Namespace) -> None:
-    """The append rows again on a JetStream that fsyncs every write (API only)."""
-    with Cluster(home / "fsync", sync_always=True, postgres=False) as cluster:
-        _, api = cluster.api()
-        for _ in range(args.runs):
-            f["receive_fsync"].runs.append(wrk(api, http.RECEIVE, seconds=args.seconds))
-            f["orders_fsync"].runs.append(wrk(api, http.PLACE, seconds=args.seconds))
-
-
-def main_rows(home: Path, f: Figures, args: argparse.Namespace) -> None:
-    with Cluster(home / "main") as cluster, http.trivial_app() as trivial:
-        api_role, api = cluster.api()
+def measure(home: Path, f: Figures, args: argparse.Namespace) -> None:
+    say("starting NATS (default sync, and fsync always), PostgreSQL, the roles")
+    with (
+        Cluster(home / "fsync", sync_always=True, postgres=False) as fsync_cluster,
+        Cluster(home / "main") as cluster,
+    ):
+        fsync_api = fsync_cluster.migrated().api()
+        api_role = cluster.migrated().api()
         projector, fulfil = cluster.start("project"), cluster.start("fulfil")
-        for sku in range(1, http.SKUS + 1):
-            httpx.post(
-                f"{api}/stock/SKU-{sku}/receive", json={"quantity": 10**8}
-            ).raise_for_status()
-        for run in range(args.runs):
-            print(f"run {run + 1}/{args.runs}: HTTP rows", flush=True)
-            projector.pause()  # the API alone, as the trivial app is
-            fulfil.pause()
-            spy = args.profile if run == 0 else None
-            with profiled(api_role.proc.pid, spy, "api-receive"):
-                f["receive"].runs.append(wrk(api, http.RECEIVE, seconds=args.seconds))
-            with profiled(api_role.proc.pid, spy, "api-orders"):
-                f["orders"].runs.append(wrk(api, http.PLACE, seconds=args.seconds))
-            f["trivial_post"].runs.append(wrk(trivial, http.RECEIVE, seconds=args.seconds))
-            projector.resume()
-            fulfil.resume()
-            uvloop.run(http.settle(cluster.nats.url, cluster.dsn))
-            get = http.get_script(uvloop.run(http.order_ids(cluster.dsn)))
-            with profiled(api_role.proc.pid, spy, "api-get"):
-                f["get"].runs.append(wrk(api, get, seconds=args.seconds))
-            f["trivial_get"].runs.append(wrk(trivial, get, seconds=args.seconds))
-            print(f"run {run + 1}/{args.runs}: orders confirmed", flush=True)
-            with profiled(fulfil.proc.pid, spy, "fulfil"):
-                confirm = confirm_orders(cluster.nats.url, api, args.seconds, 32)
-                _, watch = uvloop.run(confirm)
-            f["confirmed"].runs.append(watch.confirmed / (watch.last - watch.first))
-            uvloop.run(http.settle(cluster.nats.url, cluster.dsn))
-            print(f"run {run + 1}/{args.runs}: read-your-writes latency", flush=True)
-            mine = uvloop.run(latency.tally_latency(api, args.samples))
-            raw = uvloop.run(latency.raw_latency(cluster.nats.url, cluster.dsn, args.samples))
-            for key, samples in (("visible", mine), ("raw", raw)):
-                f[f"{key}_p50"].runs.append(latency.percentile(samples, 0.5) * 1000)
-                f[f"{key}_p99"].runs.append(latency.percentile(samples, 0.99) * 1000)
+        with http.trivial_app() as trivial:
+            fsync_api.wait_ready()
+            api = api_role.wait_ready().url
+            http.seed_stock(api)
+            for run in range(args.runs):
+                say(f"run {run + 1}/{args.runs}: append rows, JetStream fsync always")
+                for key, script in (("receive_fsync", http.RECEIVE), ("orders_fsync", http.PLACE)):
+                    f[key].runs.append(
+                        wrk(
+                            fsync_api.url,
+                            script,
+                            seconds=args.seconds,
+                            connections=args.connections,
+                        )
+                    )
+                say(f"run {run + 1}/{args.runs}: HTTP rows")
+                projector.pause()  # the API alone, as the trivial app is
+                fulfil.pause()
+                spy = args.profile if run == 0 else None
+                with profiled(api_role.proc.pid, spy, "api-receive"):
+                    f["receive"].runs.append(
+                        wrk(api, http.RECEIVE, seconds=args.seconds, connections=args.connections)
+                    )
+                with profiled(api_role.proc.pid, spy, "api-orders"):
+                    f["orders"].runs.append(
+                        wrk(api, http.PLACE, seconds=args.seconds, connections=args.connections)
+                    )
+                f["trivial_post"].runs.append(
+                    wrk(trivial, http.RECEIVE, seconds=args.seconds, connections=args.connections)
+                )
+                projector.resume()
+                fulfil.resume()
+                uvloop.run(http.settle(cluster.nats.url, cluster.dsn))
+                get = http.get_script(uvloop.run(http.order_ids(cluster.dsn)))
+                with profiled(api_role.proc.pid, spy, "api-get"):
+                    f["get"].runs.append(
+                        wrk(api, get, seconds=args.seconds, connections=args.connections)
+                    )
+                f["trivial_get"].runs.append(
+                    wrk(trivial, get, seconds=args.seconds, connections=args.connections)
+                )
+                say(f"run {run + 1}/{args.runs}: orders confirmed")
+                with profiled(fulfil.proc.pid, spy, "fulfil"):
+                    confirm = confirm_orders(cluster.nats.url, api, args.seconds, args.connections)
+                    _, watch = uvloop.run(confirm)
+                f["confirmed"].runs.append(watch.confirmed / (watch.last - watch.first))
+                uvloop.run(http.settle(cluster.nats.url, cluster.dsn))
+                say(f"run {run + 1}/{args.runs}: read-your-writes latency")
+                mine = uvloop.run(latency.tally_latency(api, args.samples))
+                raw = uvloop.run(latency.raw_latency(cluster.nats.url, cluster.dsn, args.samples))
+                for key, samples in (("visible", mine), ("raw", raw)):
+                    f[f"{key}_p50"].runs.append(latency.percentile(samples, 0.5) * 1000)
+                    f[f"{key}_p99"].runs.append(latency.percentile(samples, 0.99) * 1000)
         fulfil.pause()  # the catch-up publishes orders that fulfilment must not decide
         uvloop.run(stream_phase(cluster, projector, f, args))
-        for role, peak in cluster.rss.peaks.items():
-            f[f"rss_{role}"].runs.append(peak / MB)
+    for role, peak in cluster.rss.peaks.items():
+        f[f"rss_{role}"].runs.append(peak / MB)
 
 
 async def stream_phase(
@@ -151,14 +171,14 @@ async def stream_phase(
     nc = await nats.connect(cluster.nats.url)
     try:
         for run in range(args.runs):
-            print(f"run {run + 1}/{args.runs}: catch-up and replay", flush=True)
+            say(f"run {run + 1}/{args.runs}: catch-up and replay")
             projector.pause()
             await stream_rows.publish_orders(nc, args.events)
             spy = args.profile if run == 0 else None
             with profiled(projector.proc.pid, spy, "project-catch-up"):
                 rate = await stream_rows.catch_up(nc, cluster.dsn, projector, args.events)
             f["catch_up"].runs.append(rate)
-            f["pull"].runs.append(await stream_rows.raw_pull(nc, "ORDERS", args.events, []))
+            f["pull"].runs.append(await stream_rows.raw_pull(nc, "ORDERS", args.events))
             f["upsert"].runs.append(await stream_rows.raw_upsert(cluster.dsn, args.events))
             with profiled(os.getpid(), spy, "replay"):
                 rate = await stream_rows.replay(nc, cluster.dsn, "orders", 5000)
@@ -177,21 +197,22 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=8, help="per wrk measure")
     parser.add_argument("--events", type=int, default=200_000, help="published per catch-up run")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--samples", type=int, default=300, help="latency samples per run")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--profile", type=Path, default=None, help="py-spy raw profiles here")
     args = parser.parse_args()
     if args.quick:
-        args.runs, args.seconds, args.events, args.samples = 1, 1, 2000, 10
+        args.runs, args.seconds, args.events, args.samples = 1, 1, 1000, 5
+        args.connections = 4
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out or Path("bench/results") / f"bench-{stamp}{'-quick' if args.quick else ''}.json"
-    f = make_figures(32, args.events)
+    f = make_figures(args.connections, args.events)
     started = time.monotonic()
     print(f"load average at start: {os.getloadavg()}", flush=True)
     with scratch_dir() as home:
-        fsync_rows(home, f, args)
-        main_rows(home, f, args)
+        measure(home, f, args)
     table = render(rows(f) + [Row(f[key]) for key in BASELINES])
     settings = {
         "runs": args.runs,

@@ -56,6 +56,12 @@ class PeakRss:
 class Role:
     name: str
     proc: subprocess.Popen[bytes]
+    url: str = ""  # the HTTP roles
+
+    def wait_ready(self) -> "Role":
+        if self.url:
+            _wait_ready(self.proc, f"{self.url}/health")
+        return self
 
     def pause(self) -> None:
         """SIGSTOP: the role takes no CPU while another row is measured; its durable
@@ -67,14 +73,19 @@ class Role:
 
 
 class Cluster:
+    """Servers started and `tally migrate` launched on entering; `migrated()` waits for it.
+    Roles start without waiting, so that several start at once (`Role.wait_ready`)."""
+
     def __init__(self, home: Path, *, sync_always: bool = False, postgres: bool = True) -> None:
         self.nats = EmbeddedNats(home / "nats", sync_always=sync_always)
         self.postgres = EmbeddedPostgres(home / "pg") if postgres else None
         self.env: dict[str, str] = {}
         self.rss = PeakRss()
         self._stack = ExitStack()
+        self._migrate: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> "Cluster":
+        self._stack.enter_context(self.rss.running())
         self.nats.start()
         self._stack.callback(self.nats.stop)
         env = {**os.environ, "NATS_URL": self.nats.url, "TALLY_LOG_LEVEL": "info"}
@@ -84,8 +95,14 @@ class Cluster:
             self._stack.callback(self.postgres.stop)
             env["DATABASE_URL"] = self.postgres.create_database("bench")
         self.env = env
-        subprocess.run([TALLY, "migrate"], env=env, check=True, capture_output=True)
-        self._stack.enter_context(self.rss.running())
+        self._migrate = subprocess.Popen(
+            [TALLY, "migrate"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        return self
+
+    def migrated(self) -> "Cluster":
+        if self._migrate is not None and self._migrate.wait(120) != 0:
+            raise RuntimeError("tally migrate failed")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -95,23 +112,20 @@ class Cluster:
     def dsn(self) -> str:
         return self.env["DATABASE_URL"]
 
-    def start(self, *args: str, ready_url: str | None = None) -> Role:
+    def start(self, *args: str, url: str = "") -> Role:
         """Starts `tally <args>`; its log goes to /dev/null (info level: the per-command
         line is rendered and written, as in production)."""
         proc = subprocess.Popen(
             [TALLY, *args], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         self._stack.callback(_stop, proc)
-        role = Role(args[0], proc)
+        role = Role(args[0], proc, url)
         self.rss.watch(role.name, proc.pid)
-        if ready_url is not None:
-            _wait_ready(proc, ready_url)
         return role
 
-    def api(self) -> tuple[Role, str]:
+    def api(self) -> Role:
         api_port = port()
-        url = f"http://127.0.0.1:{api_port}"
-        return self.start("api", "--port", str(api_port), ready_url=f"{url}/health"), url
+        return self.start("api", "--port", str(api_port), url=f"http://127.0.0.1:{api_port}")
 
 
 @contextmanager

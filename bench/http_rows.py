@@ -7,13 +7,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import asyncpg
+import httpx
 import nats
 
 from bench.append_rate import RECEIVE
 from bench.fulfilment_rate import PLACE, SKUS
 from bench.harness import port, process, uvicorn_app
 
-__all__ = ["PLACE", "RECEIVE", "SKUS", "get_script", "order_ids", "settle", "trivial_app"]
+__all__ = ["PLACE", "RECEIVE", "SKUS", "get_script", "order_ids", "seed_stock", "settle"]
+__all__ += ["trivial_app"]
+
+
+def seed_stock(api: str) -> None:
+    """Plenty of stock on the SKUs that the orders name, so that fulfilment confirms."""
+    with httpx.Client(base_url=api) as client:
+        for sku in range(1, SKUS + 1):
+            answer = client.post(f"/stock/SKU-{sku}/receive", json={"quantity": 10**8})
+            answer.raise_for_status()
 
 
 def get_script(order_ids: list[str]) -> str:

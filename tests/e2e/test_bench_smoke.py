@@ -1,0 +1,37 @@
+"""The bench cannot rot: `python -m bench --quick` measures every row of the table on tiny
+sizes (its own NATS servers, PostgreSQL and role processes) and writes the JSON. The figures
+of a quick run mean nothing; the full bench is never part of the test command."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [
+    pytest.mark.bench,
+    pytest.mark.skipif(shutil.which("wrk") is None, reason="needs wrk: apt-get install -y wrk"),
+]
+
+
+def test_quick_bench_measures_every_row(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    document = json.loads(out.read_text())
+    rows = {row["name"]: row for row in document["rows"]}
+    assert len(rows) == 13
+    assert all(row["runs"] and row["median"] > 0 for row in rows.values()), rows
+    assert all(row["met"] in ("yes", "NO") for row in rows.values())
+    assert all(baseline["runs"] for baseline in document["baselines"])
+    assert document["settings"]["postgres"].startswith("synchronous_commit")
+    assert "| measure" in done.stdout and "ratio" in done.stdout
