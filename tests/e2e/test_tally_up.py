@@ -53,5 +53,4 @@ async def test_place_an_order_and_see_the_event_on_nats(tally_up: RunningTally) 
         assert stream == "ORDERS" and int(seq) > placed_at
         assert again.stop() == 0
     finally:
-        if again.proc.poll() is None:
-            again.proc.kill()
+        again.shut_down()

@@ -50,6 +50,17 @@ class RunningTally:
                 return url
         raise AssertionError("no NATS url in the log")
 
+    def shut_down(self) -> None:
+        """Stop it as Ctrl-C would, so it stops its embedded servers; kill it only if that
+        does not work in time (which would leave its servers behind)."""
+        if self.proc.poll() is not None:
+            return
+        try:
+            self.stop()
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
     def stop(self, timeout: float = 30) -> int:
         self.proc.send_signal(signal.SIGINT)
         return self.proc.wait(timeout)
@@ -67,7 +78,5 @@ def running_tally(port: int) -> Iterator[RunningTally]:
         running.wait_ready()
         yield running
     finally:
-        if running.proc.poll() is None:
-            running.proc.kill()
-            running.proc.wait()
+        running.shut_down()
         shutil.rmtree(home, ignore_errors=True)
