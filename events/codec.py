@@ -107,6 +107,11 @@ def decode_event(data: bytes, headers: Mapping[str, str]) -> Event:
     version = int(version_text)
     if not 1 <= version <= model.schema_version:
         raise DecodeError("unknown-schema-version", f"{event_type} v{version}")
+    if version == model.schema_version:  # nothing to upcast: let pydantic parse the bytes
+        try:
+            return model.model_validate_json(data)
+        except ValidationError:
+            pass  # name the problem as the general path does (invalid JSON, not an object…)
     try:
         raw: Any = json.loads(data)
     except (ValueError, UnicodeDecodeError) as error:
