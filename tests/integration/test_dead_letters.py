@@ -51,8 +51,9 @@ async def test_list_retry_drop_and_status(nc: NATS, nats_url: str, database_url:
 
     await dlq_list(settings, console)
     assert "a bug, since fixed" in output.getvalue() and "OrderPlaced" in output.getvalue()
-    await run_status(settings, console)
-    assert "orders" in output.getvalue()
+    status = io.StringIO()
+    await run_status(settings, Console(file=status, width=200))
+    assert "│ orders     │ 2 " in status.getvalue(), status.getvalue()
 
     assert await dlq_retry(settings, [first], False, console) == 1
     assert [row[1] for row in await rows(database_url, "orders", "order_id")] == ["fixed"]
