@@ -6,6 +6,9 @@ and a raw batched PostgreSQL upsert measured in the same run, on the same server
 
 import argparse
 import asyncio
+import os
+import re
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -66,9 +69,28 @@ async def replay(nc: NATS, dsn: str, name: str, batch: int) -> float:
     return result.events / (time.perf_counter() - started)
 
 
+async def cli_replay(nats_url: str, dsn: str, name: str) -> float:
+    """`tally replay NAME --yes` as its own process; the rate it prints."""
+    env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": dsn, "TALLY_LOG_LEVEL": "warning"}
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "tally"),
+        *("replay", name, "--yes"),
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output = (await process.communicate())[0].decode()
+    found = re.search(r"events replayed in [\d.]+ s \(([\d,]+)/s\)", output)
+    if process.returncode != 0 or found is None:
+        raise RuntimeError(f"tally replay failed:\n{output[-2000:]}")
+    return float(found.group(1).replace(",", ""))
+
+
 async def replay_while_serving(nc: NATS, nats_url: str, dsn: str) -> tuple[float, str]:
-    """Replay orders while GET /orders and GET /orders/{id} are asked in a loop through
-    the real query routes; returns the rate and what the API answered meanwhile."""
+    """`tally replay orders` in its own process while GET /orders and GET /orders/{id} are
+    asked in a loop through the real query routes here; the rate, and what the API
+    answered meanwhile."""
     before = await view_digest(dsn)
     answers: Counter[int] = Counter()
     latencies: list[float] = []
@@ -95,7 +117,7 @@ async def replay_while_serving(nc: NATS, nats_url: str, dsn: str) -> tuple[float
 
         asking = asyncio.create_task(ask())
         try:
-            rate = await replay(nc, dsn, "orders", 5000)
+            rate = await cli_replay(nats_url, dsn, "orders")
         finally:
             done.set()
             await asking
@@ -114,7 +136,7 @@ async def main(count: int, runs: int, batch: int, out: Path | None) -> None:
             ("decode", "decode only (events.codec, ORDERS)", "events/s"),
             ("orders", f"orders projection catch-up (batch {batch})", "events/s"),
             ("stock", f"stock projection catch-up (batch {batch})", "events/s"),
-            ("replay_orders", "replay orders (batch 5000), API asked", "events/s"),
+            ("replay_orders", "tally replay orders (process), API asked", "events/s"),
             ("replay_stock", "replay stock (batch 5000)", "events/s"),
         ]
     }
