@@ -5,11 +5,12 @@ Readers decode each message as it arrives (`from_msg(..., decode=True)`): that C
 then overlaps with the projector waiting on PostgreSQL for the previous batch."""
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from nats.aio.msg import Msg
 
-from events.codec import DecodeError, RecordedEvent, decode
+from events.codec import DecodeError, RecordedEvent
+from events.codec import decode as decode_message
 
 BATCH_ID = "Nats-Batch-Id"
 BATCH_COMMIT = "Nats-Batch-Commit"
@@ -28,7 +29,7 @@ class StoredMessage:
     error: str | None = None  # why it could not be
 
     def decode(self) -> RecordedEvent:
-        return decode(
+        return decode_message(
             self.data, self.headers, stream=self.stream, seq=self.seq, subject=self.subject
         )
 
@@ -41,21 +42,25 @@ def from_msg(msg: Msg, *, decode: bool = False) -> StoredMessage:
     """
     tokens = msg.reply.split(".")
     offset = 2 if len(tokens) >= 12 else 0
-    message = StoredMessage(
-        stream=tokens[2 + offset],
-        seq=int(tokens[5 + offset]),
-        subject=msg.subject,
-        data=msg.data,
-        headers=msg.headers or {},
-        reply=msg.reply,
-        deliveries=int(tokens[4 + offset]),
+    stream, seq, headers = tokens[2 + offset], int(tokens[5 + offset]), msg.headers or {}
+    event: RecordedEvent | None = None
+    error: str | None = None
+    if decode:
+        try:
+            event = decode_message(msg.data, headers, stream=stream, seq=seq, subject=msg.subject)
+        except DecodeError as failure:
+            error = str(failure)
+    return StoredMessage(
+        stream,
+        seq,
+        msg.subject,
+        msg.data,
+        headers,
+        msg.reply,
+        int(tokens[4 + offset]),
+        event,
+        error,
     )
-    if not decode:
-        return message
-    try:
-        return replace(message, event=message.decode())
-    except DecodeError as error:
-        return replace(message, error=str(error))
 
 
 @dataclass(frozen=True)
