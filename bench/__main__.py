@@ -97,6 +97,14 @@ BASELINES = [
 ]
 
 
+def rate(url: str, script: str, args: argparse.Namespace) -> float:
+    """wrk's req/s after a warm-up with the same script (caches filled, pools opened, the
+    API caught up with what other processes appended to the same aggregates)."""
+    if args.warmup:
+        wrk(url, script, seconds=args.warmup, connections=args.connections)
+    return wrk(url, script, seconds=args.seconds, connections=args.connections)
+
+
 def measure(home: Path, f: Figures, args: argparse.Namespace) -> None:
     say("starting NATS (default sync, and fsync always), PostgreSQL, the roles")
     with (
@@ -113,43 +121,28 @@ def measure(home: Path, f: Figures, args: argparse.Namespace) -> None:
             for run in range(args.runs):
                 say(f"run {run + 1}/{args.runs}: append rows, JetStream fsync always")
                 for key, script in (("receive_fsync", http.RECEIVE), ("orders_fsync", http.PLACE)):
-                    f[key].runs.append(
-                        wrk(
-                            fsync_api.url,
-                            script,
-                            seconds=args.seconds,
-                            connections=args.connections,
-                        )
-                    )
+                    f[key].runs.append(rate(fsync_api.url, script, args))
                 say(f"run {run + 1}/{args.runs}: HTTP rows")
                 projector.pause()  # the API alone, as the trivial app is
                 fulfil.pause()
                 spy = args.profile if run == 0 else None
                 with profiled(api_role.proc.pid, spy, "api-receive"):
-                    f["receive"].runs.append(
-                        wrk(api, http.RECEIVE, seconds=args.seconds, connections=args.connections)
-                    )
+                    f["receive"].runs.append(rate(api, http.RECEIVE, args))
                 with profiled(api_role.proc.pid, spy, "api-orders"):
-                    f["orders"].runs.append(
-                        wrk(api, http.PLACE, seconds=args.seconds, connections=args.connections)
-                    )
-                f["trivial_post"].runs.append(
-                    wrk(trivial, http.RECEIVE, seconds=args.seconds, connections=args.connections)
-                )
+                    f["orders"].runs.append(rate(api, http.PLACE, args))
+                f["trivial_post"].runs.append(rate(trivial, http.RECEIVE, args))
                 projector.resume()
                 fulfil.resume()
                 uvloop.run(http.settle(cluster.nats.url, cluster.dsn))
                 get = http.get_script(uvloop.run(http.order_ids(cluster.dsn)))
                 with profiled(api_role.proc.pid, spy, "api-get"):
-                    f["get"].runs.append(
-                        wrk(api, get, seconds=args.seconds, connections=args.connections)
-                    )
-                f["trivial_get"].runs.append(
-                    wrk(trivial, get, seconds=args.seconds, connections=args.connections)
-                )
+                    f["get"].runs.append(rate(api, get, args))
+                f["trivial_get"].runs.append(rate(trivial, get, args))
                 say(f"run {run + 1}/{args.runs}: orders confirmed")
                 with profiled(fulfil.proc.pid, spy, "fulfil"):
-                    confirm = confirm_orders(cluster.nats.url, api, args.seconds, args.connections)
+                    # fulfilment runs while wrk places the orders (no drain-only figure)
+                    url, conns = cluster.nats.url, args.connections
+                    confirm = confirm_orders(url, api, args.seconds, conns, None)
                     _, watch = uvloop.run(confirm)
                 f["confirmed"].runs.append(watch.confirmed / (watch.last - watch.first))
                 uvloop.run(http.settle(cluster.nats.url, cluster.dsn))
@@ -197,6 +190,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=8, help="per wrk measure")
     parser.add_argument("--events", type=int, default=200_000, help="published per catch-up run")
+    parser.add_argument("--warmup", type=int, default=2, help="wrk seconds before each")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--samples", type=int, default=300, help="latency samples per run")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
@@ -205,7 +199,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.runs, args.seconds, args.events, args.samples = 1, 1, 1000, 5
-        args.connections = 4
+        args.connections, args.warmup = 4, 0
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out or Path("bench/results") / f"bench-{stamp}{'-quick' if args.quick else ''}.json"
     f = make_figures(args.connections, args.events)
@@ -219,6 +213,8 @@ def main() -> None:
         "seconds": args.seconds,
         "events": args.events,
         "samples": args.samples,
+        "warmup_s": args.warmup,
+        "connections": args.connections,
         "jetstream": "default sync (sync_interval 2 min); fsync rows: sync_interval always",
         "postgres": "synchronous_commit on (default)",
         "load_average_end": os.getloadavg(),
