@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from events.codec import DecodeError, RecordedEvent
+from events.envelope import CORRELATION_ID
 from projections.base import Connection, Projection
 from projections.messages import StoredMessage, decode_all
 
@@ -17,6 +18,7 @@ log = logging.getLogger("tally.projections")
 CHANNEL = "tally_projections"
 DeadLetterSink = Callable[[StoredMessage, str, int], Awaitable[object]]
 _POISON_SQLSTATE_CLASSES = ("22", "23")  # data exceptions, integrity violations
+MAX_LOGGED_IDS = 100
 
 
 def is_poison_error(error: BaseException) -> bool:
@@ -148,9 +150,37 @@ async def apply_batch(
         for message, error in sorted(dead, key=lambda item: item[0].seq):
             log.error(
                 "dead-lettering an event",
-                extra={"projection": projection.name, "seq": message.seq, "error": error},
+                extra={
+                    "projection": projection.name,
+                    "seq": message.seq,
+                    "error": error,
+                    "correlation_id": message.headers.get(CORRELATION_ID),
+                },
             )
             await dead_letter(message, error, retry.attempts)
         await save_checkpoint(conn, projection, fresh[-1].seq)
         applied = len(events) - len(failed)
-        return BatchOutcome(applied, len(messages) - len(fresh), len(dead), fresh[-1].seq)
+        outcome = BatchOutcome(applied, len(messages) - len(fresh), len(dead), fresh[-1].seq)
+    _log_applied(projection, fresh[0].seq, outcome, events)
+    return outcome
+
+
+def _log_applied(
+    projection: Projection, first: int, outcome: BatchOutcome, events: Sequence[RecordedEvent]
+) -> None:
+    """One line per committed batch, naming the requests whose events it applied, so one
+    correlation id can be followed from the API through the stream into the view."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    correlation_ids = list(dict.fromkeys(event.envelope.correlation_id for event in events))
+    log.info(
+        "batch applied",
+        extra={
+            "projection": projection.name,
+            "seq": f"{first}-{outcome.position}",
+            "applied": outcome.applied,
+            "dead": outcome.dead,
+            "correlation_ids": correlation_ids[:MAX_LOGGED_IDS],
+            "more_correlation_ids": max(0, len(correlation_ids) - MAX_LOGGED_IDS),
+        },
+    )
