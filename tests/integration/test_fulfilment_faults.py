@@ -5,16 +5,20 @@ import asyncio
 import contextlib
 import time
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
 from events.codec import RecordedEvent
 from events.stock import StockReceived, StockReservationReleased, StockReserved
-from support.fulfilment import fulfilling, make_fulfilment, shop
-from write_side.command_service import CommandService, Metadata
+from support.fulfilment import (
+    Crash,
+    CrashingService,
+    SlowGateway,
+    fulfilling,
+    make_fulfilment,
+    shop,
+)
 from write_side.domain.order import CancelOrder
-from write_side.event_store import JetStreamEventStore
 from write_side.fulfilment.breaker import BreakerSnapshot, CircuitBreaker
 from write_side.fulfilment.gateway import PaymentRequest, PaymentResult
 from write_side.fulfilment.simulator import SimulatedGateway
@@ -62,26 +66,6 @@ async def test_gateway_down_opens_the_breaker_parks_then_rejects_or_confirms(
         assert state.status == "confirmed"
         assert (await s.stock("a")).reservations == {in_time: 2}
         assert breaker.state == "closed"
-
-
-class SlowGateway:
-    """Takes its time to authorize, so a cancellation can land in between."""
-
-    def __init__(self, inner: SimulatedGateway, pause: float) -> None:
-        self.inner = inner
-        self.pause = pause
-        self.calling = asyncio.Event()
-
-    async def authorize(self, request: PaymentRequest) -> PaymentResult:
-        self.calling.set()
-        await asyncio.sleep(self.pause)
-        return await self.inner.authorize(request)
-
-    async def refund(self, order_id: str, authorization_id: str, amount: Decimal) -> None:
-        await self.inner.refund(order_id, authorization_id, amount)
-
-    async def aclose(self) -> None:
-        return None
 
 
 async def test_a_cancellation_racing_with_the_payment_keeps_no_stock_and_no_money(
@@ -173,26 +157,6 @@ async def test_stopping_finishes_the_message_in_hand(nats_url: str) -> None:
             await asyncio.wait_for(slow.calling.wait(), 5)
         # The process has stopped; the order it had in hand was finished, not dropped.
         assert (await s.order(order_id)).status == "confirmed"
-
-
-class Crash(Exception):
-    pass
-
-
-class CrashingService(CommandService):
-    """Stores the `crash_at`-th command's events, then dies before the next step."""
-
-    def __init__(self, store: JetStreamEventStore, crash_at: int) -> None:
-        super().__init__(store)
-        self.crash_at = crash_at
-        self.handled = 0
-
-    async def handle(self, aggregate: Any, aggregate_id: str, command: Any, meta: Metadata) -> Any:
-        result = await super().handle(aggregate, aggregate_id, command, meta)
-        self.handled += 1
-        if self.handled == self.crash_at:
-            raise Crash(f"after step {self.handled}")
-        return result
 
 
 @pytest.mark.parametrize("price", ["5.00", "500.00"], ids=["confirmed", "declined"])

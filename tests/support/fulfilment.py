@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, TypeVar
 from uuid import uuid4
 
 import nats
@@ -17,15 +18,15 @@ from nats.aio.client import Client as NATS
 from events.codec import RecordedEvent
 from events.orders import OrderLine
 from events.subjects import order_subject, stock_subject
-from write_side.aggregates import ORDER, PAYMENT, STOCK_ITEM
-from write_side.command_service import CommandService, Metadata
+from write_side.aggregates import ORDER, PAYMENT, STOCK_ITEM, Aggregate
+from write_side.command_service import CommandResult, CommandService, Metadata
 from write_side.domain.order import OrderState, PlaceOrder, Status
 from write_side.domain.payment import PaymentState
 from write_side.domain.stock import ReceiveStock, StockState
 from write_side.event_store import JetStreamEventStore
 from write_side.fulfilment.breaker import CircuitBreaker
 from write_side.fulfilment.consumer import FulfilmentConsumer, ensure_consumer
-from write_side.fulfilment.gateway import PaymentGateway
+from write_side.fulfilment.gateway import PaymentGateway, PaymentRequest, PaymentResult
 from write_side.fulfilment.payments import GuardedGateway
 from write_side.fulfilment.process import Fulfilment
 from write_side.fulfilment.simulator import SimulatedGateway
@@ -159,3 +160,54 @@ async def fulfilling(
         stop.set()
         await asyncio.wait_for(task, 10)
         await nc.close()
+
+
+class SlowGateway:
+    """Takes its time to authorize, so a cancellation can land in between."""
+
+    def __init__(self, inner: SimulatedGateway, pause: float) -> None:
+        self.inner = inner
+        self.pause = pause
+        self.calling = asyncio.Event()
+
+    async def authorize(self, request: PaymentRequest) -> PaymentResult:
+        self.calling.set()
+        await asyncio.sleep(self.pause)
+        return await self.inner.authorize(request)
+
+    async def refund(self, order_id: str, authorization_id: str, amount: Decimal) -> None:
+        await self.inner.refund(order_id, authorization_id, amount)
+
+    async def aclose(self) -> None:
+        return None
+
+
+S = TypeVar("S")
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashingService(CommandService):
+    """Stores the `crash_at`-th command's events, then dies before the next step."""
+
+    def __init__(self, store: JetStreamEventStore, crash_at: int) -> None:
+        super().__init__(store)
+        self.crash_at = crash_at
+        self.handled = 0
+
+    async def handle(
+        self,
+        aggregate: Aggregate[S, Any],
+        aggregate_id: str,
+        command: Any,
+        meta: Metadata,
+        *,
+        new: bool = False,
+    ) -> CommandResult[S]:
+        result = await super().handle(aggregate, aggregate_id, command, meta, new=new)
+        self.handled += 1
+        if self.handled == self.crash_at:
+            raise Crash(f"after step {self.handled}")
+        return result
