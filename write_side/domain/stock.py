@@ -5,9 +5,9 @@ order that already holds a reservation is not reserved again, and releasing or s
 order that holds none does nothing.
 """
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from types import MappingProxyType
+
+from pyrsistent import PMap, pmap
 
 from events.base import Event
 from events.stock import (
@@ -19,19 +19,17 @@ from events.stock import (
 )
 from write_side.errors import AggregateNotFound, RuleViolation
 
-_EMPTY: Mapping[str, int] = MappingProxyType({})
-
 
 @dataclass(frozen=True)
 class StockState:
+    """`reservations` is a persistent map, so folding a long history of reservations costs
+    O(log n) per event instead of copying the map each time; `reserved` is their sum."""
+
     sku: str
     exists: bool = False
     on_hand: int = 0
-    reservations: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
-
-    @property
-    def reserved(self) -> int:
-        return sum(self.reservations.values())
+    reserved: int = 0
+    reservations: PMap[str, int] = field(default_factory=pmap)
 
     @property
     def available(self) -> int:
@@ -113,10 +111,6 @@ def decide(state: StockState, command: StockCommand) -> list[Event]:
     raise TypeError(f"not a stock command: {command!r}")
 
 
-def _without(reservations: Mapping[str, int], order_id: str) -> Mapping[str, int]:
-    return MappingProxyType({k: v for k, v in reservations.items() if k != order_id})
-
-
 def evolve(state: StockState, event: Event) -> StockState:
     match event:
         case StockReceived(quantity=quantity):
@@ -124,14 +118,21 @@ def evolve(state: StockState, event: Event) -> StockState:
         case StockAdjusted(delta=delta):
             return replace(state, exists=True, on_hand=state.on_hand + delta)
         case StockReserved(order_id=order_id, quantity=quantity):
-            reservations = MappingProxyType({**state.reservations, order_id: quantity})
-            return replace(state, reservations=reservations)
-        case StockReservationReleased(order_id=order_id):
-            return replace(state, reservations=_without(state.reservations, order_id))
-        case StockShipped(order_id=order_id, quantity=quantity):
+            held = state.reservations.get(order_id, 0)
             return replace(
                 state,
-                on_hand=state.on_hand - quantity,
-                reservations=_without(state.reservations, order_id),
+                reserved=state.reserved - held + quantity,
+                reservations=state.reservations.set(order_id, quantity),
             )
+        case StockReservationReleased(order_id=order_id):
+            return _release(state, order_id)
+        case StockShipped(order_id=order_id, quantity=quantity):
+            return replace(_release(state, order_id), on_hand=state.on_hand - quantity)
     return state
+
+
+def _release(state: StockState, order_id: str) -> StockState:
+    held = state.reservations.get(order_id, 0)
+    return replace(
+        state, reserved=state.reserved - held, reservations=state.reservations.discard(order_id)
+    )
