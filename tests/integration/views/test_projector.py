@@ -2,41 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from nats.aio.client import Client as NATS
 
 from support.read_side import (
-    connect,
     order_history,
     projecting,
     publish,
-    ready_streams,
     rows,
     view_rows,
     wait_position,
 )
 from tally.metrics import Metrics
-from tally.roles.database import run_alembic
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[NATS]:
-    client = await connect(nats_url)
-    await ready_streams(client)
-    try:
-        yield client
-    finally:
-        await client.close()
-
-
-@pytest.fixture
-async def db(database_url: str) -> str:
-    await run_alembic(database_url)
-    return database_url
 
 
 async def test_projects_orders_and_stock(nc: NATS, db: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from uuid import uuid4
 
 import pytest
@@ -13,11 +12,9 @@ from nats.aio.client import Client as NATS
 
 from support.query_app import query_client
 from support.read_side import (
-    connect,
     placed,
     projecting,
     publish,
-    ready_streams,
     rows,
     wait_position,
 )
@@ -25,16 +22,6 @@ from support.servers import NatsServer, PostgresServer
 from tally.roles.database import run_alembic
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
-
-
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[NATS]:
-    client = await connect(nats_url)
-    await ready_streams(client)
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 async def test_postgres_down_answers_503_quickly_and_projector_resumes(

@@ -4,7 +4,6 @@ replay before its swap leaves the old view as it was."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from uuid import uuid4
 
 import asyncpg
@@ -16,36 +15,17 @@ from events.stock import StockReceived
 from projections.registry import get_projection
 from projections.replay import Replay, ReplayStopped
 from support.read_side import (
-    connect,
     envelope,
     order_history,
     placed,
     projecting,
     publish,
-    ready_streams,
     rows,
     view_rows,
     wait_position,
 )
-from tally.roles.database import run_alembic
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[NATS]:
-    client = await connect(nats_url)
-    await ready_streams(client)
-    try:
-        yield client
-    finally:
-        await client.close()
-
-
-@pytest.fixture
-async def db(database_url: str) -> str:
-    await run_alembic(database_url)
-    return database_url
 
 
 async def _last(nc: NATS, stream: str) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 from uuid import uuid4
@@ -21,34 +20,15 @@ from events.orders import OrderCancelled, OrderConfirmed
 from support.query_app import query_client
 from support.read_side import (
     T0,
-    connect,
     order_history,
     placed,
     projecting,
     publish,
-    ready_streams,
     wait_position,
 )
-from tally.roles.database import run_alembic
 
 pytestmark = pytest.mark.integration
 PROBLEM = "https://tally.dev/problems/"
-
-
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[NATS]:
-    client = await connect(nats_url)
-    await ready_streams(client)
-    try:
-        yield client
-    finally:
-        await client.close()
-
-
-@pytest.fixture
-async def db(database_url: str) -> str:
-    await run_alembic(database_url)
-    return database_url
 
 
 async def _publish_at(nc: NATS, subject: str, event: Event, seconds: int) -> int:
