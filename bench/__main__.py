@@ -17,7 +17,7 @@ import nats
 import uvloop
 
 from bench import http_rows as http
-from bench import latency, stream_rows
+from bench import latency, projection_load, stream_rows
 from bench.cluster import Cluster, Role, profiled
 from bench.fulfilment_rate import measure as confirm_orders
 from bench.harness import Figure, scratch_dir, wrk
@@ -171,8 +171,8 @@ async def stream_phase(
             with profiled(projector.proc.pid, spy, "project-catch-up"):
                 rate = await stream_rows.catch_up(nc, cluster.dsn, projector, args.events)
             f["catch_up"].runs.append(rate)
-            f["pull"].runs.append(await stream_rows.raw_pull(nc, "ORDERS", args.events))
-            f["upsert"].runs.append(await stream_rows.raw_upsert(cluster.dsn, args.events))
+            f["pull"].runs.append(await projection_load.raw_pull(nc, "ORDERS", args.events))
+            f["upsert"].runs.append(await projection_load.raw_upsert(cluster.dsn, args.events))
             with profiled(os.getpid(), spy, "replay"):
                 rate = await stream_rows.replay(nc, cluster.dsn, "orders", 5000)
             f["replay"].runs.append(rate)

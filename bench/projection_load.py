@@ -53,7 +53,9 @@ async def publish_events(nc: NATS, count: int) -> None:
     await asyncio.gather(*pending)
 
 
-async def raw_pull(nc: NATS, stream: str, count: int, keep: list[StoredMessage]) -> float:
+async def raw_pull(
+    nc: NATS, stream: str, count: int, keep: list[StoredMessage] | None = None
+) -> float:
     """Messages/s of a callback pull consumer, AckAll on each batch's last message."""
     name = f"bench-{uuid4().hex[:6]}"
     await nc.jetstream().add_consumer(
@@ -64,7 +66,8 @@ async def raw_pull(nc: NATS, stream: str, count: int, keep: list[StoredMessage])
     started, seen = time.perf_counter(), 0
     while seen < count:
         batch = await reader.take(500, timeout=5)
-        keep += batch
+        if keep is not None:
+            keep += batch
         seen += len(batch)
         await reader.ack_all(batch[-1])
     elapsed = time.perf_counter() - started

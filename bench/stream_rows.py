@@ -1,6 +1,7 @@
 """Projection catch-up (the real `tally project` process) and `tally replay` (the same
 Replay class in this process) over >= 200k ORDERS events, and their raw baselines: a
-callback pull consumer read, 500-row upserts, an ordered-consumer read and COPY."""
+callback pull consumer read and 500-row upserts (bench.projection_load), an ordered-consumer
+read and COPY."""
 
 import asyncio
 import time
@@ -11,13 +12,11 @@ from uuid import uuid4
 import asyncpg
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig
 
 from bench.cluster import Role
 from events.codec import encode
 from events.envelope import Envelope
 from events.orders import OrderConfirmed, OrderLine, OrderPlaced
-from projections.pull import PullReader
 from projections.registry import get_projection
 from projections.replay import Replay
 
@@ -71,52 +70,6 @@ async def replay(nc: NATS, dsn: str, name: str, batch: int = 5000) -> float:
     started = time.perf_counter()
     result = await Replay(get_projection(name), nc, dsn, batch_size=batch).run()
     return result.events / (time.perf_counter() - started)
-
-
-async def raw_pull(nc: NATS, stream: str, count: int) -> float:
-    """Messages/s of a callback pull consumer (the projector's reader, no decoding),
-    AckAll on the last message of each 500."""
-    name = f"bench-{uuid4().hex[:6]}"
-    await nc.jetstream().add_consumer(
-        stream, ConsumerConfig(durable_name=name, ack_policy=AckPolicy.ALL, max_ack_pending=20_000)
-    )
-    reader = PullReader(nc, stream, name, prefetch=1000, decode=False)
-    await reader.start()
-    started, seen = time.perf_counter(), 0
-    while seen < count:
-        batch = await reader.take(500, timeout=5)
-        seen += len(batch)
-        await reader.ack_all(batch[-1])
-    elapsed = time.perf_counter() - started
-    await reader.close()
-    await nc.jetstream().delete_consumer(stream, name)
-    return count / elapsed
-
-
-async def raw_upsert(dsn: str, count: int) -> float:
-    """Rows/s of 500-row unnest upserts, one transaction each, onto 5,000 keys."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(
-            "CREATE TABLE bench_upsert (k text PRIMARY KEY, n bigint, v int, at timestamptz)"
-        )
-        started = time.perf_counter()
-        for first in range(0, count, 500):
-            keys = list(dict.fromkeys(f"k{i % 5000}" for i in range(first, first + 500)))
-            async with conn.transaction():
-                await conn.execute(
-                    "INSERT INTO bench_upsert AS b SELECT * FROM unnest($1::text[], $2::bigint[],"
-                    " $3::int[], $4::timestamptz[]) ON CONFLICT (k) DO UPDATE SET"
-                    " n = b.n + EXCLUDED.n, v = b.v + EXCLUDED.v, at = EXCLUDED.at",
-                    keys,
-                    [1] * len(keys),
-                    [1] * len(keys),
-                    [T0] * len(keys),
-                )
-        return count / (time.perf_counter() - started)
-    finally:
-        await conn.execute("DROP TABLE IF EXISTS bench_upsert")
-        await conn.close()
 
 
 async def raw_ordered_read(nc: NATS, stream: str) -> float:
