@@ -54,9 +54,9 @@ class IdempotentCommands:
         self, request: Request, key: str, raw: bytes, handler: Callable[[], Awaitable[Response]]
     ) -> Response:
         kv_key = self._store.kv_key(f"{request.method} {request.url.path}", key)
-        print_ = fingerprint(raw)
+        body_print = fingerprint(raw)
         try:
-            stored = await self._store.begin(kv_key, print_)
+            stored = await self._store.begin(kv_key, body_print)
         except WriteSideError as error:
             return from_write_side_error(error).response()
         if stored is not None:
@@ -77,7 +77,7 @@ class IdempotentCommands:
             status=response.status_code, body=bytes(response.body), headers=headers
         )
         try:
-            await self._store.complete(kv_key, print_, answer)
+            await self._store.complete(kv_key, body_print, answer)
         except WriteSideError as error:
             return from_write_side_error(error).response()
         return response
