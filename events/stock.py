@@ -6,8 +6,6 @@ from pydantic import Field, field_validator
 
 from events.base import Event
 
-Quantity = int
-
 
 class StockReceived(Event):
     event_type: ClassVar[str] = "StockReceived"
