@@ -90,8 +90,9 @@ async def test_an_append_in_flight_when_nats_dies_does_not_hang(
     await asyncio.to_thread(nats_server.restart)
     await _until_connected(api, within=15)
     nc = await connect_nats([nats_server.url], name="test-check", connect_timeout=5)
-    try:  # every 202 stands for exactly one stored event
+    try:  # every 202 stands for exactly one stored event; the one request in flight when
+        # the server died may have been stored without its ack reaching us (answered 503)
         info = await nc.jetstream().stream_info("STOCK")
-        assert info.state.messages == statuses.count(202)
+        assert statuses.count(202) <= info.state.messages <= statuses.count(202) + 1
     finally:
         await nc.close()
