@@ -14,10 +14,11 @@ from uuid import uuid4
 from nats.aio.client import Client as NATS
 from nats.js.errors import APIError
 
+from write_side.ports import MAX_BATCH
+
 BATCH_ID = "Nats-Batch-Id"
 BATCH_SEQUENCE = "Nats-Batch-Sequence"
 BATCH_COMMIT = "Nats-Batch-Commit"
-MAX_BATCH = 1000
 
 
 async def publish_batch(

@@ -29,12 +29,15 @@ from write_side.errors import (
     RuleViolation,
     WriteSideError,
 )
-from write_side.event_store import JetStreamEventStore, PendingEvent
 from write_side.observer import CommandObserver, NoObserver
+from write_side.ports import EventStore, PendingEvent
 
 log = logging.getLogger(__name__)
 S = TypeVar("S")
 EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://tally.example/events")
+# Folded states kept (all aggregates together); not a setting: a state is a few hundred
+# bytes, so the default bounds the cache to a few MB.
+CACHE_SIZE = 20_000
 
 
 def deterministic_event_id(key: str, index: int) -> UUID:
@@ -63,12 +66,15 @@ class _Folded:
 
 
 class CommandService:
+    """`max_attempts`: how many times a command is decided and appended before a conflict
+    is given up (the `command_max_attempts` setting)."""
+
     def __init__(
         self,
-        store: JetStreamEventStore,
+        store: EventStore,
         *,
-        max_attempts: int = 120,
-        cache_size: int = 20_000,
+        max_attempts: int,
+        cache_size: int = CACHE_SIZE,
         observer: CommandObserver | None = None,
     ) -> None:
         self._store = store

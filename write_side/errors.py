@@ -1,5 +1,5 @@
 """The write side's errors. Library errors are translated into these in one place
-(`event_store.py`, `idempotency.py`); `http/problems.py` maps them to HTTP."""
+(the adapters `event_store.py` and `key_value.py`); `http/problems.py` maps them to HTTP."""
 
 
 class WriteSideError(Exception):
@@ -36,6 +36,15 @@ class ConcurrencyConflict(WriteSideError):
 
 class StoreUnavailable(WriteSideError):
     """NATS cannot be reached or did not answer in time (HTTP 503)."""
+
+
+class WrongRevision(WriteSideError):
+    """A key-value write lost: the key holds another revision than the one expected (or any
+    value, for a create). Caught where it is expected (idempotency); never sent to HTTP."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"key {key} changed")
+        self.key = key
 
 
 class IdempotencyKeyReused(WriteSideError):

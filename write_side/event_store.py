@@ -1,4 +1,5 @@
-"""The JetStream event store: one subject per aggregate, optimistic concurrency on it.
+"""The JetStream adapter of the event-store port (`ports.EventStore`): one subject per
+aggregate, optimistic concurrency on it.
 
 Library errors become write-side errors here and nowhere else:
 10071 / 10164 -> ConcurrencyConflict; no connection, no responders, 503 -> StoreUnavailable;
@@ -7,19 +8,18 @@ a timeout is ambiguous and is resolved by looking at the subject's last message 
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import nats.errors
 from nats.aio.client import Client as NATS
 from nats.js.errors import APIError, NoStreamResponseError, NotFoundError
 
-from events.base import Event
 from events.codec import DecodeError, RecordedEvent, decode, encode
-from events.envelope import MSG_ID, Envelope
-from events.subjects import Position, split_subject
+from events.envelope import MSG_ID
+from events.subjects import split_subject
 from write_side.atomic_batch import publish_batch
 from write_side.direct_get import DirectGetError, DirectReader
 from write_side.errors import ConcurrencyConflict, StoreUnavailable
+from write_side.ports import AppendResult, LastMessage, LoadedEvents, PendingEvent, check_batch
 
 log = logging.getLogger(__name__)
 
@@ -36,33 +36,13 @@ _UNAVAILABLE = (
     # no responders to a publish: no stream leader (an R3 election) and nothing stored
     NoStreamResponseError,
 )
-
-
-@dataclass(frozen=True)
-class PendingEvent:
-    event: Event
-    envelope: Envelope
-
-
-@dataclass(frozen=True)
-class AppendResult:
-    stream: str
-    first_seq: int
-    last_seq: int
-
-    @property
-    def position(self) -> Position:
-        return Position(self.stream, self.last_seq)
-
-
-@dataclass(frozen=True)
-class LoadedEvents:
-    events: list[RecordedEvent]
-    last_seq: int  # the subject's last stream sequence seen (0: nothing from from_seq on)
+_LOOKUP_FAILED = (APIError, TimeoutError, nats.errors.TimeoutError, *_UNAVAILABLE)
 
 
 class JetStreamEventStore:
-    def __init__(self, nc: NATS, *, timeout: float = 1.5) -> None:
+    """`timeout`: how long one request to JetStream may take (the `nats_timeout` setting)."""
+
+    def __init__(self, nc: NATS, *, timeout: float) -> None:
         self._nc = nc
         self._js = nc.jetstream(timeout=timeout)
         self._timeout = timeout
@@ -111,8 +91,7 @@ class JetStreamEventStore:
 
         Several events go as one atomic batch: all are stored or none.
         """
-        if not events:
-            raise ValueError("nothing to append")
+        check_batch(events)
         self._check_connected()
         stream, _ = split_subject(subject)
         encoded = [encode(item.event, item.envelope) for item in events]
@@ -148,17 +127,25 @@ class JetStreamEventStore:
     ) -> AppendResult:
         """After a conflict or a timeout: were our events stored after all (a retry that
         raced with its own first attempt), or did someone else write first?"""
-        last_id = str(events[-1].envelope.event_id)
         try:
-            last = await self._js.get_last_msg(stream, subject)
-        except NotFoundError:
-            last = None
-        except (APIError, TimeoutError, nats.errors.TimeoutError, *_UNAVAILABLE) as lookup:
+            last = await self.last_message(subject)
+        except StoreUnavailable as lookup:
             raise StoreUnavailable(f"appending to {subject}: {error!r}") from lookup
-        if last is not None and last.headers and last.headers.get(MSG_ID) == last_id:
-            seq = int(last.seq or 0)
-            return AppendResult(stream, seq - len(events) + 1, seq)
+        if last is not None and last.event_id == str(events[-1].envelope.event_id):
+            return AppendResult(stream, last.seq - len(events) + 1, last.seq)
         if isinstance(error, APIError):
-            actual = int(last.seq or 0) if last is not None else 0
+            actual = last.seq if last is not None else 0
             raise ConcurrencyConflict(subject, expected_seq, actual) from error
         raise StoreUnavailable(f"appending to {subject} timed out") from error
+
+    async def last_message(self, subject: str) -> LastMessage | None:
+        self._check_connected()
+        stream, _ = split_subject(subject)
+        try:
+            message = await self._js.get_last_msg(stream, subject)
+        except NotFoundError:
+            return None
+        except _LOOKUP_FAILED as error:
+            raise StoreUnavailable(f"reading the last message of {subject}: {error!r}") from error
+        event_id = message.headers.get(MSG_ID) if message.headers else None
+        return LastMessage(int(message.seq or 0), event_id)

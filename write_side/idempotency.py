@@ -1,5 +1,5 @@
-"""Idempotency keys kept durably in a JetStream key-value bucket (default 48 h, across
-restarts), not only inside the stream's duplicate window.
+"""Idempotency keys kept durably in a key-value bucket (JetStream's in production, default
+48 h, across restarts), not only inside the stream's duplicate window.
 
 The first request with a key claims it (`create`, which only one writer can win), runs, and
 stores its answer; a repeat with the same body gets that answer; another body gets 422.
@@ -12,19 +12,20 @@ import contextlib
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import nats.errors
 from nats.js import JetStreamContext
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
-from nats.js.kv import KeyValue
 
 from write_side.errors import (
     IdempotencyKeyReused,
     IdempotentRequestInProgress,
     StoreUnavailable,
+    WrongRevision,
 )
+from write_side.key_value import JetStreamKeyValue, open_key_value
+from write_side.ports import KeyValueBucket
 
 BUCKET = "tally_idempotency"
 
@@ -36,24 +37,34 @@ class StoredAnswer:
     headers: dict[str, str]
 
 
-async def open_bucket(js: JetStreamContext, *, ttl_seconds: float, replicas: int) -> KeyValue:
-    try:
-        return await js.key_value(BUCKET)
-    except BucketNotFoundError:
-        return await js.create_key_value(
-            bucket=BUCKET,
-            ttl=ttl_seconds,
-            history=1,
-            replicas=replicas,
-            description="Tally Idempotency-Key answers",
-        )
+async def open_bucket(
+    js: JetStreamContext, *, ttl_seconds: float, replicas: int
+) -> JetStreamKeyValue:
+    return await open_key_value(
+        js,
+        BUCKET,
+        ttl_seconds=ttl_seconds,
+        replicas=replicas,
+        description="Tally Idempotency-Key answers",
+    )
 
 
 class IdempotencyStore:
-    def __init__(self, kv: KeyValue, *, stale_after: float = 30.0, wait: float = 1.0) -> None:
+    """`stale_after`: seconds after which a claim without an answer is taken over; `wait`:
+    how long a repeat waits for the first request's answer; `clock`: Unix time."""
+
+    def __init__(
+        self,
+        kv: KeyValueBucket,
+        *,
+        stale_after: float = 30.0,
+        wait: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._kv = kv
         self._stale_after = stale_after
         self._wait = wait
+        self._clock = clock
 
     @staticmethod
     def kv_key(scope: str, key: str) -> str:
@@ -61,16 +72,14 @@ class IdempotencyStore:
 
     async def begin(self, kv_key: str, fingerprint: str) -> StoredAnswer | None:
         """None: this request holds the key and must run. Else the first answer to replay."""
-        claim = json.dumps({"fingerprint": fingerprint, "claimed_at": time.time()}).encode()
+        claim = json.dumps({"fingerprint": fingerprint, "claimed_at": self._clock()}).encode()
         deadline = time.monotonic() + self._wait
         while True:
             try:
                 await self._kv.create(kv_key, claim)
                 return None
-            except KeyWrongLastSequenceError:
+            except WrongRevision:
                 pass
-            except (nats.errors.Error, TimeoutError) as error:
-                raise StoreUnavailable(f"idempotency store: {error!r}") from error
             entry = await self._get(kv_key)
             if entry is None:
                 continue  # expired or dropped in between: claim again
@@ -83,11 +92,11 @@ class IdempotencyStore:
                     body=base64.b64decode(record["body"]),
                     headers=dict(record["headers"]),
                 )
-            if time.time() - float(record["claimed_at"]) > self._stale_after:
+            if self._clock() - float(record["claimed_at"]) > self._stale_after:
                 try:
-                    await self._kv.update(kv_key, claim, last=revision)
+                    await self._kv.update(kv_key, claim, revision=revision)
                     return None
-                except KeyWrongLastSequenceError:
+                except WrongRevision:
                     continue
             if time.monotonic() > deadline:
                 raise IdempotentRequestInProgress("the first request with this key is running")
@@ -96,29 +105,21 @@ class IdempotencyStore:
     async def complete(self, kv_key: str, fingerprint: str, answer: StoredAnswer) -> None:
         record = {
             "fingerprint": fingerprint,
-            "claimed_at": time.time(),
+            "claimed_at": self._clock(),
             "status": answer.status,
             "body": base64.b64encode(answer.body).decode(),
             "headers": answer.headers,
         }
-        try:
-            await self._kv.put(kv_key, json.dumps(record).encode())
-        except (nats.errors.Error, TimeoutError) as error:
-            raise StoreUnavailable(f"idempotency store: {error!r}") from error
+        await self._kv.put(kv_key, json.dumps(record).encode())
 
     async def abandon(self, kv_key: str) -> None:
         """Gives the key back after an answer that must not be replayed (e.g. 503)."""
         # If this fails, the claim goes stale and is taken over later.
-        with contextlib.suppress(nats.errors.Error, TimeoutError):
+        with contextlib.suppress(StoreUnavailable):
             await self._kv.delete(kv_key)
 
     async def _get(self, kv_key: str) -> tuple[dict[str, Any], int] | None:
-        try:
-            entry = await self._kv.get(kv_key)
-        except KeyNotFoundError:
+        entry = await self._kv.get(kv_key)
+        if entry is None:
             return None
-        except (nats.errors.Error, TimeoutError) as error:
-            raise StoreUnavailable(f"idempotency store: {error!r}") from error
-        if entry.value is None:
-            return None
-        return json.loads(entry.value), int(entry.revision or 0)
+        return json.loads(entry.value), entry.revision

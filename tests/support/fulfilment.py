@@ -18,6 +18,7 @@ from nats.aio.client import Client as NATS
 from events.codec import RecordedEvent
 from events.orders import OrderLine
 from events.subjects import order_subject, stock_subject
+from support.defaults import COMMAND_MAX_ATTEMPTS, TEST_NATS_TIMEOUT
 from write_side.aggregates import ORDER, PAYMENT, STOCK_ITEM, Aggregate
 from write_side.command_service import CommandResult, CommandService, Metadata
 from write_side.domain.order import OrderState, PlaceOrder, Status
@@ -30,6 +31,7 @@ from write_side.fulfilment.gateway import PaymentGateway, PaymentRequest, Paymen
 from write_side.fulfilment.payments import GuardedGateway
 from write_side.fulfilment.process import Fulfilment
 from write_side.fulfilment.simulator import SimulatedGateway
+from write_side.ports import EventStore
 from write_side.streams import StreamSettings, ensure_streams
 
 FINAL: frozenset[Status] = frozenset({"confirmed", "rejected", "cancelled", "shipped"})
@@ -41,7 +43,7 @@ class Shop:
 
     nc: NATS
     service: CommandService
-    store: JetStreamEventStore
+    store: EventStore
 
     async def receive(self, sku: str, quantity: int) -> None:
         await self.service.handle(STOCK_ITEM, sku, ReceiveStock(quantity), Metadata("test"))
@@ -116,9 +118,9 @@ async def connect(url: str) -> NATS:
 async def shop(url: str) -> AsyncIterator[Shop]:
     nc = await connect(url)
     await ensure_streams(nc.jetstream(), StreamSettings())
-    store = JetStreamEventStore(nc)
+    store = JetStreamEventStore(nc, timeout=TEST_NATS_TIMEOUT)
     try:
-        yield Shop(nc, CommandService(store), store)
+        yield Shop(nc, CommandService(store, max_attempts=COMMAND_MAX_ATTEMPTS), store)
     finally:
         await nc.close()
 
@@ -132,7 +134,9 @@ def make_fulfilment(
     service: CommandService | None = None,
 ) -> Fulfilment:
     guarded = GuardedGateway(gateway, breaker, max_attempts=2, backoff_base=0.01, backoff_max=0.02)
-    service = service or CommandService(JetStreamEventStore(nc))
+    service = service or CommandService(
+        JetStreamEventStore(nc, timeout=TEST_NATS_TIMEOUT), max_attempts=COMMAND_MAX_ATTEMPTS
+    )
     return Fulfilment(service, guarded, deadline_seconds=deadline, call_budget=1.0)
 
 
@@ -192,8 +196,8 @@ class Crash(Exception):
 class CrashingService(CommandService):
     """Stores the `crash_at`-th command's events, then dies before the next step."""
 
-    def __init__(self, store: JetStreamEventStore, crash_at: int) -> None:
-        super().__init__(store)
+    def __init__(self, store: EventStore, crash_at: int) -> None:
+        super().__init__(store, max_attempts=COMMAND_MAX_ATTEMPTS)
         self.crash_at = crash_at
         self.handled = 0
 

@@ -8,32 +8,30 @@ import time
 from dataclasses import asdict, replace
 from typing import Any
 
-import nats.errors
 from nats.js import JetStreamContext
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError
-from nats.js.kv import KeyValue
 
+from write_side.errors import StoreUnavailable
 from write_side.fulfilment.breaker import BreakerSnapshot, CircuitBreaker
+from write_side.key_value import JetStreamKeyValue, open_key_value
+from write_side.ports import KeyValueBucket
 
 log = logging.getLogger("tally.fulfilment")
 BUCKET = "tally_fulfilment"
 BREAKER_KEY = "payment_breaker"
 
 
-async def open_status_bucket(js: JetStreamContext, *, replicas: int = 1) -> KeyValue:
-    try:
-        return await js.key_value(BUCKET)
-    except BucketNotFoundError:
-        return await js.create_key_value(
-            bucket=BUCKET, history=1, replicas=replicas, description="Tally fulfilment status"
-        )
+async def open_status_bucket(js: JetStreamContext, *, replicas: int = 1) -> JetStreamKeyValue:
+    return await open_key_value(
+        js, BUCKET, ttl_seconds=None, replicas=replicas, description="Tally fulfilment status"
+    )
 
 
 class BreakerStatusPublisher:
     """Writes the latest snapshot to the bucket; writes never block the caller and a
     newer snapshot replaces one still waiting to be written."""
 
-    def __init__(self, kv: KeyValue, breaker: CircuitBreaker) -> None:
+    def __init__(self, kv: KeyValueBucket, breaker: CircuitBreaker) -> None:
         self._kv = kv
         self._latest: BreakerSnapshot | None = None
         self._wake = asyncio.Event()
@@ -60,7 +58,7 @@ class BreakerStatusPublisher:
         record = {**asdict(snapshot), "updated_at": time.time()}
         try:
             await self._kv.put(BREAKER_KEY, json.dumps(record).encode())
-        except (nats.errors.Error, TimeoutError) as error:
+        except StoreUnavailable as error:
             log.warning("could not publish the breaker state: %s", error)
 
 

@@ -6,6 +6,7 @@ import nats
 import pytest
 from nats.aio.client import Client as NATS
 
+from support.defaults import COMMAND_MAX_ATTEMPTS, TEST_NATS_TIMEOUT
 from write_side.command_service import CommandService
 from write_side.event_store import JetStreamEventStore
 from write_side.streams import StreamSettings, ensure_streams
@@ -28,9 +29,9 @@ async def nc(nats_url: str) -> AsyncIterator[NATS]:
 
 @pytest.fixture
 def store(nc: NATS) -> JetStreamEventStore:
-    return JetStreamEventStore(nc, timeout=2.0)
+    return JetStreamEventStore(nc, timeout=TEST_NATS_TIMEOUT)
 
 
 @pytest.fixture
 def service(store: JetStreamEventStore) -> CommandService:
-    return CommandService(store)
+    return CommandService(store, max_attempts=COMMAND_MAX_ATTEMPTS)

@@ -4,6 +4,7 @@ import asyncio
 
 import pytest
 
+from support.defaults import COMMAND_MAX_ATTEMPTS
 from write_side.aggregates import STOCK_ITEM
 from write_side.command_service import CommandService, Metadata
 from write_side.domain import stock
@@ -14,10 +15,14 @@ pytestmark = pytest.mark.integration
 META = Metadata(correlation_id="test")
 
 
+def new_service(store: JetStreamEventStore) -> CommandService:
+    return CommandService(store, max_attempts=COMMAND_MAX_ATTEMPTS)
+
+
 async def test_fifty_concurrent_commands_on_one_aggregate_all_succeed(
     store: JetStreamEventStore,
 ) -> None:
-    services = [CommandService(store) for _ in range(5)]  # five API processes, one stream
+    services = [new_service(store) for _ in range(5)]  # five API processes, one stream
     await services[0].handle(STOCK_ITEM, "HOT", stock.ReceiveStock(100), META)
     results = await asyncio.gather(
         *(
@@ -26,14 +31,14 @@ async def test_fifty_concurrent_commands_on_one_aggregate_all_succeed(
         )
     )
     assert all(len(result.events) == 1 for result in results)
-    state, last_seq = await CommandService(store).load(STOCK_ITEM, "HOT")
+    state, last_seq = await new_service(store).load(STOCK_ITEM, "HOT")
     assert (state.on_hand, state.reserved, last_seq) == (100, 100, 51)
     with pytest.raises(stock.OutOfStock):
         await services[0].handle(STOCK_ITEM, "HOT", stock.ReserveStock("late", 1), META)
 
 
 async def test_a_cached_state_is_brought_up_to_date(store: JetStreamEventStore) -> None:
-    one, two = CommandService(store), CommandService(store)
+    one, two = new_service(store), new_service(store)
     await one.handle(STOCK_ITEM, "A", stock.ReceiveStock(3), META)
     await two.handle(STOCK_ITEM, "A", stock.ReserveStock("o1", 3), META)
     # `one` still caches on_hand=3, reserved=0; its decision must see the reservation.
@@ -42,10 +47,10 @@ async def test_a_cached_state_is_brought_up_to_date(store: JetStreamEventStore) 
 
 
 async def test_the_same_idempotency_key_appends_once(store: JetStreamEventStore) -> None:
-    service = CommandService(store)
+    service = new_service(store)
     keyed = Metadata(correlation_id="c", idempotency_key="step-1")
     first = await service.handle(STOCK_ITEM, "A", stock.ReceiveStock(3), keyed)
-    again = await CommandService(store).handle(STOCK_ITEM, "A", stock.ReceiveStock(3), keyed)
+    again = await new_service(store).handle(STOCK_ITEM, "A", stock.ReceiveStock(3), keyed)
     assert again.position == first.position
-    state, _ = await CommandService(store).load(STOCK_ITEM, "A")
+    state, _ = await new_service(store).load(STOCK_ITEM, "A")
     assert state.on_hand == 3
