@@ -28,8 +28,8 @@ from write_side.domain.stock import (
     StockCommand,
 )
 from write_side.errors import RuleViolation
+from write_side.fulfilment import failpoints
 from write_side.fulfilment.breaker import BreakerOpen
-from write_side.fulfilment.failpoints import failpoint
 from write_side.fulfilment.gateway import Authorized, GatewayUnavailable, PaymentRequest
 from write_side.fulfilment.keyed_lock import KeyedLocks
 from write_side.fulfilment.observer import FulfilmentObserver, NoFulfilmentObserver
@@ -85,7 +85,10 @@ class Fulfilment:
         clock: Callable[[], datetime] = utc_now,
         rng: random.Random | None = None,
         observer: FulfilmentObserver | None = None,
+        failpoint: Callable[[str], None] = failpoints.failpoint,
     ) -> None:
+        """`failpoint` is called by name after every stored step (see failpoints.py);
+        unit tests pass one that raises, to crash between two steps in-process."""
         self._service = service
         self._payments = payments
         self._deadline = deadline_seconds
@@ -93,6 +96,7 @@ class Fulfilment:
         self._clock = clock
         self._rng = rng or random.Random()
         self._observer = observer or NoFulfilmentObserver()
+        self._failpoint = failpoint
         # One stock command per SKU at a time in this process: decided on the cached state
         # and appended without conflicts between our own orders (other processes still
         # race, and the expected sequence settles that).
@@ -114,7 +118,7 @@ class Fulfilment:
     async def _stock(self, t: _Trigger, sku: str, command: StockCommand, step: str) -> None:
         async with self._skus.hold(sku):
             await self._service.handle(STOCK_ITEM, sku, command, t.meta(f"{step}:{sku}"))
-        failpoint(f"after-{step}")  # tests only: TALLY_FAILPOINTS, inert when unset
+        self._failpoint(f"after-{step}")  # tests only: TALLY_FAILPOINTS, inert when unset
 
     async def _order(self, trigger: _Trigger) -> OrderState:
         state, _ = await self._service.load(ORDER, trigger.order_id)
@@ -154,12 +158,12 @@ class Fulfilment:
             pause = min(1.0, self._payments.breaker.reset_timeout)
             return Retry(park_delay(pause, left, self._rng))
         if isinstance(result, Authorized):
-            failpoint("after-authorize")
+            self._failpoint("after-authorize")
             record = RecordAuthorization(order.total, order.currency, result.authorization_id)
             done = await self._service.handle(
                 PAYMENT, t.order_id, record, t.meta("payment-authorized")
             )
-            failpoint("after-payment")
+            self._failpoint("after-payment")
             recorded = done.state.authorization_id  # a racing delivery may have been first
             if recorded is None:
                 return await self._reject(t, "payment_declined", "declined by the gateway")
@@ -175,7 +179,7 @@ class Fulfilment:
             )
         except RuleViolation:  # cancelled while we were taking the payment: undo it all
             return await self._settle(t, await self._order(t))
-        failpoint("after-confirm")
+        self._failpoint("after-confirm")
         if done.events:
             self._observer.order_decided("confirmed")
             log.info("order confirmed", extra=t.log(authorization_id=authorization_id))
@@ -191,7 +195,7 @@ class Fulfilment:
                 log.info("order rejected", extra=t.log(reason=reason, detail=detail[:200]))
         except RuleViolation:
             pass  # no longer pending (cancelled meanwhile): settle what it is now
-        failpoint("after-reject")
+        self._failpoint("after-reject")
         return await self._settle(t, await self._order(t))
 
     async def _settle(self, t: _Trigger, order: OrderState) -> Outcome:
@@ -211,7 +215,7 @@ class Fulfilment:
             return Retry(park_delay(error.retry_after, MAX_DELAY, self._rng))
         except GatewayUnavailable:
             return Retry(park_delay(self._payments.breaker.reset_timeout, MAX_DELAY, self._rng))
-        failpoint("after-refund")
+        self._failpoint("after-refund")
         await self._service.handle(PAYMENT, t.order_id, Refund(), t.meta("payment-refunded"))
         self._observer.order_decided("refunded")
         log.info("payment refunded", extra=t.log(amount=str(payment.amount)))

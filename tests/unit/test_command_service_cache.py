@@ -1,0 +1,165 @@
+"""The command service's cache of folded states, on the in-memory store: a stale cache is
+caught by the expected sequence, refusals and no-ops are decided on fresh state only, a new
+id is decided without reading, and a dropped duplicate is never cached as stored."""
+
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+
+from events.orders import OrderCancelled, OrderLine, OrderPlaced
+from events.stock import StockReceived, StockReservationReleased, StockReserved
+from events.subjects import Position, order_subject
+from support.command_doubles import CountingStore, given, memory_store, stored
+from write_side.aggregates import ORDER, STOCK_ITEM
+from write_side.command_service import CommandService, Metadata
+from write_side.domain.order import CancelOrder, PlaceOrder
+from write_side.domain.stock import OutOfStock, ReceiveStock, ReleaseReservation, ReserveStock
+from write_side.errors import RuleViolation
+from write_side.ports import EventStore
+
+META = Metadata(correlation_id="corr-1")
+LINES = (OrderLine(sku="a", quantity=1, unit_price=Decimal("2.50")),)
+PLACED = OrderPlaced(customer_id="c1", currency="EUR", lines=LINES, total=Decimal("2.50"))
+
+
+def service_on(store: EventStore, *, cache_size: int = 100) -> CommandService:
+    return CommandService(store, max_attempts=10, cache_size=cache_size)
+
+
+async def test_a_cached_state_is_brought_up_to_date_before_a_decision() -> None:
+    store = memory_store()
+    ours, theirs = service_on(store), service_on(store)
+    await ours.handle(STOCK_ITEM, "A", ReceiveStock(3), META)  # cached: 3 available
+    await theirs.handle(STOCK_ITEM, "A", ReserveStock("o1", 3), META)
+
+    with pytest.raises(OutOfStock) as refused:
+        await ours.handle(STOCK_ITEM, "A", ReserveStock("o2", 1), META)
+
+    assert refused.value.available == 0
+    assert StockReserved(order_id="o2", quantity=1) not in await stored(store, "stock.A")
+
+
+async def test_a_refusal_on_the_cached_state_is_decided_again_on_fresh_state() -> None:
+    store = memory_store()
+    ours, theirs = service_on(store), service_on(store)
+    await ours.handle(STOCK_ITEM, "A", ReceiveStock(1), META)  # cached: 1 available
+    await theirs.handle(STOCK_ITEM, "A", ReceiveStock(5), META)
+
+    result = await ours.handle(STOCK_ITEM, "A", ReserveStock("o1", 4), META)
+
+    assert result.events == [StockReserved(order_id="o1", quantity=4)]
+    assert result.position == Position("STOCK", 3)
+
+
+async def test_a_no_op_on_the_cached_state_is_decided_again_on_fresh_state() -> None:
+    store = memory_store()
+    ours, theirs = service_on(store), service_on(store)
+    await ours.handle(STOCK_ITEM, "A", ReceiveStock(5), META)
+    await ours.handle(STOCK_ITEM, "A", ReserveStock("o1", 2), META)  # cached: o1 holds 2
+    await theirs.handle(STOCK_ITEM, "A", ReleaseReservation("o1"), META)
+
+    result = await ours.handle(STOCK_ITEM, "A", ReserveStock("o1", 2), META)
+
+    assert result.events == [StockReserved(order_id="o1", quantity=2)]
+    assert dict(result.state.reservations) == {"o1": 2}
+
+
+async def test_not_found_on_the_cached_state_is_decided_again_on_fresh_state() -> None:
+    store = memory_store()
+    order_id = str(uuid4())
+    ours = service_on(store)
+    await ours.load(ORDER, order_id)  # cached: no such order
+    await given(store, order_subject(order_id), PLACED)
+
+    result = await ours.handle(ORDER, order_id, CancelOrder("changed my mind"), META)
+
+    assert result.events == [OrderCancelled(reason="changed my mind")]
+
+
+async def test_a_cached_state_saves_reading_what_was_read_before() -> None:
+    store = CountingStore()
+    service = service_on(store)
+    await service.handle(STOCK_ITEM, "A", ReceiveStock(5), META)
+    await given(store, "stock.A", StockReceived(quantity=1))  # another process
+    store.reads.clear()
+
+    state, last_seq = await service.load(STOCK_ITEM, "A")
+
+    assert (state.on_hand, last_seq) == (6, 2)
+    assert store.reads == [("stock.A", 2)]  # only what is new since the cached sequence
+
+
+async def test_the_cache_keeps_at_most_cache_size_subjects() -> None:
+    store = CountingStore()
+    service = service_on(store, cache_size=1)
+    await service.handle(STOCK_ITEM, "A", ReceiveStock(5), META)
+    await service.handle(STOCK_ITEM, "B", ReceiveStock(5), META)  # evicts A
+    store.reads.clear()
+
+    await service.load(STOCK_ITEM, "A")
+
+    assert store.reads == [("stock.A", 1)]
+
+
+async def test_a_new_id_is_decided_without_reading() -> None:
+    store = CountingStore()
+    order_id = str(uuid4())
+
+    result = await service_on(store).handle(
+        ORDER, order_id, PlaceOrder("c1", "EUR", LINES), META, new=True
+    )
+
+    assert store.reads == []
+    assert result.position == Position("ORDERS", 1)
+    assert await stored(store, order_subject(order_id)) == [PLACED]
+
+
+async def test_a_new_id_that_exists_after_all_is_refused_on_fresh_state() -> None:
+    store = memory_store()
+    order_id = str(uuid4())
+    await given(store, order_subject(order_id), PLACED)  # the "fresh" id was taken
+
+    with pytest.raises(RuleViolation) as refused:
+        await service_on(store).handle(
+            ORDER, order_id, PlaceOrder("c2", "EUR", LINES), META, new=True
+        )
+
+    assert refused.value.code == "order-exists"
+    assert await stored(store, order_subject(order_id)) == [PLACED]
+
+
+async def test_the_same_idempotency_key_appends_once() -> None:
+    store = memory_store()
+    keyed = Metadata(correlation_id="c", idempotency_key="step-1")
+    first = await service_on(store).handle(STOCK_ITEM, "A", ReceiveStock(3), keyed)
+
+    again = await service_on(store).handle(STOCK_ITEM, "A", ReceiveStock(3), keyed)
+
+    assert again.position == first.position
+    assert await stored(store, "stock.A") == [StockReceived(quantity=3)]
+
+
+async def test_a_dropped_duplicate_is_not_cached_as_stored() -> None:
+    # A step repeated with its key after its effect was undone: the store drops it as a
+    # duplicate, so the service must not remember the reservation as made.
+    store = memory_store()
+    service = service_on(store)
+    reserve = Metadata("c", idempotency_key="fulfil:o1:reserve:A")
+    await service.handle(STOCK_ITEM, "A", ReceiveStock(5), META)
+    await service.handle(STOCK_ITEM, "A", ReserveStock("o1", 2), reserve)
+    await service.handle(STOCK_ITEM, "A", ReleaseReservation("o1"), META)
+    await service.handle(STOCK_ITEM, "A", ReceiveStock(1), META)
+
+    await service.handle(STOCK_ITEM, "A", ReserveStock("o1", 2), reserve)
+
+    cached, last_seq = await service.load(STOCK_ITEM, "A")
+    truth, _ = await service_on(store).load(STOCK_ITEM, "A")
+    assert (cached.on_hand, dict(cached.reservations), last_seq) == (6, {}, 4)
+    assert (truth.on_hand, dict(truth.reservations)) == (6, {})
+    assert await stored(store, "stock.A") == [
+        StockReceived(quantity=5),
+        StockReserved(order_id="o1", quantity=2),
+        StockReservationReleased(order_id="o1", quantity=2),
+        StockReceived(quantity=1),
+    ]
