@@ -81,7 +81,12 @@ async def test_postgres_stopped_and_killed_under_load(
             pids = stack.pids()
             async with httpx.AsyncClient(base_url=stack.base) as client:
                 for sku in SKUS:
-                    await client.post(f"/stock/{sku}/receive", json={"quantity": 1000})
+                    received = await client.post(f"/stock/{sku}/receive", json={"quantity": 1000})
+                    # the query load reads these SKUs at once: wait until the view has them,
+                    # or a GET racing the projector is a legitimate 404
+                    position = received.json()["position"]
+                    seen = await client.get(f"/stock/{sku}", params={"after": position, "wait": 30})
+                    assert seen.status_code == 200, seen.text
             commands, queries = CommandLoad(stack.base, SKUS, workers=3), QueryLoad(stack.base)
             stop = asyncio.Event()
             load = asyncio.gather(commands.run(stop), queries.run(stop))
