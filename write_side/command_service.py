@@ -9,7 +9,7 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar, cast
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from tenacity import (
@@ -34,6 +34,7 @@ from write_side.ports import EventStore, PendingEvent
 
 log = logging.getLogger(__name__)
 S = TypeVar("S")
+C = TypeVar("C")
 EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://tally.example/events")
 # Folded states kept (all aggregates together); not a setting: a state is a few hundred
 # bytes, so the default bounds the cache to a few MB.
@@ -61,7 +62,9 @@ class CommandResult(Generic[S]):
 
 @dataclass
 class _Folded:
-    state: Any
+    """A folded state (of whichever aggregate its subject names) and its last sequence."""
+
+    state: object
     last_seq: int
 
 
@@ -83,23 +86,22 @@ class CommandService:
         self._cache: OrderedDict[str, _Folded] = OrderedDict()
         self._cache_size = cache_size
 
-    async def load(self, aggregate: Aggregate[S, Any], aggregate_id: str) -> tuple[S, int]:
+    async def load(self, aggregate: Aggregate[S, C], aggregate_id: str) -> tuple[S, int]:
         """The aggregate's current state and the sequence of its last event (0: none)."""
         subject = aggregate.subject(aggregate_id)
-        folded = self._cache.get(subject) or _Folded(aggregate.initial(aggregate_id), 0)
-        loaded = await self._store.load(subject, from_seq=folded.last_seq + 1)
-        state = folded.state
+        state, seen = self._cached(aggregate, subject) or (aggregate.initial(aggregate_id), 0)
+        loaded = await self._store.load(subject, from_seq=seen + 1)
         for recorded in loaded.events:
             state = aggregate.evolve(state, recorded.event)
-        last_seq = max(folded.last_seq, loaded.last_seq)
+        last_seq = max(seen, loaded.last_seq)
         self._remember(subject, _Folded(state, last_seq))
         return state, last_seq
 
     async def handle(
         self,
-        aggregate: Aggregate[S, Any],
+        aggregate: Aggregate[S, C],
         aggregate_id: str,
-        command: Any,
+        command: C,
         meta: Metadata,
         *,
         new: bool = False,
@@ -144,7 +146,7 @@ class CommandService:
             self._observer.command_handled(type(command).__name__, outcome, elapsed)
 
     async def _handle(
-        self, aggregate: Aggregate[S, Any], aggregate_id: str, command: Any, meta: Metadata
+        self, aggregate: Aggregate[S, C], aggregate_id: str, command: C, meta: Metadata
     ) -> CommandResult[S]:
         try:  # the common case: no conflict, no retry machinery
             return await self._attempt(aggregate, aggregate_id, command, meta, True)
@@ -169,26 +171,27 @@ class CommandService:
 
     async def _attempt(
         self,
-        aggregate: Aggregate[S, Any],
+        aggregate: Aggregate[S, C],
         aggregate_id: str,
-        command: Any,
+        command: C,
         meta: Metadata,
         trust_cache: bool,
     ) -> CommandResult[S]:
         subject = aggregate.subject(aggregate_id)
-        cached = self._cache.get(subject) if trust_cache else None
+        cached: tuple[S, int] | None = self._cached(aggregate, subject) if trust_cache else None
         if cached is not None:
             # Decide on the cached state without reading first: the append's expected
             # sequence proves the state current. Refusals and no-ops are never taken from
             # the cache; they are decided again on fresh state below.
+            cached_state, cached_seq = cached
             try:
-                events = aggregate.decide(cached.state, command)
+                events = aggregate.decide(cached_state, command)
             except WriteSideError:
                 events = []
             if events:
                 try:
                     return await self._append(
-                        aggregate, subject, cached.state, cached.last_seq, events, meta
+                        aggregate, subject, cached_state, cached_seq, events, meta
                     )
                 except ConcurrencyConflict:
                     pass  # the cache was stale: read what is new and decide again
@@ -200,7 +203,7 @@ class CommandService:
 
     async def _append(
         self,
-        aggregate: Aggregate[S, Any],
+        aggregate: Aggregate[S, C],
         subject: str,
         state: S,
         last_seq: int,
@@ -234,6 +237,12 @@ class CommandService:
             correlation_id=meta.correlation_id,
             causation_id=meta.causation_id or meta.correlation_id,
         )
+
+    def _cached(self, aggregate: Aggregate[S, C], subject: str) -> tuple[S, int] | None:
+        """The state cached for `subject` and its sequence. A subject names one aggregate,
+        so what is kept under it is that aggregate's state S (the cast says no more)."""
+        folded = self._cache.get(subject)
+        return None if folded is None else (cast(S, folded.state), folded.last_seq)
 
     def _remember(self, subject: str, folded: _Folded) -> None:
         self._cache[subject] = folded

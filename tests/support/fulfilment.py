@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import uuid4
 
 import nats
@@ -21,7 +21,7 @@ from events.subjects import order_subject, stock_subject
 from support.defaults import COMMAND_MAX_ATTEMPTS, TEST_NATS_TIMEOUT
 from write_side.aggregates import ORDER, PAYMENT, STOCK_ITEM, Aggregate
 from write_side.command_service import CommandResult, CommandService, Metadata
-from write_side.domain.order import OrderState, PlaceOrder, Status
+from write_side.domain.order import OrderCommand, OrderState, PlaceOrder, Status
 from write_side.domain.payment import PaymentState
 from write_side.domain.stock import ReceiveStock, StockState
 from write_side.event_store import JetStreamEventStore
@@ -59,7 +59,7 @@ class Shop:
         await self.service.handle(ORDER, order_id, command, meta)
         return order_id
 
-    async def command(self, order_id: str, command: object) -> None:
+    async def command(self, order_id: str, command: OrderCommand) -> None:
         await self.service.handle(ORDER, order_id, command, Metadata("test"))
 
     async def order(self, order_id: str) -> OrderState:
@@ -187,6 +187,7 @@ class SlowGateway:
 
 
 S = TypeVar("S")
+C = TypeVar("C")
 
 
 class Crash(Exception):
@@ -203,9 +204,9 @@ class CrashingService(CommandService):
 
     async def handle(
         self,
-        aggregate: Aggregate[S, Any],
+        aggregate: Aggregate[S, C],
         aggregate_id: str,
-        command: Any,
+        command: C,
         meta: Metadata,
         *,
         new: bool = False,
