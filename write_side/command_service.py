@@ -41,9 +41,13 @@ EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://tally.example/events")
 CACHE_SIZE = 20_000
 
 
-def deterministic_event_id(key: str, index: int) -> UUID:
-    """The same key always yields the same event ids, so a repeated step is deduplicated."""
-    return uuid5(EVENT_ID_NAMESPACE, f"{key}#{index}")
+def deterministic_event_id(key: str, subject: str, event_type: str, index: int) -> UUID:
+    """The same key yields the same ids for the same events on the same subject, so a
+    repeated step is deduplicated. The subject and the event type are part of the id
+    because JetStream drops a known id anywhere in the stream: a client's Idempotency-Key
+    reused for another SKU or another command must not pass for a duplicate (which would
+    answer 202 with nothing stored)."""
+    return uuid5(EVENT_ID_NAMESPACE, f"{key}#{subject}#{event_type}#{index}")
 
 
 @dataclass(frozen=True)
@@ -211,7 +215,8 @@ class CommandService:
         meta: Metadata,
     ) -> CommandResult[S]:
         pending = [
-            PendingEvent(event, self._envelope(meta, index)) for index, event in enumerate(events)
+            PendingEvent(event, self._envelope(meta, subject, event, index))
+            for index, event in enumerate(events)
         ]
         result = await self._store.append(subject, pending, last_seq)
         self._observer.events_appended(result.stream, len(events))
@@ -227,9 +232,10 @@ class CommandService:
         return CommandResult(result.position, events, state)
 
     @staticmethod
-    def _envelope(meta: Metadata, index: int) -> Envelope:
+    def _envelope(meta: Metadata, subject: str, event: Event, index: int) -> Envelope:
         if meta.idempotency_key is not None:
-            event_id = deterministic_event_id(meta.idempotency_key, index)
+            key = meta.idempotency_key
+            event_id = deterministic_event_id(key, subject, event.event_type, index)
         else:
             event_id = Envelope().event_id
         return Envelope(

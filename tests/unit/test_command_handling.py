@@ -5,12 +5,18 @@ import asyncio
 
 import pytest
 
-from events.stock import StockReceived, StockReservationReleased, StockReserved
+from events.stock import StockAdjusted, StockReceived, StockReservationReleased, StockReserved
 from events.subjects import Position
 from support.command_doubles import RacedStore, RecordingObserver, given, memory_store, stored
 from write_side.aggregates import STOCK_ITEM
 from write_side.command_service import CommandService, Metadata, deterministic_event_id
-from write_side.domain.stock import OutOfStock, ReceiveStock, ReleaseReservation, ReserveStock
+from write_side.domain.stock import (
+    AdjustStock,
+    OutOfStock,
+    ReceiveStock,
+    ReleaseReservation,
+    ReserveStock,
+)
 from write_side.errors import ConcurrencyConflict
 from write_side.ports import EventStore
 
@@ -79,8 +85,29 @@ async def test_events_carry_the_request_lineage() -> None:
     plain = (await store.load("stock.A")).events[0].envelope
     assert (plain.correlation_id, plain.causation_id) == ("corr-1", "corr-1")
     derived = (await store.load("stock.B")).events[0].envelope
-    assert derived.event_id == deterministic_event_id("k", 0)
+    assert derived.event_id == deterministic_event_id("k", "stock.B", "StockReceived", 0)
     assert (derived.correlation_id, derived.causation_id) == ("corr-7", "evt-3")
+
+
+async def test_a_key_reused_for_another_sku_or_command_is_not_a_duplicate() -> None:
+    # JetStream drops a known event id anywhere in the stream; a client reusing its
+    # Idempotency-Key on another path must still get its events stored.
+    store = memory_store()
+    keyed = Metadata(correlation_id="c", idempotency_key="client-key")
+    await service_on(store).handle(STOCK_ITEM, "A", ReceiveStock(5), keyed)
+
+    other_sku = await service_on(store).handle(STOCK_ITEM, "B", ReceiveStock(7), keyed)
+    other_command = await service_on(store).handle(STOCK_ITEM, "A", AdjustStock(-1, "x"), keyed)
+
+    assert (other_sku.position, other_command.position) == (
+        Position("STOCK", 2),
+        Position("STOCK", 3),
+    )
+    assert await stored(store, "stock.B") == [StockReceived(quantity=7)]
+    assert await stored(store, "stock.A") == [
+        StockReceived(quantity=5),
+        StockAdjusted(delta=-1, reason="x"),
+    ]
 
 
 async def test_a_conflict_is_decided_again_on_what_the_other_writer_stored() -> None:

@@ -54,3 +54,13 @@ async def test_the_same_idempotency_key_appends_once(store: JetStreamEventStore)
     assert again.position == first.position
     state, _ = await new_service(store).load(STOCK_ITEM, "A")
     assert state.on_hand == 3
+
+
+async def test_a_key_reused_for_another_sku_stores_its_events(store: JetStreamEventStore) -> None:
+    # JetStream's duplicate window spans the whole stream: ids derived from the key alone
+    # made the second command a "duplicate" of the first, answered with nothing stored.
+    keyed = Metadata(correlation_id="c", idempotency_key="client-key")
+    await new_service(store).handle(STOCK_ITEM, "A", stock.ReceiveStock(3), keyed)
+    await new_service(store).handle(STOCK_ITEM, "B", stock.ReceiveStock(4), keyed)
+    state, last_seq = await new_service(store).load(STOCK_ITEM, "B")
+    assert (state.on_hand, last_seq) == (4, 2)
