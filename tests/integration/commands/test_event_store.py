@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -63,30 +65,48 @@ async def test_load_reads_past_one_direct_get_batch(store: JetStreamEventStore) 
     assert loaded.last_seq == last
 
 
+def process_state(pid: int) -> str:
+    """The one-letter state in /proc/<pid>/stat ("T": stopped)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rpartition(")")[2].split()[0]
+
+
 @contextlib.contextmanager
 def stalled(server: NatsServer) -> Iterator[int]:
-    """The server process stopped (SIGSTOP): requests reach its socket, no answer leaves."""
+    """The server process stopped (SIGSTOP): requests reach its socket, no answer leaves.
+    Waits until the kernel has stopped it: a signal is delivered asynchronously."""
     pid = getattr(server, "pid", None)
     if pid is None:
         pytest.skip("needs the embedded nats-server, whose process the test can stop")
     os.kill(pid, signal.SIGSTOP)
     try:
+        deadline = time.monotonic() + 10
+        while process_state(pid) not in ("T", "t"):
+            assert time.monotonic() < deadline, "nats-server did not stop"
+            time.sleep(0.001)
         yield pid
     finally:
         os.kill(pid, signal.SIGCONT)
 
 
 class ResumingStore(JetStreamEventStore):
-    """Resumes the stalled server when the append, its answer lost, asks what was stored."""
+    """When the append, its answer lost, asks what was stored: resumes the stalled server
+    and waits until the stream holds the message (the server stores and answers lookups in
+    different goroutines), so that the lookup meets the case under test: stored, unanswered."""
 
     def __init__(self, nc: NATS, pid: int) -> None:
-        super().__init__(nc, timeout=0.5)
+        super().__init__(nc, timeout=1.0)
+        self.nc = nc
         self.pid = pid
         self.asked = 0
 
     async def last_message(self, subject: str) -> LastMessage | None:
         self.asked += 1
         os.kill(self.pid, signal.SIGCONT)
+        js = self.nc.jetstream(timeout=TEST_NATS_TIMEOUT)
+        async with asyncio.timeout(10):
+            while (await js.stream_info("STOCK")).state.last_seq < 1:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
         return await super().last_message(subject)
 
 
