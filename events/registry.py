@@ -4,7 +4,7 @@ Names are the contract (`OrderPlaced`), never Python module paths. A stored even
 version is upcast step by step (v1 -> v2 -> ...) to the current model when it is read.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from events.base import Event
@@ -48,9 +48,20 @@ def all_models() -> list[type[Event]]:
     return [*CURRENT.values(), *HISTORIC]
 
 
-def upcast(event_type: str, version: int, data: JsonObject) -> JsonObject:
-    """Bring `data` of `event_type` at `version` up to the current version."""
-    model = CURRENT.get(event_type)
+def upcast(
+    event_type: str,
+    version: int,
+    data: JsonObject,
+    *,
+    current: Mapping[str, type[Event]] = CURRENT,
+    upcasters: Mapping[tuple[str, int], Upcaster] = UPCASTERS,
+) -> JsonObject:
+    """Bring `data` of `event_type` at `version` up to the current version.
+
+    `current` and `upcasters` default to this build's; the schema gate passes others to try
+    a catalog that is not (yet) the live one.
+    """
+    model = current.get(event_type)
     if model is None:
         raise UnknownEventType(f"unknown event type {event_type!r}")
     if version > model.schema_version or version < 1:
@@ -58,7 +69,7 @@ def upcast(event_type: str, version: int, data: JsonObject) -> JsonObject:
             f"{event_type} version {version} (this build knows up to {model.schema_version})"
         )
     while version < model.schema_version:
-        step = UPCASTERS.get((event_type, version))
+        step = upcasters.get((event_type, version))
         if step is None:
             raise UnknownSchemaVersion(f"no upcaster for {event_type} v{version}")
         data = step(data)

@@ -1,24 +1,74 @@
-"""events/schemas/ holds the JSON Schema of every event version, in step with the models."""
+"""events/schemas/ is the registry of every event type and version; the live models must pass
+the schema gate against it.
 
-from pathlib import Path
+When this fails, its message says what to do: a compatible change asks for
+`scripts/tally schemas export`; a breaking one names the event, the field and the rule, and
+needs a new version with an upcaster instead.
+"""
 
+import json
+from uuid import uuid4
+
+import jsonschema
+import pytest
+
+from events.codec import decode
+from events.envelope import (
+    CORRELATION_ID,
+    EVENT_TYPE,
+    EVENT_VERSION,
+    MSG_ID,
+    OCCURRED_AT,
+)
+from events.orders import OrderPlaced
 from events.registry import CURRENT, HISTORIC
-from events.schema_export import SCHEMA_DIR, schema_documents
+from events.schema_catalog import live_catalog
+from events.schema_findings import Verdict
+from events.schema_gate import check
+from events.schema_registry import SCHEMA_DIR, load_registry
+from events.schema_report import render
+
+REGISTRY = load_registry(SCHEMA_DIR)
 
 
-def test_schema_files_match_the_models() -> None:
-    documents = schema_documents()
-    on_disk = {path.name: path.read_text() for path in Path(SCHEMA_DIR).glob("*.json")}
-    stale = sorted(set(on_disk) ^ set(documents))
-    changed = sorted(name for name in documents if on_disk.get(name) != documents[name])
-    assert not stale and not changed, (
-        f"event schemas drifted (stale {stale}, changed {changed}); "
-        "run `python -m events.schema_export` and review the diff"
-    )
+def test_the_models_pass_the_gate_against_the_registry() -> None:
+    report = check(live_catalog(), REGISTRY)
+    assert report.verdict is Verdict.IDENTICAL, "\n".join(render(report, "events/schemas"))
 
 
-def test_every_type_and_version_has_a_schema() -> None:
-    names = set(schema_documents())
+def test_every_type_and_version_has_a_schema_and_an_example() -> None:
     for model in (*CURRENT.values(), *HISTORIC):
-        assert f"{model.event_type}.v{model.schema_version}.json" in names
+        key = (model.event_type, model.schema_version)
+        assert key in REGISTRY.schemas and key in REGISTRY.examples
     assert len(CURRENT) == 13
+
+
+@pytest.mark.parametrize("key", sorted(REGISTRY.examples), ids=lambda key: f"{key[0]}.v{key[1]}")
+def test_every_example_fits_its_registered_schema(key: tuple[str, int]) -> None:
+    """Checked with an independent JSON Schema validator, not with the models."""
+    schema, example = REGISTRY.schemas[key], json.loads(REGISTRY.examples[key])
+    jsonschema.Draft202012Validator(schema).validate(example)
+
+
+def test_the_stored_order_placed_v1_is_read_as_v2_in_euros() -> None:
+    """The upcaster v1 -> v2, on the stored example, through the codec as a stream is read."""
+    data = (SCHEMA_DIR / "examples" / "OrderPlaced.v1.json").read_bytes()
+    headers = {
+        MSG_ID: str(uuid4()),
+        EVENT_TYPE: "OrderPlaced",
+        EVENT_VERSION: "1",
+        CORRELATION_ID: "example",
+        OCCURRED_AT: "2026-01-05T10:00:00.000000Z",
+    }
+    recorded = decode(data, headers, stream="ORDERS", seq=1, subject="orders.example")
+    event = recorded.event
+    assert isinstance(event, OrderPlaced)
+    assert event.model_dump(mode="json") == {
+        "customer_id": "c-1042",
+        "currency": "EUR",
+        "lines": [
+            {"sku": "SKU-1", "quantity": 2, "unit_price": "12.50"},
+            {"sku": "SKU-7", "quantity": 1, "unit_price": "3.99"},
+        ],
+        "total": "28.99",
+    }
