@@ -238,6 +238,29 @@ def token_new(
     typer.echo(f"configure (entries joined with ';'): TALLY_API_TOKENS={entry}")
 
 
+schemas_app = typer.Typer(help="The event schema registry (events/schemas/).", no_args_is_help=True)
+app.add_typer(schemas_app, name="schemas")
+RegistryOption = Annotated[
+    Path | None, typer.Option("--dir", help="the registry (default: events/schemas/)")
+]
+
+
+@schemas_app.command("check")
+def schemas_check(directory: RegistryOption = None) -> None:
+    """Compare the event models with the registry (exit 0 ok, 3 breaking, 1 failed)."""
+    from tally.schema_commands import run_check
+
+    raise typer.Exit(run_check(directory))
+
+
+@schemas_app.command("export")
+def schemas_export(directory: RegistryOption = None) -> None:
+    """Write the models' schemas into the registry; refused (exit 3) when one breaks."""
+    from tally.schema_commands import run_export
+
+    raise typer.Exit(run_export(directory))
+
+
 def _require_nats(settings: Settings) -> None:
     if not settings.nats_servers:
         typer.echo("tally: NATS_URL is not set (only `tally up` embeds a server)", err=True)
