@@ -7,6 +7,7 @@ needs a new version with an upcaster instead.
 """
 
 import json
+from pathlib import Path
 from uuid import uuid4
 
 import jsonschema
@@ -21,7 +22,7 @@ from events.envelope import (
     OCCURRED_AT,
 )
 from events.orders import OrderPlaced
-from events.registry import CURRENT, HISTORIC
+from events.registry import CURRENT, HISTORIC, UPCASTERS
 from events.schema_catalog import live_catalog
 from events.schema_findings import Verdict
 from events.schema_gate import check
@@ -72,3 +73,19 @@ def test_the_stored_order_placed_v1_is_read_as_v2_in_euros() -> None:
         ],
         "total": "28.99",
     }
+
+
+def test_docs_events_md_lists_every_version_its_fields_and_upcasters() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "events.md").read_text()
+    rows = {
+        tuple(cell.strip() for cell in line.split("|")[1:3]): line
+        for line in doc.splitlines()
+        if line.startswith("| ")
+    }
+    for (event_type, version), schema in REGISTRY.schemas.items():
+        row = rows.get((event_type, f"v{version}"), "")
+        assert row, f"docs/events.md has no row for {event_type} v{version}"
+        for field in schema["properties"]:
+            assert f"`{field}`" in row, f"docs/events.md: {event_type} v{version} lacks {field}"
+    for event_type, version in UPCASTERS:
+        assert f"| {event_type} v{version} → v{version + 1} |" in doc
