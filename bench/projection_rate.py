@@ -29,6 +29,8 @@ from bench.projection_load import (
     raw_upsert,
     view_digest,
 )
+from projections.consumers import ensure_projection_consumer
+from projections.dlq import ensure_dlq_stream
 from projections.messages import StoredMessage
 from projections.registry import get_projection
 from projections.replay import Replay
@@ -53,6 +55,8 @@ async def wait_checkpoint(dsn: str, name: str, seq: int) -> None:
 
 async def catch_up(nc: NATS, dsn: str, name: str, count: int, batch: int) -> float:
     stop = asyncio.Event()
+    await ensure_dlq_stream(nc.jetstream())  # as `tally migrate` does
+    await ensure_projection_consumer(nc.jetstream(), get_projection(name))
     projector = Projector(get_projection(name), nc, dsn, ProjectorSettings(batch_size=batch))
     started = time.perf_counter()
     task = asyncio.create_task(projector.run(stop))

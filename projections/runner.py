@@ -1,8 +1,9 @@
 """The projector: one durable pull consumer per projection, batches applied exactly once.
 
 A session holds a PostgreSQL connection with the projection's advisory lock (one active
-projector per projection; others wait as standbys), re-creates the consumer at the
-checkpoint + 1 (PostgreSQL, not the consumer, knows what was applied), then loops:
+projector per projection; others wait as standbys), repositions the consumer (made by
+`tally migrate`) at the checkpoint + 1 (PostgreSQL, not the consumer, knows what was
+applied), then loops:
 take a batch -> one transaction (skip seen, apply, checkpoint, NOTIFY) -> commit -> AckAll.
 Any failure ends the session; the next one starts after a backoff, from the checkpoint.
 """
@@ -17,12 +18,11 @@ from typing import Protocol
 
 import asyncpg
 from nats.aio.client import Client as NATS
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
 
 from projections.base import Connection, Projection
 from projections.batch import Retry, apply_batch
-from projections.dlq import dead_letter, ensure_dlq_stream
+from projections.consumers import consumer_name, reposition
+from projections.dlq import dead_letter
 from projections.messages import StoredMessage, complete_prefix
 from projections.pull import PullReader
 
@@ -41,16 +41,10 @@ class ProjectorSettings:
     batch_size: int = 500
     retry: Retry = field(default_factory=Retry)
     max_backoff: float = 5.0
-    ack_wait: float = 30.0
-    replicas: int = 1
 
 
 class Reposition(Exception):
     """The delivered sequences skip some: start again from the checkpoint to be sure."""
-
-
-def consumer_name(projection: Projection) -> str:
-    return f"projection-{projection.name}"
 
 
 def lock_key(projection: Projection) -> str:
@@ -115,8 +109,7 @@ class Projector:
                 )
                 or 0
             )
-            await ensure_dlq_stream(self._js, replicas=self._settings.replicas)
-            await self._recreate_consumer()
+            await reposition(self._nc.jsm(), self.projection, self.position + 1)
             reader = PullReader(
                 self._nc,
                 self.projection.stream,
@@ -156,26 +149,6 @@ class Projector:
                 self.projection.name,
             )
             await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
-
-    async def _recreate_consumer(self) -> None:
-        name, stream = consumer_name(self.projection), self.projection.stream
-        with contextlib.suppress(NotFoundError):
-            await self._js.delete_consumer(stream, name)
-        batch = self._settings.batch_size
-        await self._js.add_consumer(
-            stream,
-            ConsumerConfig(
-                durable_name=name,
-                description=f"projection {self.projection.name} (re-created at each start)",
-                deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-                opt_start_seq=self.position + 1,
-                ack_policy=AckPolicy.ALL,
-                ack_wait=self._settings.ack_wait,
-                max_deliver=-1,
-                max_ack_pending=max(20_000, batch * 8),
-                max_waiting=64,
-            ),
-        )
 
     async def _loop(self, conn: Connection, reader: PullReader, stop: asyncio.Event) -> None:
         limit = self._settings.batch_size

@@ -1,14 +1,19 @@
 """What each role may publish and subscribe to on NATS: the least that it needs.
 
 One place for the per-role users of a secured cluster. `users_block` renders them as
-nats-server configuration; docker/nats/accounts.conf is that rendering (a test keeps them
+nats-server configuration; docker/nats/nats.conf carries that rendering (a test keeps them
 equal) and the tests run the roles against an embedded server configured with it.
+
+Stream and consumer *configuration* is not constrained by publish permissions (an update
+may add a `republish` into an event subject, a consumer may deliver into any subject), so
+only `admin` may create, update or delete streams and consumers. The workers get:
 
 - api: appends to the command subjects (`orders.*`, `stock.*`), reads those streams
   (direct get, stream info) and its idempotency bucket; nothing else;
-- projector: its own durable consumers (delete, create, pull, ack), stream info, the
-  dead-letter stream; never a command subject;
-- fulfil: appends to `orders.*`, `stock.*`, `payments.*`, its consumer and status bucket;
+- projector: info, pull (`MSG.NEXT`), reset and ack on its own durable consumers, stream
+  info, and dead letters on `tally.dlq.<its projection>`; never an event subject;
+- fulfil: appends to `orders.*`, `stock.*`, `payments.*`, reads those streams, pulls and
+  acks on its consumer, and its status bucket;
 - admin (`tally migrate`, `replay`, `status`, `dlq`): the whole JetStream API, no event
   subject (an operator rebuilding a view has no business writing events).
 """
@@ -17,9 +22,9 @@ import json
 from dataclasses import dataclass
 
 from events.subjects import ORDERS, PAYMENTS, STOCK, STREAM_SUBJECTS
-from projections.dlq import DLQ_STREAM, DLQ_SUBJECTS
+from projections.consumers import consumer_name
+from projections.dlq import DLQ_STREAM, DLQ_SUBJECTS, dlq_subject
 from projections.registry import PROJECTIONS
-from projections.runner import consumer_name
 from write_side.fulfilment.consumer import CONSUMER as FULFILMENT
 from write_side.fulfilment.status import BUCKET as STATUS_BUCKET
 from write_side.idempotency import BUCKET as IDEMPOTENCY_BUCKET
@@ -53,34 +58,29 @@ def _bucket(bucket: str) -> list[str]:
     return [*_read_streams(f"KV_{bucket}")[1:], f"$KV.{bucket}.>"]
 
 
-def _durable(stream: str, consumer: str, *, recreate: bool = False) -> list[str]:
-    """Pull from and ack a durable consumer, create or update it, and (`recreate`)
-    delete it, as the projectors do at every start."""
+def _durable(stream: str, consumer: str, *, reset: bool = False) -> list[str]:
+    """Pull from and ack a durable consumer made by `tally migrate`; `reset`: move it back
+    to a sequence (the projectors, from their checkpoint). Never create, update or
+    delete it."""
     api = "$JS.API.CONSUMER"
     subjects = [
         f"{api}.INFO.{stream}.{consumer}",
         f"{api}.MSG.NEXT.{stream}.{consumer}",
         f"$JS.ACK.{stream}.{consumer}.>",
     ]
-    subjects += [
-        f"{api}.CREATE.{stream}.{consumer}",
-        f"{api}.CREATE.{stream}.{consumer}.>",
-        f"{api}.DURABLE.CREATE.{stream}.{consumer}",
-    ]
-    if recreate:
-        subjects.append(f"{api}.DELETE.{stream}.{consumer}")
+    if reset:
+        subjects.append(f"{api}.RESET.{stream}.{consumer}")
     return subjects
 
 
 def role_permissions() -> dict[str, Permissions]:
-    projector = [*_read_streams(ORDERS, STOCK, DLQ_STREAM)]
+    projector = ["$JS.API.INFO", f"$JS.API.STREAM.INFO.{DLQ_STREAM}"]
     for projection in PROJECTIONS.values():
-        projector += _durable(projection.stream, consumer_name(projection), recreate=True)
-    projector += [
-        f"$JS.API.STREAM.CREATE.{DLQ_STREAM}",
-        f"$JS.API.STREAM.UPDATE.{DLQ_STREAM}",
-        DLQ_SUBJECTS,
-    ]
+        projector += [
+            f"$JS.API.STREAM.INFO.{projection.stream}",
+            *_durable(projection.stream, consumer_name(projection), reset=True),
+            dlq_subject(projection.name),
+        ]
     roles = {
         "api": Permissions(
             (

@@ -21,6 +21,7 @@ from write_side.fulfilment.http_gateway import HttpPaymentGateway
 from write_side.fulfilment.payments import GuardedGateway
 from write_side.fulfilment.process import Fulfilment
 from write_side.fulfilment.simulator import SimulatedGateway
+from write_side.fulfilment.status import BUCKET as STATUS_BUCKET
 from write_side.fulfilment.status import BreakerStatusPublisher, open_status_bucket
 
 log = logging.getLogger("tally.fulfilment")
@@ -54,7 +55,8 @@ def breaker_check(breaker: CircuitBreaker) -> Check:
 
 
 async def ensure_fulfilment(nc: NATS, settings: Settings) -> None:
-    """The durable consumer and the status bucket (`tally migrate` and at start)."""
+    """The durable consumer and the status bucket (`tally migrate` only: the fulfilment
+    user may not create or change them)."""
     js = nc.jetstream()
     await ensure_consumer(
         js, consumer_config(max_ack_pending=max(10_000, settings.fulfil_concurrency))
@@ -85,8 +87,8 @@ async def run_fulfil(
     )
     gateway = build_gateway(settings)
     try:
-        await ensure_fulfilment(nc, settings)
-        publisher = BreakerStatusPublisher(await open_status_bucket(nc.jetstream()), breaker)
+        status_bucket = await nc.jetstream().key_value(STATUS_BUCKET)  # made by tally migrate
+        publisher = BreakerStatusPublisher(status_bucket, breaker)
         store = JetStreamEventStore(nc, timeout=settings.nats_timeout)
         service = CommandService(store, max_attempts=settings.command_max_attempts)
         guarded = GuardedGateway(

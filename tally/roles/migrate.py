@@ -1,8 +1,11 @@
-"""`tally migrate`: the streams, the key-value bucket, the dead letters and the database schema."""
+"""`tally migrate`: the streams, the key-value buckets, the consumers, the dead letters and
+the database schema. Only this command (the NATS admin) creates or changes them."""
 
 import logging
 
+from projections.consumers import ensure_projection_consumer
 from projections.dlq import ensure_dlq_stream
+from projections.registry import PROJECTIONS
 from tally.nats_auth import nats_auth_options
 from tally.nats_connection import connect_nats
 from tally.roles.database import upgrade_database
@@ -24,6 +27,8 @@ async def run_migrate(settings: Settings) -> None:
         streams = await migrate_streams(nc, settings)
         await ensure_fulfilment(nc, settings)
         await ensure_dlq_stream(nc.jetstream(), replicas=settings.stream_replicas)
+        for projection in PROJECTIONS.values():
+            await ensure_projection_consumer(nc.jetstream(), projection)
         log.info("streams ready", extra={"streams": streams, "replicas": settings.stream_replicas})
     finally:
         await nc.drain()

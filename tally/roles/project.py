@@ -5,7 +5,6 @@ import logging
 
 from prometheus_client import start_http_server
 
-from projections.dlq import ensure_dlq_stream
 from projections.registry import PROJECTIONS, get_projection
 from projections.runner import Projector
 from tally.database_url import asyncpg_dsn
@@ -41,7 +40,6 @@ async def run_projectors(
         **nats_auth_options(settings),
     )
     try:
-        await ensure_dlq_stream(nc.jetstream(), replicas=settings.stream_replicas)
         config = projector_settings(settings)
         projectors = [Projector(p, nc, asyncpg_dsn(dsn), config, observer=metrics) for p in chosen]
         log.info("projecting", extra={"projections": [p.name for p in chosen]})

@@ -29,7 +29,6 @@ def projector_settings(settings: Settings) -> ProjectorSettings:
     return ProjectorSettings(
         batch_size=settings.projector_batch_size,
         retry=Retry(settings.projector_max_deliveries, settings.projector_retry_backoff),
-        replicas=settings.stream_replicas,
     )
 
 

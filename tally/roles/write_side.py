@@ -7,6 +7,7 @@ from write_side.command_service import CommandService
 from write_side.event_store import JetStreamEventStore
 from write_side.http.idempotent import IdempotentCommands
 from write_side.http.routes import CommandRoutes
+from write_side.idempotency import BUCKET as IDEMPOTENCY_BUCKET
 from write_side.idempotency import IdempotencyStore, open_bucket
 from write_side.observer import CommandObserver
 from write_side.streams import StreamSettings, ensure_streams
@@ -33,10 +34,6 @@ async def command_routes(
 ) -> CommandRoutes:
     store = JetStreamEventStore(nc, timeout=settings.nats_timeout)
     service = CommandService(store, max_attempts=settings.command_max_attempts, observer=observer)
-    kv = await open_bucket(
-        nc.jetstream(),
-        ttl_seconds=settings.idempotency_ttl_hours * 3600,
-        replicas=settings.stream_replicas,
-    )
+    kv = await nc.jetstream().key_value(IDEMPOTENCY_BUCKET)  # made by tally migrate
     idempotency = IdempotentCommands(IdempotencyStore(kv))
     return CommandRoutes(service, idempotency, deadline=settings.command_deadline)

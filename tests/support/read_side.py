@@ -20,6 +20,8 @@ from events.envelope import Envelope
 from events.orders import OrderCancelled, OrderConfirmed, OrderLine, OrderPlaced, OrderRejected
 from events.stock import StockReceived, StockReserved
 from projections.batch import Retry
+from projections.consumers import ensure_projection_consumer
+from projections.dlq import ensure_dlq_stream
 from projections.registry import get_projection
 from projections.runner import Projector, ProjectorSettings
 from write_side.streams import StreamSettings, ensure_streams
@@ -87,7 +89,12 @@ FAST = ProjectorSettings(batch_size=100, retry=Retry(attempts=3, backoff=0.01), 
 async def projecting(
     nc: NATS, database_url: str, *names: str, settings: ProjectorSettings = FAST, **kw: Any
 ) -> AsyncIterator[list[Projector]]:
+    """The projectors `names` running (their consumers and the dead letters made first,
+    as `tally migrate` does)."""
     stop = asyncio.Event()
+    await ensure_dlq_stream(nc.jetstream())
+    for name in names:
+        await ensure_projection_consumer(nc.jetstream(), get_projection(name))
     projectors = [Projector(get_projection(n), nc, database_url, settings, **kw) for n in names]
     tasks = [asyncio.create_task(projector.run(stop)) for projector in projectors]
     try:

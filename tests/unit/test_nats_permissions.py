@@ -40,3 +40,20 @@ def test_only_the_writers_publish_events() -> None:
         assert not any(s.startswith("$JS.API.STREAM.DELETE") for s in permissions.publish) or (
             role == "admin"
         )
+
+
+def test_no_worker_may_create_or_change_a_stream_or_consumer() -> None:
+    """Only admin (`tally migrate`) makes and changes streams and consumers: a worker that
+    could would be able to republish into event subjects or deliver into any inbox."""
+    forbidden = ["STREAM.CREATE", "STREAM.UPDATE", "STREAM.DELETE", "STREAM.PURGE"]
+    forbidden += ["CONSUMER.CREATE", "CONSUMER.DURABLE", "CONSUMER.DELETE"]
+    for role, permissions in role_permissions().items():
+        if role == "admin":
+            continue
+        for subject in permissions.publish:
+            wildcard = "*" in subject or ">" in subject
+            assert subject != ">" and not subject.startswith("$JS.>"), (role, subject)
+            assert not (wildcard and subject.startswith("$JS.API.")) or subject.startswith(
+                "$JS.API.DIRECT.GET."
+            ), (role, subject)
+            assert not any(f"$JS.API.{name}" in subject for name in forbidden), (role, subject)

@@ -6,8 +6,6 @@ tally/nats_permissions.py, the query API on a `tally_query` login, the projector
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,51 +13,15 @@ import pytest
 from pydantic import SecretStr
 
 from support.db_roles import login_role
+from support.secured_nats import settings_for
 from tally.embedded.nats_server import EmbeddedNats
-from tally.nats_permissions import accounts_block, users_block
 from tally.roles.api import api_app
 from tally.roles.fulfil import run_fulfil
 from tally.roles.migrate import run_migrate
 from tally.roles.project import run_projectors
 from tally.roles.replay import run_replay
-from tally.settings import Settings
 
 pytestmark = pytest.mark.integration
-PASSWORDS = {role: f"{role}-secret" for role in ("api", "projector", "fulfil", "admin")}
-
-
-@pytest.fixture(params=["authorization", "docker-accounts"])
-async def secured_nats(
-    tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[EmbeddedNats]:
-    """The users in a plain `authorization` block, or docker/nats/nats.conf's accounts
-    (passwords from the server's environment, as in compose)."""
-    if request.param == "authorization":
-        config = "authorization {\n" + users_block(PASSWORDS) + "\n}"
-    else:
-        config = accounts_block()
-        for role, password in [*PASSWORDS.items(), ("sys", "sys-secret")]:
-            monkeypatch.setenv(f"NATS_{role.upper()}_PASSWORD", password)
-    server = EmbeddedNats(
-        tmp_path / "nats",
-        extra_config=config,
-        probe_credentials=("admin", PASSWORDS["admin"]),
-    )
-    await asyncio.to_thread(server.start)
-    try:
-        yield server
-    finally:
-        await asyncio.to_thread(server.stop)
-
-
-def settings_for(role: str, nats_url: str, **more: Any) -> Settings:
-    return Settings(
-        nats_url=nats_url,
-        nats_user=role,
-        nats_password=SecretStr(PASSWORDS[role]),
-        nats_connect_timeout=5,
-        **more,
-    )
 
 
 async def wait_for(http: httpx.AsyncClient, path: str, **expected: Any) -> dict[str, Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from nats.aio.client import Client as NATS
 
+from projections.consumers import ensure_projection_consumer
+from projections.registry import get_projection
 from support.read_side import (
     order_history,
     projecting,
@@ -157,13 +159,22 @@ async def test_atomic_batch_is_applied(nc: NATS, db: str) -> None:
     assert row[:4] == ("atomic", 16, 6, 7)
 
 
-async def test_consumer_deleted_under_the_projector_is_recreated(nc: NATS, db: str) -> None:
+async def test_a_consumer_deleted_under_the_projector_is_waited_for(
+    nc: NATS, db: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The projector may not create consumers (only `tally migrate` does): it says what is
+    missing, retries, and goes on from its checkpoint once the consumer is back."""
     await publish(nc, order_history(2))
     async with projecting(nc, db, "stock"):
         last = (await nc.jetstream().stream_info("STOCK")).state.last_seq
         await wait_position(db, "stock", last)
         await nc.jetstream().delete_consumer("STOCK", "projection-stock")
         await publish(nc, order_history(1)[1:], start=50)
+        with pytest.raises(TimeoutError):
+            await wait_position(db, "stock", last + 2, timeout=3)
+        errors = [str(getattr(record, "error", "")) for record in caplog.records]
+        assert any("missing: run `tally migrate`" in error for error in errors), errors
+        await ensure_projection_consumer(nc.jetstream(), get_projection("stock"))
         await wait_position(db, "stock", last + 2, timeout=10)
     (row,) = [row for row in await rows(db, "stock_items", "sku") if row[0] == "sku-0"]
     assert row[3] == 4  # sku-0: 2 events before, 2 after, none twice
