@@ -108,7 +108,11 @@ def project(
     """Run the projectors that fold the streams into the read models."""
     from tally.roles.project import run_projectors
 
-    settings = _require_database(_settings())
+    settings = _settings()
+    _require_nats(settings)
+    if settings.projector_database_dsn() is None:  # its own role's URL is enough
+        typer.echo("tally: TALLY_PROJECTOR_DATABASE_URL (or DATABASE_URL) is not set", err=True)
+        raise typer.Exit(2)
     _run(_stoppable(settings, lambda s, stop: run_projectors(s, stop, names or None)))
 
 

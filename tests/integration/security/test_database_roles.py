@@ -1,14 +1,21 @@
 """The database roles made by the migrations: the query API's role can only read, the
 projectors' role can write the views but not change the schema."""
 
+import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
 
+from events.stock import StockReceived
 from support.db_roles import login_role
+from support.read_side import connect, position, publish
+from support.roles import Role, role_env
 from tally.database_url import asyncpg_dsn
 from tally.roles.database import run_alembic
+from tally.roles.migrate import run_migrate
+from tally.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -95,3 +102,26 @@ async def test_migrations_run_twice_on_one_server(database_url: str, migrated: s
     """The roles are cluster-wide: a second database migrates without tripping on them."""
     await run_alembic(migrated, "base", down=True)
     await run_alembic(migrated)
+
+
+async def test_tally_project_runs_on_its_own_role_url_alone(
+    migrated: str, nats_url: str, tmp_path: Path
+) -> None:
+    """As compose runs it: TALLY_PROJECTOR_DATABASE_URL, no DATABASE_URL (the owner's)."""
+    await run_migrate(Settings(nats_url=nats_url))
+    async with login_role(migrated, "tally_projector") as writer_url:
+        env = role_env(nats_url, TALLY_PROJECTOR_DATABASE_URL=writer_url)
+        projector = Role(["project", "stock"], env, tmp_path / "project.log").start()
+        try:
+            nc = await connect(nats_url)
+            try:
+                seq = await publish(nc, [("stock.S1", StockReceived(quantity=3))])
+            finally:
+                await nc.close()
+            async with asyncio.timeout(30):
+                while await position(asyncpg_dsn(migrated), "stock") < seq:
+                    assert projector.alive, projector.tail()
+                    await asyncio.sleep(0.1)
+        finally:
+            projector.stop()
+        assert "Traceback" not in projector.tail(), projector.tail()
