@@ -1,14 +1,17 @@
-"""Read-your-writes: how far each projection has got, learnt from PostgreSQL notifications.
+"""Read-your-writes: how far each projection has got, confirmed by its checkpoint row.
 
 One LISTEN connection per API process; the projectors NOTIFY `name:stream:seq` in the
 transaction that saves their checkpoint, so a notification arrives only after the commit.
-A request waiting for a position is woken by a notification, never by polling; it reads
-the checkpoint once after registering (so no notification can slip by) and once more
-when its time is up (in case the LISTEN connection was down).
+A notification is only a wake-up hint: any database login may send one, so what a request
+waits for is the checkpoint row, read again (one read per projection shared by the waiters
+it woke) whenever a notification claims the position. A request registers before it reads
+(so no notification can slip by), never polls in a loop, and reads once more when its
+time is up (in case the LISTEN connection was down).
 """
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,8 +27,11 @@ class ProjectionPositions:
     def __init__(self, dsn: str, *, channel: str = CHANNEL) -> None:
         self._dsn = dsn
         self._channel = channel
-        self._known: dict[str, int] = {}
-        self._waiters: dict[str, list[tuple[int, asyncio.Future[None]]]] = {}
+        self._known: dict[str, int] = {}  # only ever from the checkpoint rows
+        self._waiters: dict[str, list[tuple[int, asyncio.Future[int]]]] = {}
+        self._ticks = itertools.count(1)  # orders registrations, hints and reads
+        self._reads: dict[str, tuple[int, asyncio.Future[int]]] = {}
+        self._last_hint: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
         self.listening = False
 
@@ -39,21 +45,26 @@ class ProjectionPositions:
                 await self._task
 
     def known(self, name: str) -> int:
+        """The position of `name` last read from its checkpoint row."""
         return self._known.get(name, 0)
 
-    def advance(self, name: str, seq: int) -> None:
-        if seq <= self._known.get(name, 0):
-            return
-        self._known[name] = seq
-        waiters = self._waiters.get(name, [])
-        for target, future in waiters:
-            if target <= seq and not future.done():
-                future.set_result(None)
+    def _confirm(self, name: str, seq: int) -> None:
+        if seq > self._known.get(name, 0):
+            self._known[name] = seq
 
     def _on_notify(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        """A hint: wake the waiters it claims to satisfy; they read the checkpoint."""
         name, _, seq = payload.rpartition(":")
-        with contextlib.suppress(ValueError):
-            self.advance(name.partition(":")[0], int(seq))
+        name = name.partition(":")[0]
+        try:
+            claimed = int(seq)
+        except ValueError:
+            return
+        tick = next(self._ticks)
+        self._last_hint[name] = tick
+        for target, future in self._waiters.get(name, []):
+            if target <= claimed and not future.done():
+                future.set_result(tick)
 
     async def _supervise(self) -> None:
         delay = 0.2
@@ -75,7 +86,7 @@ class ProjectionPositions:
                 await conn.add_listener(self._channel, self._on_notify)
                 self.listening, delay = True, 0.2
                 for row in await conn.fetch("SELECT name, position FROM projection_checkpoints"):
-                    self.advance(row["name"], int(row["position"]))
+                    self._confirm(row["name"], int(row["position"]))
                 await lost.wait()
             except Exception as error:  # whatever it was, listen again
                 log.warning("LISTEN connection failed: %s", error)
@@ -84,21 +95,38 @@ class ProjectionPositions:
                 conn.terminate()
             await asyncio.sleep(delay)
 
+    async def _read(self, name: str, since: int, reread: Reread) -> None:
+        """The checkpoint of `name` from a read that began after tick `since`: joins one
+        in flight if it began late enough, else starts one (shared with later waiters)."""
+        running = self._reads.get(name)
+        if running is None or running[0] <= since or running[1].done():
+            running = (next(self._ticks), asyncio.ensure_future(reread()))
+            self._reads[name] = running
+        self._confirm(name, await asyncio.shield(running[1]))
+
     async def wait_for(self, name: str, seq: int, timeout: float, reread: Reread) -> bool:
-        """True once projection `name` has applied `seq`; False after `timeout` seconds."""
+        """True once projection `name` has applied `seq` (by its checkpoint row); False
+        after `timeout` seconds."""
         if self.known(name) >= seq:
             return True
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = (seq, future)
-        self._waiters.setdefault(name, []).append(entry)
-        try:
-            self.advance(name, await reread())
-            if not future.done():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(future), timeout)
-            if not future.done():
-                self.advance(name, await reread())
-            return self.known(name) >= seq
-        finally:
-            self._waiters[name].remove(entry)
-            future.cancel()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        waiters = self._waiters.setdefault(name, [])
+        since = next(self._ticks)  # a read from before this moment may miss a commit
+        while True:
+            future: asyncio.Future[int] = loop.create_future()
+            entry = (seq, future)
+            waiters.append(entry)  # before the read: a hint from now on wakes `future`
+            try:
+                await self._read(name, since, reread)
+                if self.known(name) >= seq:
+                    return True
+                try:
+                    await asyncio.wait_for(asyncio.shield(future), max(deadline - loop.time(), 0))
+                except TimeoutError:
+                    await self._read(name, next(self._ticks), reread)
+                    return self.known(name) >= seq
+                since = self._last_hint[name]  # the latest hint, not only the one that woke us
+            finally:
+                waiters.remove(entry)
+                future.cancel()
