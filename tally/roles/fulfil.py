@@ -23,6 +23,7 @@ from write_side.fulfilment.process import Fulfilment
 from write_side.fulfilment.simulator import SimulatedGateway
 from write_side.fulfilment.status import BUCKET as STATUS_BUCKET
 from write_side.fulfilment.status import BreakerStatusPublisher, open_status_bucket
+from write_side.key_value import JetStreamKeyValue
 
 log = logging.getLogger("tally.fulfilment")
 
@@ -87,8 +88,9 @@ async def run_fulfil(
     )
     gateway = build_gateway(settings)
     try:
-        status_bucket = await nc.jetstream().key_value(STATUS_BUCKET)  # made by tally migrate
-        publisher = BreakerStatusPublisher(status_bucket, breaker)
+        # made by `tally migrate`: the fulfilment user may not create it
+        status_bucket = await nc.jetstream().key_value(STATUS_BUCKET)
+        publisher = BreakerStatusPublisher(JetStreamKeyValue(status_bucket, STATUS_BUCKET), breaker)
         store = JetStreamEventStore(nc, timeout=settings.nats_timeout)
         service = CommandService(store, max_attempts=settings.command_max_attempts)
         guarded = GuardedGateway(

@@ -9,6 +9,7 @@ from write_side.http.idempotent import IdempotentCommands
 from write_side.http.routes import CommandRoutes
 from write_side.idempotency import BUCKET as IDEMPOTENCY_BUCKET
 from write_side.idempotency import IdempotencyStore, open_bucket
+from write_side.key_value import JetStreamKeyValue
 from write_side.observer import CommandObserver
 from write_side.streams import StreamSettings, ensure_streams
 
@@ -34,6 +35,7 @@ async def command_routes(
 ) -> CommandRoutes:
     store = JetStreamEventStore(nc, timeout=settings.nats_timeout)
     service = CommandService(store, max_attempts=settings.command_max_attempts, observer=observer)
-    kv = await nc.jetstream().key_value(IDEMPOTENCY_BUCKET)  # made by tally migrate
+    # made by `tally migrate`: the API's NATS user may not create it
+    kv = JetStreamKeyValue(await nc.jetstream().key_value(IDEMPOTENCY_BUCKET), IDEMPOTENCY_BUCKET)
     idempotency = IdempotentCommands(IdempotencyStore(kv))
     return CommandRoutes(service, idempotency, deadline=settings.command_deadline)
