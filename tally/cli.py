@@ -217,9 +217,12 @@ def _require_database(settings: Settings) -> Settings:
 @app.command()
 def config() -> None:
     """Print the effective settings, secrets masked."""
+    from tally.redaction import mask_url
+
     settings = _settings()
     for name, value in sorted(settings.model_dump(mode="json").items()):
-        typer.echo(f"{name}={'' if value is None else value}")
+        shown = "" if value is None else mask_url(value) if isinstance(value, str) else value
+        typer.echo(f"{name}={shown}")
 
 
 token_app = typer.Typer(help="API tokens (TALLY_API_TOKENS).", no_args_is_help=True)

@@ -17,6 +17,8 @@ from tenacity import (
 )
 from tenacity import wait_random_exponential as backoff
 
+from tally.redaction import mask_url
+
 log = logging.getLogger("tally.nats")
 
 
@@ -67,12 +69,13 @@ async def connect_nats(
 ) -> NATS:
     refused: list[str] = []
     refusal = asyncio.Event()
+    shown = ", ".join(mask_url(server) for server in servers)  # user:password@ masked
 
     async def error_cb(error: Exception) -> None:
         if (reason := _refusal(error)) is not None:
             refused[:] = [reason]
             refusal.set()
-        log.warning("nats error: %s", error or type(error).__name__)
+        log.warning("nats error: %s", mask_url(str(error) or type(error).__name__))
 
     async def disconnected_cb() -> None:
         log.warning("nats disconnected")
@@ -112,11 +115,11 @@ async def connect_nats(
                     if reason is None:
                         raise
                     raise NatsRefused(
-                        f"cannot connect to NATS at {', '.join(servers)}: {reason}; "
+                        f"cannot connect to NATS at {shown}: {reason}; "
                         "check the TALLY_NATS_* credentials and TLS settings"
                     ) from error
     except (OSError, TimeoutError, nats.errors.Error) as error:
-        raise NatsUnavailable(f"cannot connect to NATS at {', '.join(servers)}: {error}") from error
+        raise NatsUnavailable(f"cannot connect to NATS at {shown}: {error}") from error
     # Connected: from now on, reconnect for as long as the process lives. nats-py reads
     # this option at every reconnect; the initial attempts above were bounded instead.
     nc.options["max_reconnect_attempts"] = -1

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tally.database_url import validate_database_url
 from tally.http.tokens import parse_tokens
+from tally.redaction import mask_url
 
 
 def _nats_servers(value: str | None) -> str | None:
@@ -20,7 +21,7 @@ def _nats_servers(value: str | None) -> str | None:
     for server in value.split(","):
         server = server.strip()
         if not server or ("://" not in server and ":" not in server):
-            raise ValueError(f"not a NATS server URL: {server!r}")
+            raise ValueError(f"not a NATS server URL: {mask_url(server)!r}")
     return value
 
 

@@ -13,6 +13,7 @@ from tally.http.ops import Check, CheckResult
 from tally.metrics import Metrics
 from tally.nats_auth import nats_auth_options
 from tally.nats_connection import connect_nats
+from tally.redaction import host_port
 from tally.roles.lifecycle import serve_http
 from tally.roles.read_side import query_side
 from tally.roles.security import api_auth, command_limit
@@ -26,7 +27,8 @@ def nats_check(nc: NATS) -> Check:
         if not nc.is_connected:
             return False, "not connected"
         await nc.flush(timeout=1)
-        return True, nc.connected_url.netloc if nc.connected_url else "connected"
+        # host:port only: NATS_URL may carry user:password@
+        return True, host_port(nc.connected_url.geturl()) if nc.connected_url else "connected"
 
     return check
 
