@@ -20,8 +20,9 @@ from support.fulfilment_checks import doubled_events, outstanding
 from support.ledger_gateway import Ledger, ledger_gateway
 from support.roles import Role, role_env
 from write_side.domain.order import CancelOrder, ShipOrder
-from write_side.fulfilment.consumer import CONSUMER, consumer_config
+from write_side.fulfilment.consumer import consumer_config
 from write_side.fulfilment.failpoints import EXIT_CODE
+from write_side.fulfilment.status import open_status_bucket
 
 pytestmark = pytest.mark.faults
 SKUS = ["a", "b", "scarce"]
@@ -29,19 +30,9 @@ NORMAL = (("a", 1, "10.00"), ("b", 2, "5.00"))
 ACK_WAIT = 2.0
 
 
-async def short_ack_wait(shop: Shop, process: Role) -> None:
-    """A started process sets the consumer's ack_wait (30 s); make it 2 s, so that what a
-    crash left unacknowledged comes back in seconds: what the ack_wait would do, sooner."""
-    js = shop.nc.jetstream()
-    async with asyncio.timeout(30):
-        while (await js.consumer_info("ORDERS", CONSUMER)).config.ack_wait == ACK_WAIT:
-            if not process.alive:
-                return
-            await asyncio.sleep(0.05)
-    await js.add_consumer("ORDERS", short_config())
-
-
 def short_config() -> ConsumerConfig:
+    """The consumer `tally migrate` makes, with a 2 s ack_wait (not 30 s), so that what a
+    crash left unacknowledged comes back in seconds (`tally fulfil` never changes it)."""
     config = consumer_config()
     config.ack_wait = ACK_WAIT
     return config
@@ -71,7 +62,6 @@ async def settle(
     that took. `linger`: then keep it running a little (late work would break the books)."""
     process.start()
     started = time.monotonic()
-    await short_ack_wait(s, process)
     async with asyncio.timeout(60):
         while await outstanding(s, ledger, orders, SKUS):
             assert process.alive, process.tail()
@@ -99,7 +89,8 @@ async def test_fulfilment_killed_between_each_pair_of_steps(
     async with ledger_gateway(Decimal(1000)) as (ledger, url), shop(nats_url) as s:
         env = role_env(nats_url, TALLY_PAYMENT_URL=url, TALLY_PAYMENT_DEADLINE_SECONDS="300")
         process = Role(["fulfil"], env, tmp_path / "fulfil.log")
-        await s.nc.jetstream().add_consumer("ORDERS", short_config())
+        await s.nc.jetstream().add_consumer("ORDERS", short_config())  # as migrate does,
+        await open_status_bucket(s.nc.jetstream())  # and its status bucket
         for sku in SKUS:
             await s.receive(sku, 3 if sku == "scarce" else 1000)
         for point in points:
@@ -108,7 +99,6 @@ async def test_fulfilment_killed_between_each_pair_of_steps(
                 report.recovered(took, "restarted without failpoints: all settled")
             done = await workload(s, point, orders)
             process.start(TALLY_FAILPOINTS=point)
-            await short_ack_wait(s, process)
             code = await exited(process, 45)
             assert code == EXIT_CODE, f"{point}: exit {code}\n{process.tail()}"
             report.fault(f"{done}; the process died at {point}")

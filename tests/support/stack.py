@@ -41,6 +41,13 @@ class Stack:
             return items
 
 
+async def wait_logged(role: Role, text: str, timeout: float = 60) -> None:
+    async with asyncio.timeout(timeout):
+        while text not in role.tail(1_000_000):
+            assert role.alive, role.tail()
+            await asyncio.sleep(0.1)
+
+
 @contextlib.asynccontextmanager
 async def running_stack(env: dict[str, str], logs: Path) -> AsyncIterator[Stack]:
     await asyncio.to_thread(migrate, env)
@@ -55,6 +62,9 @@ async def running_stack(env: dict[str, str], logs: Path) -> AsyncIterator[Stack]
         for role in stack.roles:
             role.start()
         await asyncio.to_thread(stack.api.wait_http, stack.base, "/ready", 60)
+        # the workers are running (and handle stop signals) once they have said so
+        await wait_logged(stack.project, "projecting")
+        await wait_logged(stack.fulfil, "fulfilment running")
         yield stack
     finally:
         for role in stack.roles:

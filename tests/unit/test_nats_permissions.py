@@ -3,6 +3,7 @@ tally/nats_permissions.py renders, the config is valid, and no role but the writ
 publish an event subject."""
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -21,8 +22,10 @@ def test_the_docker_config_carries_the_generated_users() -> None:
 
 
 def test_nats_server_accepts_the_docker_config() -> None:
-    env = dict(os.environ)
-    env.update({f"NATS_{role.upper()}_PASSWORD": "x" for role in [*role_permissions(), "sys"]})
+    env = dict(os.environ)  # every variable the config reads, as compose sets them
+    env.update({name: "x" for name in re.findall(r"\$(NATS_\w+)", CONF.read_text())})
+    env.update({f"NATS_ROUTE_{n}": f"nats-route://route:x@127.0.0.1:{6221 + n}" for n in (1, 2, 3)})
+    env.update(NATS_CLUSTER_LISTEN="127.0.0.1:6222", NATS_MONITOR_LISTEN="127.0.0.1:8222")
     checked = subprocess.run(
         [str(find_nats_server()), "-t", "-c", str(CONF)], env=env, capture_output=True, text=True
     )
