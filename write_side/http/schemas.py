@@ -1,9 +1,11 @@
 """Request and answer bodies of the command routes; they validate requests and feed the
 OpenAPI document."""
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic_core import PydanticCustomError
 
 from events.money import MONEY_PATTERN
 from events.orders import CURRENCY_PATTERN
@@ -11,6 +13,31 @@ from events.subjects import SKU_PATTERN
 
 MoneyText = Annotated[str, Field(pattern=MONEY_PATTERN, max_length=16, examples=["12.50"])]
 Sku = Annotated[str, Field(pattern=SKU_PATTERN, examples=["SKU-1"])]
+# Free text never carries control characters (C0, DEL, C1): PostgreSQL refuses NUL, and a
+# value the API accepted must never become an event the views cannot store.
+FREE_TEXT_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _no_control_characters(text: str) -> str:
+    if _CONTROL.search(text):
+        raise PydanticCustomError(
+            "control_characters", "must not contain control characters (U+0000-001F, U+007F-009F)"
+        )
+    return text
+
+
+# Free-text fields: checked by the validator (a clear message, after the length bounds);
+# the pattern documents it in OpenAPI.
+_NO_CONTROL = AfterValidator(_no_control_characters)
+_DOCUMENTED = {"pattern": FREE_TEXT_PATTERN}
+CustomerId = Annotated[
+    str, Field(min_length=1, max_length=200, json_schema_extra=_DOCUMENTED), _NO_CONTROL
+]
+CancelReason = Annotated[str, Field(max_length=500, json_schema_extra=_DOCUMENTED), _NO_CONTROL]
+AdjustReason = Annotated[
+    str, Field(min_length=1, max_length=500, json_schema_extra=_DOCUMENTED), _NO_CONTROL
+]
 
 
 class _Body(BaseModel):
@@ -24,13 +51,13 @@ class OrderLineIn(_Body):
 
 
 class PlaceOrderBody(_Body):
-    customer_id: Annotated[str, Field(min_length=1, max_length=200)]
+    customer_id: CustomerId
     currency: Annotated[str, Field(pattern=CURRENCY_PATTERN)] = "EUR"
     lines: Annotated[list[OrderLineIn], Field(min_length=1, max_length=1000)]
 
 
 class CancelOrderBody(_Body):
-    reason: Annotated[str, Field(max_length=500)] = ""
+    reason: CancelReason = ""
 
 
 class ShipOrderBody(_Body):
@@ -43,7 +70,7 @@ class ReceiveStockBody(_Body):
 
 class AdjustStockBody(_Body):
     delta: Annotated[StrictInt, Field(ge=-1_000_000_000, le=1_000_000_000)]
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: AdjustReason
 
     @field_validator("delta")
     @classmethod

@@ -147,3 +147,30 @@ async def test_scopes_hold_on_the_real_command_routes(
     cancel = await commands.post(f"/orders/{uuid4()}/cancel", json={})
     assert cancel.status_code == 404  # passed the guard, refused by the domain
     assert await messages(nc, "STOCK") == 1
+
+
+@pytest.mark.parametrize("char", ["\x00", "\t", "\n", "\x1b", "\x7f", "\x85", "\x9f"], ids=repr)
+async def test_control_characters_in_free_text_are_422_before_nats(
+    commands: httpx.AsyncClient, nc: NATS, char: str
+) -> None:
+    """A NUL in a customer id or a reason used to be accepted, then refused by PostgreSQL:
+    a poison event, the order missing from the view. Every free-text field of every
+    command refuses control characters before anything is appended."""
+    line = {"sku": "S1", "quantity": 1, "unit_price": "1.00"}
+    placed = await commands.post("/orders", json={"customer_id": "c", "lines": [line]})
+    received = await commands.post("/stock/S1/receive", json={"quantity": 5})
+    assert placed.status_code == received.status_code == 202
+    before = {stream: await messages(nc, stream) for stream in ("ORDERS", "STOCK")}
+    order = placed.json()["order_id"]
+    cases = [
+        ("/orders", {"customer_id": f"c{char}1", "lines": [line]}, "customer_id"),
+        (f"/orders/{order}/cancel", {"reason": f"because{char}"}, "reason"),
+        ("/stock/S1/adjust", {"delta": -1, "reason": f"{char}count"}, "reason"),
+    ]
+    for path, body, field in cases:
+        answer = await commands.post(path, json=body)
+        assert answer.status_code == 422, (path, answer.text)
+        assert [(e["field"], e["code"]) for e in answer.json()["errors"]] == [
+            (field, "control_characters")
+        ]
+    assert {stream: await messages(nc, stream) for stream in ("ORDERS", "STOCK")} == before
