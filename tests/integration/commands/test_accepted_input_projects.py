@@ -93,7 +93,7 @@ async def stored(nc: NATS, position: str) -> RecordedEvent:
         message.headers or {},
         stream=stream,
         seq=int(seq),
-        subject=message.subject,
+        subject=message.subject or "",
     )
 
 
