@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+from typing import Any
 
 HOST = "127.0.0.1"
 
@@ -22,6 +23,7 @@ class DelayingProxy:
         self.delay = 0.0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, HOST, self.listen_port)
@@ -30,6 +32,9 @@ class DelayingProxy:
         if self._server is not None:
             self._server.close()
         self.cut()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def cut(self) -> None:
         """Close every open connection (both sides), as a network failure would."""
@@ -43,10 +48,17 @@ class DelayingProxy:
             client_w.close()
             return
         self._writers |= {client_w, server_w}
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
         try:
             await asyncio.gather(self._pump(client_r, server_w), self._pump(server_r, client_w))
+        except asyncio.CancelledError:
+            client_w.close()  # the proxy is closing: so is the connection
+            server_w.close()
         finally:
             self._writers -= {client_w, server_w}
+            self._tasks.discard(task)
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Copies reader -> writer, each chunk held until its due time; closes on EOF."""

@@ -219,16 +219,17 @@ class CommandService:
             for index, event in enumerate(events)
         ]
         result = await self._store.append(subject, pending, last_seq)
+        if result.duplicate or result.first_seq <= last_seq:
+            # Nothing was written: these event ids were stored before (a step repeated by a
+            # redelivery or a twin, perhaps after later events). The state this was decided
+            # on may be older than what is stored, so it is neither cached nor returned.
+            self._cache.pop(subject, None)
+            state, _ = await self.load(aggregate, split_subject(subject)[1])
+            return CommandResult(result.position, events, state)
         self._observer.events_appended(result.stream, len(events))
         for event in events:
             state = aggregate.evolve(state, event)
-        if result.first_seq <= last_seq:
-            # JetStream dropped the append as a duplicate (these event ids were stored
-            # before, e.g. a step repeated with its idempotency key after being undone):
-            # nothing was written, so the folded state must not be cached.
-            self._cache.pop(subject, None)
-        else:
-            self._remember(subject, _Folded(state, result.last_seq))
+        self._remember(subject, _Folded(state, result.last_seq))
         return CommandResult(result.position, events, state)
 
     @staticmethod

@@ -4,9 +4,13 @@ aggregate, optimistic concurrency on it.
 Library errors become write-side errors here and nowhere else:
 10071 / 10164 -> ConcurrencyConflict; no connection, no responders, 503 -> StoreUnavailable;
 a timeout is ambiguous and is resolved by looking at the subject's last message id.
+Reads of a replicated stream are checked against its leader (any replica serves a direct
+get, and a follower may lag).
 """
 
+import asyncio
 import logging
+import time
 from collections.abc import Sequence
 
 import nats.errors
@@ -17,7 +21,7 @@ from events.codec import DecodeError, RecordedEvent, decode, encode
 from events.envelope import MSG_ID
 from events.subjects import split_subject
 from write_side.atomic_batch import publish_batch
-from write_side.direct_get import DirectGetError, DirectReader
+from write_side.direct_get import DirectGetError, DirectReader, StoredMessage
 from write_side.errors import ConcurrencyConflict, StoreUnavailable
 from write_side.ports import AppendResult, LastMessage, LoadedEvents, PendingEvent, check_batch
 
@@ -37,6 +41,7 @@ _UNAVAILABLE = (
     NoStreamResponseError,
 )
 _LOOKUP_FAILED = (APIError, TimeoutError, nats.errors.TimeoutError, *_UNAVAILABLE)
+REPLICAS_TTL = 30.0
 
 
 class JetStreamEventStore:
@@ -47,21 +52,83 @@ class JetStreamEventStore:
         self._js = nc.jetstream(timeout=timeout)
         self._timeout = timeout
         self._reader = DirectReader(nc)
+        self._replicas: dict[str, tuple[bool, float]] = {}  # stream -> (replicated, when)
 
     def _check_connected(self) -> None:
         if not self._nc.is_connected:
             raise StoreUnavailable("NATS is not connected")
 
     async def load(self, subject: str, *, from_seq: int = 1) -> LoadedEvents:
-        """The aggregate's events from `from_seq` on, decoded and upcast, in stream order."""
+        """The aggregate's events from `from_seq` on, decoded and upcast, in stream order;
+        at least all that the stream's leader held when the call began."""
         self._check_connected()
         stream, _ = split_subject(subject)
+        if await self._replicated(stream):
+            newest, messages = await asyncio.gather(
+                self._newest(subject), self._read(stream, subject, from_seq)
+            )
+            messages = await self._catch_up(stream, subject, messages, from_seq, newest)
+        else:
+            messages = await self._read(stream, subject, from_seq)
+        return self._decode(stream, subject, messages)
+
+    async def _read(self, stream: str, subject: str, from_seq: int) -> list[StoredMessage]:
         try:
-            messages = await self._reader.read_subject(
+            return await self._reader.read_subject(
                 stream, subject, from_seq=from_seq, timeout=self._timeout
             )
         except (TimeoutError, DirectGetError, *_UNAVAILABLE) as error:
             raise StoreUnavailable(f"reading {subject}: {error!r}") from error
+
+    async def _newest(self, subject: str) -> int:
+        last = await self.last_message(subject)  # answered by the stream's leader
+        return last.seq if last is not None else 0
+
+    async def _catch_up(
+        self,
+        stream: str,
+        subject: str,
+        messages: list[StoredMessage],
+        from_seq: int,
+        newest: int,
+    ) -> list[StoredMessage]:
+        """Direct gets are served by any replica (the client's own server first), and a
+        follower may lag the leader: by a moment, or for seconds while it catches up after
+        an election. What the read lacks up to `newest` comes from the leader itself, one
+        message a request (a lag is a few events). Decisions that append nothing (a
+        refusal, a no-op) rest on this; the expected sequence only protects appends."""
+        held = list(messages)
+        seen = held[-1].seq if held else from_seq - 1
+        while seen < newest:
+            try:
+                raw = await self._js.get_msg(stream, seq=seen + 1, subject=subject, next=True)
+            except NotFoundError:
+                break
+            except _LOOKUP_FAILED as error:
+                raise StoreUnavailable(f"reading {subject}: {error!r}") from error
+            seq = int(raw.seq or 0)
+            if seq <= seen:
+                break
+            headers = {str(k): str(v) for k, v in (raw.headers or {}).items()}
+            held.append(StoredMessage(seq, raw.subject or subject, raw.data or b"", headers))
+            seen = seq
+        return held
+
+    async def _replicated(self, stream: str) -> bool:
+        """Whether the stream has followers that may serve a stale read (looked up again
+        every REPLICAS_TTL seconds: `tally migrate` may change the replicas)."""
+        known = self._replicas.get(stream)
+        now = time.monotonic()
+        if known is None or now - known[1] > REPLICAS_TTL:
+            try:
+                info = await self._js.stream_info(stream)
+            except (NotFoundError, *_LOOKUP_FAILED):
+                return True  # not known: check against the leader, to be safe
+            known = ((info.config.num_replicas or 1) > 1, now)
+            self._replicas[stream] = known
+        return known[0]
+
+    def _decode(self, stream: str, subject: str, messages: list[StoredMessage]) -> LoadedEvents:
         events: list[RecordedEvent] = []
         for message in messages:
             try:
@@ -100,7 +167,7 @@ class JetStreamEventStore:
             if len(encoded) == 1:
                 payload, headers = encoded[0]
                 ack = await self._js.publish(subject, payload, headers={**headers, **expect})
-                return AppendResult(stream, ack.seq, ack.seq)
+                return AppendResult(stream, ack.seq, ack.seq, duplicate=bool(ack.duplicate))
             answer = await publish_batch(
                 self._nc, subject, encoded, first_headers=expect, timeout=self._timeout
             )
@@ -132,7 +199,8 @@ class JetStreamEventStore:
         except StoreUnavailable as lookup:
             raise StoreUnavailable(f"appending to {subject}: {error!r}") from lookup
         if last is not None and last.event_id == str(events[-1].envelope.event_id):
-            return AppendResult(stream, last.seq - len(events) + 1, last.seq)
+            # stored, but maybe by an earlier try or a twin: nothing new from this call
+            return AppendResult(stream, last.seq - len(events) + 1, last.seq, duplicate=True)
         if isinstance(error, APIError):
             actual = last.seq if last is not None else 0
             raise ConcurrencyConflict(subject, expected_seq, actual) from error

@@ -88,7 +88,7 @@ class InMemoryEventStore:
                 return self._resolve(name, subject, ids, expected_seq, last)
             if ids[0] in stream.recent_ids:
                 seq = stream.recent_ids[ids[0]][0]
-                return AppendResult(name, seq, seq)
+                return AppendResult(name, seq, seq, duplicate=True)
         elif (
             len(set(ids)) < len(ids)
             or any(event_id in stream.recent_ids for event_id in ids)
@@ -121,7 +121,7 @@ class InMemoryEventStore:
     ) -> AppendResult:
         """As the JetStream adapter does: our last id at the subject's end means stored."""
         if last is not None and last.event_id == ids[-1]:
-            return AppendResult(name, last.seq - len(ids) + 1, last.seq)
+            return AppendResult(name, last.seq - len(ids) + 1, last.seq, duplicate=True)
         raise ConcurrencyConflict(subject, expected, last.seq if last else 0)
 
     def _forget_old_ids(self, stream: _Stream, now: float) -> None:

@@ -11,7 +11,12 @@ Event-store semantics (JetStream's, as verified on nats-server 2.15):
 - `append` stores only if the subject's last sequence is still `expected_seq` (0: empty),
   else raises `ConcurrencyConflict`; several events go as one atomic batch, all or none;
 - an event id (Nats-Msg-Id) already stored in the stream within its duplicate window is
-  not stored again: the append returns the sequence stored first;
+  not stored again: the append returns the sequence stored first, marked `duplicate`;
+  that sequence may be *after* the expectation (a replicated stream answers a known id
+  before it checks the expected sequence), so a duplicate says nothing about the state
+  the append was decided on;
+- `load` is current: it holds at least every event the subject had when the call began,
+  even when a replica that lags the stream's leader serves the read;
 - an append whose outcome is unknown (a timeout, a retry racing with its own first try,
   a stale expectation) is settled by the subject's last message id: ours means stored.
 """
@@ -37,12 +42,13 @@ class PendingEvent:
 
 @dataclass(frozen=True)
 class AppendResult:
-    """Where an append landed. `first_seq <= expected_seq` means nothing new was stored:
-    the events were there already (a duplicate)."""
+    """Where an append landed. `duplicate`: nothing new was stored, the events were there
+    already (stored first at these sequences)."""
 
     stream: str
     first_seq: int
     last_seq: int
+    duplicate: bool = False
 
     @property
     def position(self) -> Position:
@@ -65,8 +71,8 @@ class LastMessage:
 
 class EventStore(Protocol):
     async def load(self, subject: str, *, from_seq: int = 1) -> LoadedEvents:
-        """The subject's events from `from_seq` on, decoded and upcast, in stream order.
-        Raises StoreUnavailable."""
+        """The subject's events from `from_seq` on, decoded and upcast, in stream order;
+        at least all it had when the call began. Raises StoreUnavailable."""
         ...
 
     async def append(

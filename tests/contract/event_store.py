@@ -100,14 +100,16 @@ class EventStoreContract:
         envelope = Envelope()
         first = await store.append("stock.A", [received(1, envelope)], expected_seq=0)
         again = await store.append("stock.A", [received(1, envelope)], expected_seq=0)
-        assert again == first
+        assert (again.first_seq, again.last_seq) == (first.first_seq, first.last_seq)
+        assert again.duplicate and not first.duplicate
         assert await quantities(store, "stock.A") == [1]
 
     async def test_a_retried_batch_is_stored_once(self, store: EventStore) -> None:
         batch = [received(1), received(2)]
         first = await store.append("stock.A", batch, expected_seq=0)
         again = await store.append("stock.A", batch, expected_seq=0)
-        assert again == first
+        assert (again.first_seq, again.last_seq) == (first.first_seq, first.last_seq)
+        assert again.duplicate and not first.duplicate
         assert await quantities(store, "stock.A") == [1, 2]
 
     async def test_a_known_event_id_answers_the_first_sequence(self, store: EventStore) -> None:
@@ -117,14 +119,14 @@ class EventStoreContract:
         await store.append("stock.A", [received(1, envelope)], expected_seq=0)
         await store.append("stock.A", [received(2)], expected_seq=1)
         repeated = await store.append("stock.A", [received(1, envelope)], expected_seq=2)
-        assert (repeated.first_seq, repeated.last_seq) == (1, 1)
+        assert (repeated.first_seq, repeated.last_seq, repeated.duplicate) == (1, 1, True)
         assert await quantities(store, "stock.A") == [1, 2]
 
     async def test_event_ids_are_unique_across_the_stream(self, store: EventStore) -> None:
         envelope = Envelope()
         await store.append("stock.A", [received(1, envelope)], expected_seq=0)
         elsewhere = await store.append("stock.B", [received(1, envelope)], expected_seq=0)
-        assert (elsewhere.first_seq, elsewhere.last_seq) == (1, 1)
+        assert (elsewhere.first_seq, elsewhere.last_seq, elsewhere.duplicate) == (1, 1, True)
         assert await quantities(store, "stock.B") == []
 
     async def test_a_batch_holding_a_known_id_stores_nothing(self, store: EventStore) -> None:
@@ -146,7 +148,7 @@ class EventStoreContract:
         await store.append("stock.A", [received(1, envelope)], expected_seq=0)
         await elapse(2.0)
         again = await store.append("stock.A", [received(1, envelope)], expected_seq=1)
-        assert (again.first_seq, again.last_seq) == (2, 2)
+        assert (again.first_seq, again.last_seq, again.duplicate) == (2, 2, False)
         assert await quantities(store, "stock.A") == [1, 1]
 
     async def test_last_message_names_the_newest_event(self, store: EventStore) -> None:
