@@ -19,7 +19,6 @@ import nats
 import uvloop
 from nats.aio.client import Client as NATS
 from pydantic import SecretStr
-from starlette.applications import Starlette
 
 from bench.harness import Figure, print_table, scratch_dir
 from bench.projection_load import (
@@ -37,6 +36,7 @@ from projections.replay import Replay
 from projections.runner import Projector, ProjectorSettings
 from tally.embedded.nats_server import EmbeddedNats
 from tally.embedded.postgres_server import EmbeddedPostgres
+from tally.http.app import create_api_app
 from tally.roles.database import run_alembic
 from tally.roles.read_side import query_side
 from tally.settings import Settings
@@ -103,7 +103,8 @@ async def replay_while_serving(nc: NATS, nats_url: str, dsn: str) -> tuple[float
     async with (
         query_side(nc, settings) as side,
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(Starlette(routes=side.routes)), base_url="http://b"
+            transport=httpx.ASGITransport(create_api_app(routes=side.routes, checks={})),
+            base_url="http://b",
         ) as client,
     ):
         some = (await client.get("/orders", params={"limit": 1})).json()["items"][0]["order_id"]

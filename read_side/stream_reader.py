@@ -1,11 +1,14 @@
 """An aggregate's events straight from JetStream, by batch direct get (nats-py has no
 helper): `{"seq", "batch", "next_by_subj"}` to `$JS.API.DIRECT.GET.<STREAM>`, answered by
-up to `batch` messages and an end-of-batch status 204 (`Nats-Num-Pending`), or 404."""
+up to `batch` messages and an end-of-batch status 204 (`Nats-Num-Pending`), or 404; and
+the last sequence of a stream. Every read is bounded by `timeout`, and whatever nats-py
+raises is translated here into `StreamUnavailable`."""
 
 import asyncio
 import json
 from typing import Any
 
+import nats.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
@@ -18,19 +21,41 @@ from events.envelope import (
     OCCURRED_AT,
     format_timestamp,
 )
+from read_side.errors import StreamUnavailable
 
 BATCH = 1000
+Stored = tuple[int, bytes, dict[str, str]]
 
 
 class StreamReadError(Exception):
-    pass
+    """The server answered a direct get with an error status."""
+
+
+LIBRARY_ERRORS = (nats.errors.Error, OSError, TimeoutError, StreamReadError)
 
 
 async def read_subject(
     nc: NATS, stream: str, subject: str, *, timeout: float = 1.5
-) -> list[tuple[int, bytes, dict[str, str]]]:
+) -> list[Stored]:
     """(seq, data, headers) of every message on `subject`, in stream order."""
-    found: list[tuple[int, bytes, dict[str, str]]] = []
+    try:
+        async with asyncio.timeout(timeout):
+            return await _read_subject(nc, stream, subject, timeout)
+    except LIBRARY_ERRORS as error:
+        raise StreamUnavailable.because(error) from error
+
+
+async def last_sequence(nc: NATS, stream: str, *, timeout: float = 1.5) -> int:
+    try:
+        async with asyncio.timeout(timeout):
+            info = await nc.jetstream(timeout=timeout).stream_info(stream)
+    except LIBRARY_ERRORS as error:
+        raise StreamUnavailable.because(error) from error
+    return int(info.state.last_seq)
+
+
+async def _read_subject(nc: NATS, stream: str, subject: str, timeout: float) -> list[Stored]:
+    found: list[Stored] = []
     queue: asyncio.Queue[Msg] = asyncio.Queue()
 
     async def collect(msg: Msg) -> None:

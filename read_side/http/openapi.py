@@ -1,37 +1,14 @@
-"""The query routes described for the OpenAPI document: parameters from the pydantic models
-that validate them, answers from read_side/http/schemas.py. Problem answers refer to
-`#/components/schemas/Problem`."""
+"""The query routes described for the OpenAPI document, from the route table: parameters
+from the pydantic models that validate them (`after` narrowed to the positions of the
+route's own stream, the only ones it answers without an error), answers from
+`schemas.py`. Problem answers refer to the Problem schema."""
 
 from typing import Any
 
-from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from http_edge.openapi import json_answer, model_schemas, problem_answer, query_parameters
+from read_side.http.params import position_pattern
+from read_side.http.table import QUERIES, QueryRoute
 
-from events.subjects import SKU_PATTERN
-from read_side.http.params import OrderListQuery, ReadYourWrites, StockListQuery
-from read_side.http.schemas import (
-    EventList,
-    OrderList,
-    OrderView,
-    ProjectionList,
-    StockList,
-    StockView,
-)
-
-REF = "#/components/schemas/{model}"
-PROBLEM = {"$ref": "#/components/schemas/Problem"}
-ORDER_ID = {
-    "name": "order_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "format": "uuid"},
-}
-SKU = {
-    "name": "sku",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "pattern": SKU_PATTERN},
-}
 ERRORS = {
     400: "`after` names a position of another stream",
     404: "Unknown order or SKU",
@@ -39,107 +16,36 @@ ERRORS = {
     503: "PostgreSQL or NATS unreachable, or `projection-lagging` (with Retry-After)",
 }
 
-Route = tuple[str, str, type[BaseModel], type[BaseModel], list[dict[str, Any]], set[int]]
-ROUTES: list[Route] = [
-    ("/orders", "List orders, newest first", OrderListQuery, OrderList, [], {400, 422, 503}),
-    (
-        "/orders/{order_id}",
-        "One order",
-        ReadYourWrites,
-        OrderView,
-        [ORDER_ID],
-        {400, 404, 422, 503},
-    ),
-    (
-        "/orders/{order_id}/events",
-        "The order's events, read from JetStream",
-        ReadYourWrites,
-        EventList,
-        [ORDER_ID],
-        {400, 404, 422, 503},
-    ),
-    ("/stock", "List stock items by SKU", StockListQuery, StockList, [], {400, 422, 503}),
-    ("/stock/{sku}", "One stock item", ReadYourWrites, StockView, [SKU], {400, 404, 422, 503}),
-    (
-        "/stock/{sku}/events",
-        "The stock item's events, read from JetStream",
-        ReadYourWrites,
-        EventList,
-        [SKU],
-        {400, 404, 422, 503},
-    ),
-]
 
-
-def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
-    """A query parameter is absent or a string; `null` is not something it can be."""
-    schema = {k: v for k, v in schema.items() if k not in ("description", "default")}
-    options = [option for option in schema.pop("anyOf", []) if option != {"type": "null"}]
-    if len(options) == 1:
-        schema.update(options[0])
-    elif options:
-        schema["anyOf"] = options
-    return schema
-
-
-def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
-    properties = model.model_json_schema()["properties"]
-    return [
-        {
-            "name": name,
-            "in": "query",
-            "required": False,
-            "description": field.description or "",
-            "schema": _without_null(properties[name]),
+def _parameters(route: QueryRoute) -> list[dict[str, Any]]:
+    path = [parameter.openapi() for parameter in route.parameters]
+    if route.query is None:
+        return path
+    after: dict[str, Any] = {}
+    if route.stream is not None:
+        after["after"] = {
+            "type": "string",
+            "pattern": position_pattern(route.stream),
+            "examples": [f"{route.stream}:42"],
         }
-        for name, field in model.model_fields.items()
-    ]
+    return [*path, *query_parameters(route.query, after)]
 
 
 def openapi_paths() -> tuple[dict[str, Any], dict[str, Any]]:
     """(paths, component schemas) of the query routes."""
-    answers = {answer for _, _, _, answer, _, _ in ROUTES} | {ProjectionList}
-    refs, definitions = models_json_schema(
-        [(model, "serialization") for model in sorted(answers, key=lambda m: m.__name__)],
-        ref_template=REF,
-    )
+    refs, definitions = model_schemas((route.answer, "serialization") for route in QUERIES)
     paths: dict[str, Any] = {}
-    for path, summary, query, answer, parameters, errors in ROUTES:
-        responses: dict[str, Any] = {
-            "200": {
-                "description": "OK",
-                "content": {"application/json": {"schema": refs[(answer, "serialization")]}},
-            },
+    for route in QUERIES:
+        responses = {"200": json_answer("OK", refs[(route.answer, "serialization")])}
+        for status in sorted(route.errors):
+            responses[str(status)] = problem_answer(ERRORS[status])
+        operation: dict[str, Any] = {
+            "summary": route.summary,
+            "tags": [route.tag],
+            "operationId": route.operation_id,
         }
-        for status in sorted(errors):
-            responses[str(status)] = {
-                "description": ERRORS[status],
-                "content": {"application/problem+json": {"schema": PROBLEM}},
-            }
-        paths[path] = {
-            "get": {
-                "summary": summary,
-                "tags": ["queries"],
-                "parameters": [*parameters, *query_parameters(query)],
-                "responses": responses,
-            }
-        }
-    paths["/projections"] = {
-        "get": {
-            "summary": "Projections: position, stream end, lag, state",
-            "tags": ["operations"],
-            "responses": {
-                "200": {
-                    "description": "OK",
-                    "content": {
-                        "application/json": {"schema": refs[(ProjectionList, "serialization")]}
-                    },
-                },
-                "503": {
-                    "description": ERRORS[503],
-                    "content": {"application/problem+json": {"schema": PROBLEM}},
-                },
-            },
-        }
-    }
-    return paths, definitions.get("$defs", {})
+        parameters = _parameters(route)
+        if parameters:
+            operation["parameters"] = parameters
+        paths[route.path] = {"get": {**operation, "responses": responses}}
+    return paths, definitions

@@ -1,18 +1,28 @@
-"""Query parameters, validated by pydantic models (invalid -> 422 naming each field).
-Unknown parameters are ignored, as caches and browsers add their own."""
+"""Query parameters, validated by pydantic models (invalid -> 422 naming each field) that
+also give the OpenAPI document its parameters. Unknown parameters are ignored, as caches
+and browsers add their own."""
 
+import re
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.datastructures import QueryParams
 
-from events.subjects import InvalidPosition, Position
-from read_side.http.problems import from_validation, invalid
+from events.subjects import STREAM_SUBJECTS, Position
+from http_edge.problems import invalid, validation_problem
 
 OrderStatus = Literal["pending", "confirmed", "rejected", "cancelled", "shipped"]
 DEFAULT_WAIT = 5.0
 MAX_WAIT = 30.0
 M = TypeVar("M", bound=BaseModel)
+
+
+def position_pattern(*streams: str) -> str:
+    """A position of one of these streams, as `after` accepts it (`ORDERS:42`)."""
+    return rf"^({'|'.join(streams)}):[0-9]{{1,19}}$"
+
+
+_POSITION = re.compile(position_pattern(*STREAM_SUBJECTS))
 
 
 class ReadYourWrites(BaseModel):
@@ -34,11 +44,8 @@ class ReadYourWrites(BaseModel):
     @field_validator("after")
     @classmethod
     def _position(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                Position.parse(value)
-            except InvalidPosition as error:
-                raise ValueError(str(error)) from None
+        if value is not None and not _POSITION.fullmatch(value):
+            raise ValueError(f"not a position: {value!r} (expected e.g. 'ORDERS:42')")
         return value
 
     @property
@@ -73,4 +80,4 @@ def parse_query(model: type[M], query: QueryParams) -> M:
     try:
         return model.model_validate(dict(query))
     except ValidationError as error:
-        raise from_validation(error) from None
+        raise validation_problem(error, whole="query") from None

@@ -11,16 +11,16 @@ scope: 403. Unknown paths are classified the same way, so a 404 never tells an
 unauthenticated client which routes exist. The token itself is never logged or echoed.
 """
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from http_edge.openapi import problem_answer
+from http_edge.problems import Problem
 from tally.http.tokens import TokenTable
 
-PROBLEM_BASE = "https://tally.dev/problems/"
-OPS_PATHS = ("/health", "/ready", "/metrics", "/openapi.json", "/docs")
+OPS_PATHS = ("/health", "/ready", "/metrics", "/openapi.json", "/docs", "/problems")
 ADMIN_PREFIXES = ("/projections", "/dlq", "/replay")
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_TOKEN_LENGTH = 512
@@ -47,14 +47,9 @@ class ApiAuth:
                     operation["security"] = []
                     continue
                 responses = operation.setdefault("responses", {})
-                responses.setdefault("401", _problem_answer("No token, or an unknown one"))
+                responses.setdefault("401", problem_answer("No token, or an unknown one"))
                 if not is_ops(path):
-                    responses.setdefault("403", _problem_answer("The token lacks the scope"))
-
-
-def _problem_answer(description: str) -> dict[str, Any]:
-    schema = {"$ref": "#/components/schemas/Problem"}
-    return {"description": description, "content": {"application/problem+json": {"schema": schema}}}
+                    responses.setdefault("403", problem_answer("The token lacks the scope"))
 
 
 def is_ops(path: str) -> bool:
@@ -103,27 +98,21 @@ class RequireTokens:
             given = token is not None
             challenge = 'Bearer realm="tally"' + (', error="invalid_token"' if given else "")
             detail = "the token is not known" if given else "send `Authorization: Bearer <token>`"
-            await _answer(send, 401, "unauthorized", "Unauthorized", detail, challenge)
+            refusal = Problem(401, "unauthorized", "Unauthorized", detail)
+            await _refuse(refusal, challenge, scope, receive, send)
             return
         if needed is not None and needed not in scopes:
             challenge = f'Bearer realm="tally", error="insufficient_scope", scope="{needed}"'
             detail = f"this route needs a token with the `{needed}` scope"
-            await _answer(send, 403, "forbidden", "Forbidden", detail, challenge)
+            refusal = Problem(403, "forbidden", "Forbidden", detail)
+            await _refuse(refusal, challenge, scope, receive, send)
             return
         scope.setdefault("state", {})["client_key"] = TokenTable.client_key(token)
         await self.app(scope, receive, send)
 
 
-async def _answer(
-    send: Send, status: int, code: str, title: str, detail: str, challenge: str
+async def _refuse(
+    problem: Problem, challenge: str, scope: Scope, receive: Receive, send: Send
 ) -> None:
-    body = json.dumps(
-        {"type": PROBLEM_BASE + code, "title": title, "status": status, "detail": detail}
-    ).encode()
-    headers = [
-        (b"content-type", b"application/problem+json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"www-authenticate", challenge.encode()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    problem.headers["WWW-Authenticate"] = challenge
+    await problem.response()(scope, receive, send)

@@ -1,18 +1,14 @@
-"""X-Correlation-ID: taken from the request (made when absent), kept in `request.state`
-and the logging context, and returned on the answer."""
-
-from uuid import uuid4
+"""X-Correlation-ID (the rule is `http_edge.correlation`'s): taken from the request, made
+when absent or invalid, kept in `request.state` and the logging context, and returned on
+the answer."""
 
 import structlog
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-HEADER = "x-correlation-id"
-MAX_LENGTH = 200
+from http_edge.correlation import HEADER, correlation_id_for
 
-
-def _valid(value: str) -> bool:
-    return 0 < len(value) <= MAX_LENGTH and value.isprintable()
+RAW_HEADER = HEADER.lower().encode()
 
 
 class CorrelationIdMiddleware:
@@ -25,15 +21,15 @@ class CorrelationIdMiddleware:
             return
         given = ""
         for name, value in scope["headers"]:
-            if name == b"x-correlation-id":
+            if name == RAW_HEADER:
                 given = value.decode("latin-1")
                 break
-        correlation_id = given if _valid(given) else str(uuid4())
+        correlation_id = correlation_id_for(given)
         scope.setdefault("state", {})["correlation_id"] = correlation_id
 
         async def send_with_header(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)["X-Correlation-ID"] = correlation_id
+                MutableHeaders(scope=message)[HEADER] = correlation_id
             await send(message)
 
         tokens = structlog.contextvars.bind_contextvars(correlation_id=correlation_id)

@@ -13,35 +13,14 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from http_edge.openapi import PROBLEM_SCHEMA
+from http_edge.problems import TYPE_PREFIX
+from tally.http.links import add_links
+
 PathsProvider = Callable[[], tuple[dict[str, Any], dict[str, Any]]]
 
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "RFC 9457 problem details; `type` ends with the problem's code",
-    "required": ["type", "title", "status", "detail"],
-    "properties": {
-        "type": {"type": "string", "format": "uri"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["field", "message"],
-                "properties": {
-                    "field": {"type": "string"},
-                    "pointer": {"type": "string"},
-                    "message": {"type": "string"},
-                    "code": {"type": "string"},
-                },
-            },
-        },
-    },
-}
 
-
-def _ops_paths() -> dict[str, Any]:
+def _ops_paths(problem_codes: Sequence[str]) -> dict[str, Any]:
     def plain(summary: str, media: str, unavailable: bool = False) -> dict[str, Any]:
         responses: dict[str, Any] = {"200": {"description": "OK", "content": {media: {}}}}
         if unavailable:
@@ -51,21 +30,32 @@ def _ops_paths() -> dict[str, Any]:
             }
         return {"get": {"summary": summary, "tags": ["operations"], "responses": responses}}
 
-    return {
+    paths = {
         "/health": plain("The process is alive", "application/json"),
         "/ready": plain("Every dependency answers", "application/json", unavailable=True),
         "/metrics": plain("Prometheus metrics", "text/plain"),
     }
+    if problem_codes:
+        page = plain("What a problem type means (the `type` of an error answer)", "text/plain")
+        code = {"type": "string", "enum": sorted(problem_codes)}
+        page["get"]["parameters"] = [
+            {"name": "code", "in": "path", "required": True, "schema": code}
+        ]
+        paths[TYPE_PREFIX + "{code}"] = page
+    return paths
 
 
-def build_openapi(providers: Sequence[PathsProvider]) -> dict[str, Any]:
-    paths = _ops_paths()
+def build_openapi(
+    providers: Sequence[PathsProvider], problem_codes: Sequence[str] = ()
+) -> dict[str, Any]:
+    paths = _ops_paths(problem_codes)
     schemas: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
     for provider in providers:
         more_paths, more_schemas = provider()
         for path, item in more_paths.items():
             paths.setdefault(path, {}).update(item)
         schemas.update(more_schemas)
+    add_links(paths)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -95,8 +85,9 @@ DOCS_INIT = (
 def openapi_routes(
     providers: Sequence[PathsProvider],
     secure: Callable[[dict[str, Any]], None] | None = None,
+    problem_codes: Sequence[str] = (),
 ) -> list[BaseRoute]:
-    built = build_openapi(providers)
+    built = build_openapi(providers, problem_codes)
     if secure is not None:  # the bearer security scheme, when API tokens are on
         secure(built)
     document = json.dumps(built).encode()

@@ -6,7 +6,6 @@ Over the limit: 429 problem+json with `Retry-After`. Queries and operations are 
 The table of clients is bounded: the least recently seen are forgotten first.
 """
 
-import json
 import math
 import time
 from collections import OrderedDict
@@ -14,7 +13,8 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-PROBLEM_BASE = "https://tally.dev/problems/"
+from http_edge.problems import Problem
+
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
@@ -71,19 +71,11 @@ class LimitCommands:
             await self.app(scope, receive, send)
             return
         retry_after = str(max(1, math.ceil(wait)))
-        body = json.dumps(
-            {
-                "type": PROBLEM_BASE + "rate-limited",
-                "title": "Too many commands",
-                "status": 429,
-                "detail": f"over {self.limiter.rate:g} commands/s for this client; "
-                f"retry after {retry_after} s",
-            }
-        ).encode()
-        headers = [
-            (b"content-type", b"application/problem+json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"retry-after", retry_after.encode()),
-        ]
-        await send({"type": "http.response.start", "status": 429, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        refusal = Problem(
+            429,
+            "rate-limited",
+            "Too many commands",
+            f"over {self.limiter.rate:g} commands/s for this client; retry after {retry_after} s",
+            headers={"Retry-After": retry_after},
+        )
+        await refusal.response()(scope, receive, send)

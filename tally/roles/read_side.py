@@ -17,6 +17,8 @@ from projections.registry import PROJECTIONS
 from projections.runner import ProjectorSettings
 from read_side.http.routes import QueryRoutes
 from read_side.positions import ProjectionPositions
+from read_side.read_your_writes import WaitForView
+from read_side.views import ViewReader
 from tally.database_url import asyncpg_dsn
 from tally.http.ops import Check, CheckResult
 from tally.roles.database import create_engine
@@ -70,13 +72,9 @@ async def query_side(nc: NATS, settings: Settings) -> AsyncIterator[QuerySide]:
     positions = ProjectionPositions(asyncpg_dsn(dsn))
     await positions.start()
     try:
-        queries = QueryRoutes(
-            engine,
-            nc,
-            positions,
-            timeout=settings.query_timeout,
-            projections={name: p.stream for name, p in PROJECTIONS.items()},
-        )
+        views = ViewReader(engine, timeout=settings.query_timeout)
+        streams = {name: p.stream for name, p in PROJECTIONS.items()}
+        queries = QueryRoutes(views, nc, WaitForView(positions, views, streams))
         checks = {
             "postgres": postgres_check(engine),
             "projections": projections_check(queries, settings.projection_ready_lag),

@@ -1,4 +1,5 @@
-"""The query routes served in-process (httpx over ASGI), as `tally api` builds them."""
+"""The query routes served in-process (httpx over ASGI) in the API app, as `tally api`
+builds them (the app maps the read side's errors to their answers)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from collections.abc import AsyncIterator
 import httpx
 from nats.aio.client import Client as NATS
 from pydantic import SecretStr
-from starlette.applications import Starlette
 
+from tally.http.app import create_api_app
 from tally.roles.read_side import query_side
 from tally.settings import Settings
 
@@ -24,7 +25,7 @@ async def query_client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     settings = settings_for(nats_url, database_url, **overrides)
     async with query_side(nc, settings) as side:
-        app = Starlette(routes=side.routes)
+        app = create_api_app(routes=side.routes, checks=side.checks)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://tally") as client:
             yield client

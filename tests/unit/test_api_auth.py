@@ -84,7 +84,7 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     body: dict[str, Any] = response.json()
-    assert body["type"] == f"https://tally.dev/problems/{code}"
+    assert body["type"] == f"/problems/{code}"
     assert body["status"] == status and body["title"] and body["detail"]
     return body
 

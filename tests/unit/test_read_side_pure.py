@@ -12,6 +12,7 @@ from events.codec import RecordedEvent
 from events.envelope import Envelope
 from events.orders import OrderCancelled, OrderConfirmed, OrderLine, OrderPlaced
 from events.stock import StockAdjusted, StockReceived, StockReserved, StockShipped
+from http_edge.problems import Problem
 from projections import orders, stock
 from projections.messages import BATCH_COMMIT, BATCH_ID, StoredMessage, complete_prefix
 from read_side.cursors import (
@@ -23,7 +24,6 @@ from read_side.cursors import (
     stock_cursor,
 )
 from read_side.http.params import OrderListQuery, ReadYourWrites, parse_query
-from read_side.http.problems import Problem
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -6,21 +6,21 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from write_side.http.problems import HttpProblem, validation_problem
+from http_edge.problems import Problem, validation_problem
 
 MAX_BODY = 64 * 1024
 M = TypeVar("M", bound=BaseModel)
 
 
-def too_large() -> HttpProblem:
-    return HttpProblem(413, "payload-too-large", "Body too large", f"at most {MAX_BODY} bytes")
+def too_large() -> Problem:
+    return Problem(413, "payload-too-large", "Body too large", f"at most {MAX_BODY} bytes")
 
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
-            raise HttpProblem(400, "malformed-request", "Bad Content-Length", declared[:50])
+            raise Problem(400, "malformed-request", "Bad Content-Length", declared[:50])
         if int(declared) > limit:
             raise too_large()
     chunks: list[bytes] = []
@@ -39,7 +39,7 @@ def parse_json(raw: bytes, *, empty_is: Any = None) -> Any:
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
-        raise HttpProblem(400, "malformed-json", "The body is not valid JSON", str(error)) from None
+        raise Problem(400, "malformed-json", "The body is not valid JSON", str(error)) from None
 
 
 def validate(model: type[M], data: Any) -> M:

@@ -1,35 +1,54 @@
-"""`Idempotency-Key` on commands: the first answer is kept and replayed for the same body."""
+"""`Idempotency-Key` on commands: the first answer is kept and replayed for the same body.
+
+Refusals are answers too (a 409 or 422 is replayed like a 202), so the errors of the
+handler are turned into their answers here, by the same table the app answers with;
+only a failure (5xx, or an error the table does not know) lets the key be used again.
+"""
 
 import hashlib
 import json
+import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from write_side.errors import WriteSideError
-from write_side.http.problems import HttpProblem, from_write_side_error
+from http_edge.errors import EDGE_ERRORS, ErrorMap
+from http_edge.problems import Problem
+from write_side.http.errors import COMMAND_ERRORS
 from write_side.idempotency import IdempotencyStore, StoredAnswer
 
+HEADER = "Idempotency-Key"
 MAX_KEY = 255
+# 1-255 printable characters, as header values arrive (latin-1): exactly str.isprintable()
+KEY_PATTERN = rf"^[\x20-\x7E\xA1-\xAC\xAE-\xFF]{{1,{MAX_KEY}}}$"
+_KEY = re.compile(KEY_PATTERN)
 REPLAYED_HEADERS = ("content-type", "location")
+KEY_PARAMETER: dict[str, Any] = {
+    "name": HEADER,
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "pattern": KEY_PATTERN},
+    "description": "A repeat with the same key and body returns the first answer (≥ 24 h)",
+}
 
 
 def request_key(request: Request) -> str | None:
     """The request's Idempotency-Key, validated; None when absent."""
-    key = request.headers.get("idempotency-key")
+    key = request.headers.get(HEADER)
     if key is None:
         return None
-    if not 1 <= len(key) <= MAX_KEY or not key.isprintable():
-        raise HttpProblem(
+    if not _KEY.fullmatch(key):
+        raise Problem(
             422,
             "validation-failed",
             "The request is not valid",
-            "invalid Idempotency-Key",
+            f"invalid {HEADER}",
             errors=[
                 {
-                    "field": "Idempotency-Key",
-                    "pointer": "#/headers/Idempotency-Key",
+                    "field": HEADER,
+                    "pointer": f"#/headers/{HEADER}",
                     "message": f"1 to {MAX_KEY} printable characters",
                 }
             ],
@@ -47,23 +66,21 @@ def fingerprint(raw: bytes) -> str:
 
 
 class IdempotentCommands:
-    def __init__(self, store: IdempotencyStore) -> None:
+    def __init__(self, store: IdempotencyStore, answers: ErrorMap | None = None) -> None:
         self._store = store
+        self._answers = answers or EDGE_ERRORS | COMMAND_ERRORS
 
     async def run(
         self, request: Request, key: str, raw: bytes, handler: Callable[[], Awaitable[Response]]
     ) -> Response:
         kv_key = self._store.kv_key(f"{request.method} {request.url.path}", key)
         body_print = fingerprint(raw)
-        try:
-            stored = await self._store.begin(kv_key, body_print)
-        except WriteSideError as error:
-            return from_write_side_error(error).response()
+        stored = await self._store.begin(kv_key, body_print)
         if stored is not None:
             headers = {**stored.headers, "Idempotent-Replayed": "true"}
             return Response(stored.body, status_code=stored.status, headers=headers)
         try:
-            response = await handler()
+            response = await self._answer(handler)
         except BaseException:
             await self._store.abandon(kv_key)
             raise
@@ -76,8 +93,14 @@ class IdempotentCommands:
         answer = StoredAnswer(
             status=response.status_code, body=bytes(response.body), headers=headers
         )
-        try:
-            await self._store.complete(kv_key, body_print, answer)
-        except WriteSideError as error:
-            return from_write_side_error(error).response()
+        await self._store.complete(kv_key, body_print, answer)
         return response
+
+    async def _answer(self, handler: Callable[[], Awaitable[Response]]) -> Response:
+        try:
+            return await handler()
+        except Exception as error:
+            problem: Problem | None = self._answers.problem(error)
+            if problem is None or problem.status >= 500:
+                raise  # a failure, not an answer: the app answers it, the key is let go
+            return problem.response()

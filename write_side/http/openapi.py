@@ -1,25 +1,17 @@
-"""The command routes described for the OpenAPI document, from the same pydantic models
-that validate the requests. Problem answers refer to `#/components/schemas/Problem`."""
+"""The command routes described for the OpenAPI document, from the route table and the
+pydantic models that validate the requests. Problem answers refer to the Problem schema."""
 
 from typing import Any
 
-from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
-
-from events.subjects import SKU_PATTERN
-from write_side.http.schemas import (
-    AdjustStockBody,
-    CancelOrderBody,
-    OrderCommandAnswer,
-    OrderPlacedAnswer,
-    PlaceOrderBody,
-    ReceiveStockBody,
-    ShipOrderBody,
-    StockCommandAnswer,
+from http_edge.openapi import (
+    CORRELATION_HEADER,
+    json_answer,
+    model_schemas,
+    problem_answer,
 )
+from write_side.http.commands import COMMANDS
+from write_side.http.idempotent import KEY_PARAMETER
 
-REF = "#/components/schemas/{model}"
-PROBLEM = {"$ref": "#/components/schemas/Problem"}
 ERRORS = {
     400: "Malformed JSON",
     404: "Unknown order or SKU",
@@ -28,94 +20,34 @@ ERRORS = {
     422: "Invalid fields (one entry per field in `errors`), or Idempotency-Key misuse",
     503: "NATS unreachable (answered within 2 s)",
 }
-HEADERS = [
-    {
-        "name": "Idempotency-Key",
-        "in": "header",
-        "required": False,
-        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-        "description": "A repeat with the same key and body returns the first answer (≥ 24 h)",
-    },
-    {
-        "name": "X-Correlation-ID",
-        "in": "header",
-        "required": False,
-        "schema": {"type": "string", "maxLength": 200},
-        "description": "Carried by every event this request causes; made when absent",
-    },
-]
-ORDER_ID = {
-    "name": "order_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "format": "uuid"},
-}
-SKU = {
-    "name": "sku",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "pattern": SKU_PATTERN},
-}
-
-ROUTES: list[tuple[str, str, type[BaseModel], type[BaseModel], list[dict[str, Any]]]] = [
-    ("/orders", "Place an order", PlaceOrderBody, OrderPlacedAnswer, []),
-    (
-        "/orders/{order_id}/cancel",
-        "Cancel an order",
-        CancelOrderBody,
-        OrderCommandAnswer,
-        [ORDER_ID],
-    ),
-    (
-        "/orders/{order_id}/ship",
-        "Ship a confirmed order",
-        ShipOrderBody,
-        OrderCommandAnswer,
-        [ORDER_ID],
-    ),
-    (
-        "/stock/{sku}/receive",
-        "Receive stock (creates the SKU)",
-        ReceiveStockBody,
-        StockCommandAnswer,
-        [SKU],
-    ),
-    ("/stock/{sku}/adjust", "Adjust stock on hand", AdjustStockBody, StockCommandAnswer, [SKU]),
-]
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/problem+json": {"schema": PROBLEM}},
-    }
+ACCEPTED = "Accepted: the events are stored; `position` names them"
 
 
 def openapi_paths() -> tuple[dict[str, Any], dict[str, Any]]:
     """(paths, component schemas) of the command routes."""
-    models = [(body, "validation") for _, _, body, _, _ in ROUTES]
-    models += [(answer, "serialization") for _, _, _, answer, _ in ROUTES]
-    refs, definitions = models_json_schema(models, ref_template=REF)  # type: ignore[arg-type]
+    refs, definitions = model_schemas(
+        [(route.body, "validation") for route in COMMANDS]
+        + [(route.answer, "serialization") for route in COMMANDS]
+    )
     paths: dict[str, Any] = {}
-    for path, summary, body, answer, parameters in ROUTES:
-        responses: dict[str, Any] = {
-            "202": {
-                "description": "Accepted: the events are stored; `position` names them",
-                "content": {"application/json": {"schema": refs[(answer, "serialization")]}},
-            }
-        }
-        responses.update({str(status): _problem(text) for status, text in ERRORS.items()})
-        paths[path] = {
+    for route in COMMANDS:
+        responses = {"202": json_answer(ACCEPTED, refs[(route.answer, "serialization")])}
+        responses.update({str(status): problem_answer(text) for status, text in ERRORS.items()})
+        paths[route.path] = {
             "post": {
-                "summary": summary,
+                "summary": route.summary,
                 "tags": ["commands"],
-                "operationId": body.__name__.removesuffix("Body"),
-                "parameters": [*parameters, *HEADERS],
+                "operationId": route.operation_id,
+                "parameters": [
+                    *(parameter.openapi() for parameter in route.parameters),
+                    KEY_PARAMETER,
+                    CORRELATION_HEADER,
+                ],
                 "requestBody": {
-                    "required": path == "/orders",
-                    "content": {"application/json": {"schema": refs[(body, "validation")]}},
+                    "required": not route.empty_body_is_empty_object,
+                    "content": {"application/json": {"schema": refs[(route.body, "validation")]}},
                 },
                 "responses": responses,
             }
         }
-    return paths, definitions.get("$defs", {})
+    return paths, definitions

@@ -1,10 +1,11 @@
-"""The five command routes of SPEC §3. Every one answers 202 with the position it wrote."""
+"""The five command routes of SPEC §3. Every one answers 202 with the position it wrote;
+every refusal is raised and answered by the app's error table (`errors.py`)."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any, TypeVar
-from uuid import UUID, uuid4, uuid5
+from typing import Any
+from uuid import uuid4, uuid5
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
@@ -12,70 +13,72 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from events.orders import OrderLine
-from events.subjects import is_valid_sku
+from http_edge.correlation import request_correlation_id
+from http_edge.params import ORDER_ID, SKU
+from http_edge.problems import validation_problem
 from write_side.aggregates import ORDER, STOCK_ITEM
 from write_side.command_service import EVENT_ID_NAMESPACE, CommandService, Metadata
 from write_side.domain import order, stock
-from write_side.errors import WriteSideError
+from write_side.errors import StoreUnavailable
+from write_side.http import schemas
 from write_side.http.body import parse_json, read_body, validate
+from write_side.http.commands import (
+    ADJUST_STOCK,
+    CANCEL_ORDER,
+    PLACE_ORDER,
+    RECEIVE_STOCK,
+    SHIP_ORDER,
+    CommandRoute,
+)
 from write_side.http.idempotent import IdempotentCommands, request_key
-from write_side.http.problems import (
-    HttpProblem,
-    from_write_side_error,
-    unavailable,
-    validation_problem,
-)
-from write_side.http.schemas import (
-    AdjustStockBody,
-    CancelOrderBody,
-    OrderCommandAnswer,
-    OrderPlacedAnswer,
-    PlaceOrderBody,
-    ReceiveStockBody,
-    ShipOrderBody,
-    StockCommandAnswer,
-)
 
-M = TypeVar("M", bound=BaseModel)
 Action = Callable[[Request, Any, Metadata], Awaitable[Response]]
-
-
-def correlation_id(request: Request) -> str:
-    known = getattr(request.state, "correlation_id", None)
-    if isinstance(known, str) and known:
-        return known
-    given = request.headers.get("x-correlation-id", "")
-    return given if 0 < len(given) <= 200 and given.isprintable() else str(uuid4())
-
-
-def _order_id(request: Request) -> str:
-    try:
-        return str(UUID(request.path_params["order_id"]))
-    except ValueError:
-        raise HttpProblem(404, "not-found", "Not found", "no such order") from None
-
-
-def _sku(request: Request) -> str:
-    sku: str = request.path_params["sku"]
-    if not is_valid_sku(sku):
-        raise HttpProblem(
-            422,
-            "validation-failed",
-            "The request is not valid",
-            "invalid SKU",
-            errors=[
-                {
-                    "field": "sku",
-                    "pointer": "#/sku",
-                    "message": "1-64 characters of A-Z a-z 0-9 _ -",
-                }
-            ],
-        )
-    return sku
 
 
 def _answer(model: BaseModel, headers: dict[str, str] | None = None) -> Response:
     return JSONResponse(model.model_dump(mode="json"), status_code=202, headers=headers)
+
+
+class CommandEndpoint:
+    """One command route: read and check the request, then run its action under the
+    deadline, through the Idempotency-Key store when the request has a key."""
+
+    def __init__(
+        self,
+        route: CommandRoute,
+        action: Action,
+        idempotency: IdempotentCommands,
+        deadline: float,
+    ) -> None:
+        self._route = route
+        self._action = action
+        self._idempotency = idempotency
+        self._deadline = deadline
+
+    async def endpoint(self, request: Request) -> Response:
+        raw = await read_body(request)
+        key = request_key(request)
+        meta = Metadata(correlation_id=request_correlation_id(request), idempotency_key=key)
+
+        async def run() -> Response:
+            return await self._run(request, raw, meta)
+
+        if key is None:
+            return await run()
+        return await self._idempotency.run(request, key, raw, run)
+
+    async def _run(self, request: Request, raw: bytes, meta: Metadata) -> Response:
+        empty_is: dict[str, object] | None = None
+        if self._route.empty_body_is_empty_object:
+            empty_is = {}
+        body = validate(self._route.body, parse_json(raw, empty_is=empty_is))
+        try:
+            async with asyncio.timeout(self._deadline):
+                return await self._action(request, body, meta)
+        except ValidationError as error:  # an event the domain could not build from the input
+            raise validation_problem(error) from None
+        except TimeoutError:
+            raise StoreUnavailable(f"no answer within {self._deadline} s") from None
 
 
 class CommandRoutes:
@@ -91,74 +94,24 @@ class CommandRoutes:
         self._deadline = deadline
 
     def routes(self) -> list[Route]:
+        actions: dict[CommandRoute, Action] = {
+            PLACE_ORDER: self._place_order,
+            CANCEL_ORDER: self._cancel_order,
+            SHIP_ORDER: self._ship_order,
+            RECEIVE_STOCK: self._receive_stock,
+            ADJUST_STOCK: self._adjust_stock,
+        }
         return [
-            Route("/orders", self._endpoint(PlaceOrderBody, self._place_order), methods=["POST"]),
             Route(
-                "/orders/{order_id}/cancel",
-                self._endpoint(CancelOrderBody, self._cancel_order, {}),
+                route.path,
+                CommandEndpoint(route, action, self._idempotency, self._deadline).endpoint,
                 methods=["POST"],
-            ),
-            Route(
-                "/orders/{order_id}/ship",
-                self._endpoint(ShipOrderBody, self._ship_order, {}),
-                methods=["POST"],
-            ),
-            Route(
-                "/stock/{sku}/receive",
-                self._endpoint(ReceiveStockBody, self._receive_stock),
-                methods=["POST"],
-            ),
-            Route(
-                "/stock/{sku}/adjust",
-                self._endpoint(AdjustStockBody, self._adjust_stock),
-                methods=["POST"],
-            ),
+            )
+            for route, action in actions.items()
         ]
 
-    def _endpoint(
-        self, model: type[M], action: Action, empty_is: Any = None
-    ) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            try:
-                raw = await read_body(request)
-                key = request_key(request)
-            except HttpProblem as problem:
-                return problem.response()
-            meta = Metadata(correlation_id=correlation_id(request), idempotency_key=key)
-
-            async def run() -> Response:
-                return await self._run(request, model, action, raw, empty_is, meta)
-
-            if key is None:
-                return await run()
-            return await self._idempotency.run(request, key, raw, run)
-
-        return endpoint
-
-    async def _run(
-        self,
-        request: Request,
-        model: type[M],
-        action: Action,
-        raw: bytes,
-        empty_is: Any,
-        meta: Metadata,
-    ) -> Response:
-        try:
-            body = validate(model, parse_json(raw, empty_is=empty_is))
-            async with asyncio.timeout(self._deadline):
-                return await action(request, body, meta)
-        except HttpProblem as problem:
-            return problem.response()
-        except ValidationError as error:  # an event the domain could not build from the input
-            return validation_problem(error).response()
-        except WriteSideError as error:
-            return from_write_side_error(error).response()
-        except TimeoutError:
-            return unavailable(f"no answer within {self._deadline} s").response()
-
     async def _place_order(
-        self, request: Request, body: PlaceOrderBody, meta: Metadata
+        self, request: Request, body: schemas.PlaceOrderBody, meta: Metadata
     ) -> Response:
         if meta.idempotency_key is not None:
             order_id = str(uuid5(EVENT_ID_NAMESPACE, f"order:{meta.idempotency_key}"))
@@ -173,35 +126,37 @@ class CommandRoutes:
         )
         fresh = meta.idempotency_key is None  # a uuid4 just made: nothing to read
         result = await self._service.handle(ORDER, order_id, command, meta, new=fresh)
-        answer = OrderPlacedAnswer(order_id=order_id, position=str(result.position))
+        answer = schemas.OrderPlacedAnswer(order_id=order_id, position=str(result.position))
         return _answer(answer, {"Location": f"/orders/{order_id}"})
 
     async def _cancel_order(
-        self, request: Request, body: CancelOrderBody, meta: Metadata
+        self, request: Request, body: schemas.CancelOrderBody, meta: Metadata
     ) -> Response:
-        order_id = _order_id(request)
+        order_id = str(ORDER_ID(request))
         result = await self._service.handle(ORDER, order_id, order.CancelOrder(body.reason), meta)
-        return _answer(OrderCommandAnswer(order_id=order_id, position=str(result.position)))
+        return _answer(schemas.OrderCommandAnswer(order_id=order_id, position=str(result.position)))
 
-    async def _ship_order(self, request: Request, body: ShipOrderBody, meta: Metadata) -> Response:
-        order_id = _order_id(request)
+    async def _ship_order(
+        self, request: Request, body: schemas.ShipOrderBody, meta: Metadata
+    ) -> Response:
+        order_id = str(ORDER_ID(request))
         result = await self._service.handle(ORDER, order_id, order.ShipOrder(), meta)
-        return _answer(OrderCommandAnswer(order_id=order_id, position=str(result.position)))
+        return _answer(schemas.OrderCommandAnswer(order_id=order_id, position=str(result.position)))
 
     async def _receive_stock(
-        self, request: Request, body: ReceiveStockBody, meta: Metadata
+        self, request: Request, body: schemas.ReceiveStockBody, meta: Metadata
     ) -> Response:
-        sku = _sku(request)
+        sku = SKU(request)
         result = await self._service.handle(
             STOCK_ITEM, sku, stock.ReceiveStock(body.quantity), meta
         )
-        return _answer(StockCommandAnswer(sku=sku, position=str(result.position)))
+        return _answer(schemas.StockCommandAnswer(sku=sku, position=str(result.position)))
 
     async def _adjust_stock(
-        self, request: Request, body: AdjustStockBody, meta: Metadata
+        self, request: Request, body: schemas.AdjustStockBody, meta: Metadata
     ) -> Response:
-        sku = _sku(request)
+        sku = SKU(request)
         result = await self._service.handle(
             STOCK_ITEM, sku, stock.AdjustStock(body.delta, body.reason), meta
         )
-        return _answer(StockCommandAnswer(sku=sku, position=str(result.position)))
+        return _answer(schemas.StockCommandAnswer(sku=sku, position=str(result.position)))

@@ -4,7 +4,7 @@ OpenAPI document."""
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 from pydantic_core import PydanticCustomError
 
 from events.money import MONEY_PATTERN
@@ -68,16 +68,23 @@ class ReceiveStockBody(_Body):
     quantity: Annotated[StrictInt, Field(ge=1, le=1_000_000_000)]
 
 
-class AdjustStockBody(_Body):
-    delta: Annotated[StrictInt, Field(ge=-1_000_000_000, le=1_000_000_000)]
-    reason: AdjustReason
+def _not_zero(delta: int) -> int:
+    if delta == 0:
+        raise ValueError("delta must not be 0")
+    return delta
 
-    @field_validator("delta")
-    @classmethod
-    def _not_zero(cls, delta: int) -> int:
-        if delta == 0:
-            raise ValueError("delta must not be 0")
-        return delta
+
+# the rule and its JSON schema side by side, so the document says what validation does
+Delta = Annotated[
+    StrictInt,
+    Field(ge=-1_000_000_000, le=1_000_000_000, json_schema_extra={"not": {"const": 0}}),
+    AfterValidator(_not_zero),
+]
+
+
+class AdjustStockBody(_Body):
+    delta: Delta
+    reason: AdjustReason
 
 
 class OrderPlacedAnswer(BaseModel):

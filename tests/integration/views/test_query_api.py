@@ -28,7 +28,7 @@ from support.read_side import (
 )
 
 pytestmark = pytest.mark.integration
-PROBLEM = "https://tally.dev/problems/"
+PROBLEM = "/problems/"
 
 
 async def _publish_at(nc: NATS, subject: str, event: Event, seconds: int) -> int:

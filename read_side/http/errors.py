@@ -1,0 +1,47 @@
+"""The one place read-side errors become HTTP answers: an entry per error type of
+`read_side/errors.py`, joined with the other sides' by the app and looked up by type.
+Beside it, the text of each problem code the read side answers with."""
+
+from collections.abc import Mapping
+
+from http_edge.errors import ErrorMap
+from http_edge.problems import Problem, service_unavailable
+from read_side.errors import (
+    PositionOfAnotherStream,
+    ProjectionLagging,
+    ReadSideError,
+    ReadSideUnavailable,
+)
+
+
+def _lagging(error: ProjectionLagging) -> Problem:
+    return Problem(
+        503,
+        "projection-lagging",
+        "The view has not caught up with that position yet",
+        str(error),
+        headers={"Retry-After": "1"},
+    )
+
+
+def _unavailable(detail: str) -> Problem:
+    return service_unavailable("The read models are unavailable", detail)
+
+
+QUERY_ERRORS = ErrorMap(
+    {
+        ReadSideUnavailable: lambda error: _unavailable(str(error)),
+        ProjectionLagging: _lagging,
+        PositionOfAnotherStream: lambda error: Problem(
+            400, "position-of-another-stream", "The position names another stream", str(error)
+        ),
+        ReadSideError: lambda error: _unavailable(f"unexpected: {error!r}"),
+    }
+)
+
+QUERY_PAGES: Mapping[str, str] = {
+    "projection-lagging": "The view has not applied the position named by `after` within "
+    "`wait` seconds. Ask again after `Retry-After` seconds.",
+    "position-of-another-stream": "`after` names a position of a stream this view is not "
+    "built from (e.g. a STOCK position on an order query).",
+}

@@ -1,0 +1,46 @@
+"""Every error the API can meet, mapped to its answer in one table: the HTTP edge's own
+(problems, Starlette's routing errors), the write side's, the read side's. The app
+registers it once as Starlette exception handlers, looked up by type; what is in no table
+is a 500 `internal-error`, logged with its traceback."""
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from http_edge.errors import EDGE_ERRORS, ErrorMap, Handler
+from http_edge.pages import EDGE_PAGES
+from http_edge.problems import Problem
+from read_side.http.errors import QUERY_ERRORS, QUERY_PAGES
+from write_side.http.errors import COMMAND_ERRORS, COMMAND_PAGES
+
+log = logging.getLogger("tally.http")
+
+API_ERRORS: ErrorMap = EDGE_ERRORS | COMMAND_ERRORS | QUERY_ERRORS
+GUARD_PAGES: Mapping[str, str] = {
+    "unauthorized": "No API token was sent, or an unknown one: send "
+    "`Authorization: Bearer <token>`.",
+    "forbidden": "The token is valid but lacks the scope this route needs (`read` for "
+    "queries, `write` for commands, `admin` for operational writes).",
+    "rate-limited": "This client sent more commands per second than it may; ask again "
+    "after `Retry-After` seconds.",
+}
+API_PAGES: Mapping[str, str] = {**EDGE_PAGES, **COMMAND_PAGES, **QUERY_PAGES, **GUARD_PAGES}
+
+
+async def _client_gone(request: Request, error: Exception) -> Response:
+    """The client closed the connection before its body was read (a truncated upload):
+    nobody is left to answer, and it is not a server error. 499, as nginx names it."""
+    log.info("client disconnected during %s %s", request.method, request.url.path)
+    return Response(status_code=499)
+
+
+async def _unexpected(request: Request, error: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return Problem(500, "internal-error", "Internal error", "see the server log").response()
+
+
+def exception_handlers(errors: ErrorMap = API_ERRORS) -> dict[Any, Handler]:
+    return {**errors.handlers(), ClientDisconnect: _client_gone, Exception: _unexpected}
