@@ -24,6 +24,7 @@ import uvloop
 
 from bench.harness import scratch_dir
 from bench.trivial_app import app as trivial_app
+from tally.bootstrap import bootstrap
 from tally.embedded.nats_server import EmbeddedNats
 from tally.logging_setup import configure_logging
 from tally.roles.api import api_app
@@ -112,7 +113,8 @@ async def main(n: int) -> None:
         os.environ.pop("DATABASE_URL", None)
         settings = Settings()
         await run_migrate(settings)
-        async with api_app(settings) as app:
+        async with bootstrap(settings, name="bench-api") as parts:
+            app = await api_app(parts)
             await cpu_per_request(app, stock, 1000)  # warm: fold every SKU once
             figures["POST /stock/{sku}/receive"] = await cpu_per_request(app, stock, n)
             figures["POST /orders"] = await cpu_per_request(

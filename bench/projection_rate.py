@@ -34,11 +34,11 @@ from projections.messages import StoredMessage
 from projections.registry import get_projection
 from projections.replay import Replay
 from projections.runner import Projector, ProjectorSettings
+from tally.bootstrap import bootstrap
 from tally.embedded.nats_server import EmbeddedNats
 from tally.embedded.postgres_server import EmbeddedPostgres
 from tally.http.app import create_api_app
 from tally.roles.database import run_alembic
-from tally.roles.read_side import query_side
 from tally.settings import Settings
 from write_side.streams import StreamSettings, ensure_streams
 
@@ -100,32 +100,30 @@ async def replay_while_serving(nc: NATS, nats_url: str, dsn: str) -> tuple[float
     latencies: list[float] = []
     done = asyncio.Event()
     settings = Settings(nats_url=nats_url, database_url=SecretStr(dsn))
-    async with (
-        query_side(nc, settings) as side,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(create_api_app(routes=side.routes, checks={})),
-            base_url="http://b",
-        ) as client,
-    ):
-        some = (await client.get("/orders", params={"limit": 1})).json()["items"][0]["order_id"]
+    async with bootstrap(settings, name="bench-api", nats=nc) as parts:
+        side = await parts.query_side()
+        app = create_api_app(routes=side.routes, checks={})
+        transport = httpx.ASGITransport(app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://b") as client:
+            some = (await client.get("/orders", params={"limit": 1})).json()["items"][0]["order_id"]
 
-        async def ask() -> None:
-            while not done.is_set():
-                for path in ("/orders", f"/orders/{some}"):
-                    started = time.perf_counter()
-                    answer = await client.get(
-                        path, params={"limit": 50} if path == "/orders" else {}
-                    )
-                    latencies.append(time.perf_counter() - started)
-                    answers[answer.status_code] += 1
-                await asyncio.sleep(0.005)
+            async def ask() -> None:
+                while not done.is_set():
+                    for path in ("/orders", f"/orders/{some}"):
+                        started = time.perf_counter()
+                        answer = await client.get(
+                            path, params={"limit": 50} if path == "/orders" else {}
+                        )
+                        latencies.append(time.perf_counter() - started)
+                        answers[answer.status_code] += 1
+                    await asyncio.sleep(0.005)
 
-        asking = asyncio.create_task(ask())
-        try:
-            rate = await cli_replay(nats_url, dsn, "orders")
-        finally:
-            done.set()
-            await asking
+            asking = asyncio.create_task(ask())
+            try:
+                rate = await cli_replay(nats_url, dsn, "orders")
+            finally:
+                done.set()
+                await asking
     same = "identical" if await view_digest(dsn) == before else "DIFFERENT"
     latencies.sort()
     p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else 0.0

@@ -34,9 +34,7 @@ class StreamReadError(Exception):
 LIBRARY_ERRORS = (nats.errors.Error, OSError, TimeoutError, StreamReadError)
 
 
-async def read_subject(
-    nc: NATS, stream: str, subject: str, *, timeout: float = 1.5
-) -> list[Stored]:
+async def read_subject(nc: NATS, stream: str, subject: str, *, timeout: float) -> list[Stored]:
     """(seq, data, headers) of every message on `subject`, in stream order."""
     try:
         async with asyncio.timeout(timeout):
@@ -45,7 +43,7 @@ async def read_subject(
         raise StreamUnavailable.because(error) from error
 
 
-async def last_sequence(nc: NATS, stream: str, *, timeout: float = 1.5) -> int:
+async def last_sequence(nc: NATS, stream: str, *, timeout: float) -> int:
     try:
         async with asyncio.timeout(timeout):
             info = await nc.jetstream(timeout=timeout).stream_info(stream)

@@ -28,7 +28,7 @@ LIBRARY_ERRORS = (
 
 
 class ViewReader:
-    def __init__(self, engine: AsyncEngine, *, timeout: float = 1.5) -> None:
+    def __init__(self, engine: AsyncEngine, *, timeout: float) -> None:
         self._engine = engine
         self.timeout = timeout
 

@@ -1,7 +1,7 @@
 """How every role authenticates to NATS: user/password, a token, an nkey seed file or a
 `.creds` file (user JWT + seed), and TLS with a private CA and a client certificate.
 
-The options go to `connect_nats(..., **nats_auth_options(settings))`; with none set, the
+The composition root passes these options to the NATS connect; with none set, the
 connection is anonymous (the embedded server of `tally up`, on loopback only).
 """
 
@@ -49,7 +49,7 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
 
 
 def nats_auth_options(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for `nats.connect` (through `connect_nats`)."""
+    """Keyword arguments for the NATS client's connect (see `tally.nats_connection`)."""
     ways = [
         name
         for name, value in (

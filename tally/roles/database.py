@@ -34,7 +34,7 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def create_engine(database_url: str, *, pool_size: int = 10, timeout: float = 1.5) -> AsyncEngine:
+def create_engine(database_url: str, *, pool_size: int, timeout: float) -> AsyncEngine:
     """An asyncpg pool whose every connect is bounded by `timeout` seconds."""
     return create_async_engine(
         sqlalchemy_url(database_url),

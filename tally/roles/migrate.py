@@ -1,37 +1,52 @@
-"""`tally migrate`: the streams, the key-value buckets, the consumers, the dead letters and
-the database schema. Only this command (the NATS admin) creates or changes them."""
+"""`tally migrate` (and the start of `tally up`): the streams, the key-value buckets, the
+consumers, the dead letters and the database schema. Only this command (the NATS admin)
+creates or changes them."""
 
 import logging
+
+from nats.aio.client import Client as NATS
 
 from projections.consumers import ensure_projection_consumer
 from projections.dlq import ensure_dlq_stream
 from projections.registry import PROJECTIONS
-from tally.nats_auth import nats_auth_options
-from tally.nats_connection import connect_nats
+from tally.bootstrap import Parts, bootstrap
 from tally.roles.database import upgrade_database
 from tally.roles.fulfil import ensure_fulfilment
-from tally.roles.write_side import migrate_streams
 from tally.settings import Settings
+from write_side.idempotency import open_bucket
+from write_side.streams import StreamSettings, ensure_streams
 
 log = logging.getLogger("tally.migrate")
 
 
-async def run_migrate(settings: Settings) -> None:
-    nc = await connect_nats(
-        settings.nats_servers,
-        name="tally-migrate",
-        connect_timeout=settings.nats_connect_timeout,
-        **nats_auth_options(settings),
+async def migrate_streams(nc: NATS, settings: Settings) -> list[str]:
+    """The event streams and the Idempotency-Key bucket; their names."""
+    js = nc.jetstream()
+    streams = StreamSettings(
+        replicas=settings.stream_replicas,
+        duplicate_window_seconds=settings.duplicate_window_seconds,
     )
-    try:
-        streams = await migrate_streams(nc, settings)
-        await ensure_fulfilment(nc, settings)
-        await ensure_dlq_stream(nc.jetstream(), replicas=settings.stream_replicas)
-        for projection in PROJECTIONS.values():
-            await ensure_projection_consumer(nc.jetstream(), projection)
-        log.info("streams ready", extra={"streams": streams, "replicas": settings.stream_replicas})
-    finally:
-        await nc.drain()
+    names = await ensure_streams(js, streams)
+    await open_bucket(
+        js, ttl_seconds=settings.idempotency_ttl_hours * 3600, replicas=settings.stream_replicas
+    )
+    return names
+
+
+async def migrate(parts: Parts) -> None:
+    settings = parts.settings
+    nc = await parts.nats()
+    streams = await migrate_streams(nc, settings)
+    await ensure_fulfilment(nc, settings)
+    await ensure_dlq_stream(nc.jetstream(), replicas=settings.stream_replicas)
+    for projection in PROJECTIONS.values():
+        await ensure_projection_consumer(nc.jetstream(), projection)
+    log.info("streams ready", extra={"streams": streams, "replicas": settings.stream_replicas})
     dsn = settings.database_dsn()
     if dsn is not None:
         await upgrade_database(dsn)
+
+
+async def run_migrate(settings: Settings) -> None:
+    async with bootstrap(settings, name="tally-migrate") as parts:
+        await migrate(parts)

@@ -3,46 +3,45 @@
 import asyncio
 import logging
 
-from prometheus_client import start_http_server
-
+from projections.batch import Retry
 from projections.registry import PROJECTIONS, get_projection
-from projections.runner import Projector
+from projections.runner import Projector, ProjectorSettings
+from tally.bootstrap import Parts, bootstrap
 from tally.database_url import asyncpg_dsn
-from tally.metrics import Metrics
-from tally.nats_auth import nats_auth_options
-from tally.nats_connection import connect_nats
-from tally.roles.read_side import projector_settings
 from tally.settings import Settings
 
 log = logging.getLogger("tally.project")
 
 
-async def run_projectors(
-    settings: Settings,
-    stop: asyncio.Event,
-    names: list[str] | None = None,
-    metrics: Metrics | None = None,
-) -> None:
-    """`metrics` is shared with the other roles of `tally up`; alone, the projectors serve
-    theirs on TALLY_METRICS_PORT when it is set."""
+def projector_settings(settings: Settings) -> ProjectorSettings:
+    return ProjectorSettings(
+        batch_size=settings.projector_batch_size,
+        retry=Retry(settings.projector_max_deliveries, settings.projector_retry_backoff),
+    )
+
+
+async def project(parts: Parts, stop: asyncio.Event, names: list[str] | None = None) -> None:
+    """Each projector holds its own PostgreSQL connection (with the view's advisory lock)
+    and reconnects by itself, so it is given the URL rather than a pooled connection."""
+    settings = parts.settings
     dsn = settings.projector_database_dsn()  # TALLY_PROJECTOR_DATABASE_URL, else DATABASE_URL
     if dsn is None:
         raise RuntimeError("DATABASE_URL is not set")
     chosen = [get_projection(name) for name in (names or list(PROJECTIONS))]
-    if metrics is None:
-        metrics = Metrics()
-        if settings.metrics_port:
-            start_http_server(settings.metrics_port, settings.host, registry=metrics.registry)
-    nc = await connect_nats(
-        settings.nats_servers,
-        name="tally-project",
-        connect_timeout=settings.nats_connect_timeout,
-        **nats_auth_options(settings),
-    )
-    try:
-        config = projector_settings(settings)
-        projectors = [Projector(p, nc, asyncpg_dsn(dsn), config, observer=metrics) for p in chosen]
-        log.info("projecting", extra={"projections": [p.name for p in chosen]})
-        await asyncio.gather(*(projector.run(stop) for projector in projectors))
-    finally:
-        await nc.drain()
+    nc = await parts.nats()
+    config = projector_settings(settings)
+    projectors = [
+        Projector(projection, nc, asyncpg_dsn(dsn), config, observer=parts.metrics)
+        for projection in chosen
+    ]
+    log.info("projecting", extra={"projections": [p.name for p in chosen]})
+    await asyncio.gather(*(projector.run(stop) for projector in projectors))
+
+
+async def run_projectors(
+    settings: Settings, stop: asyncio.Event, names: list[str] | None = None
+) -> None:
+    """`tally project` alone: its metrics on TALLY_METRICS_PORT when that is set."""
+    async with bootstrap(settings, name="tally-project") as parts:
+        parts.serve_metrics()
+        await project(parts, stop, names)

@@ -3,50 +3,44 @@ projections and dead letters look like, and what to do with the dead letters."""
 
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
-from nats.aio.client import Client as NATS
 from rich.console import Console
 from rich.table import Table
 
 from projections.batch import lock_checkpoint
 from projections.dlq import DLQ_STREAM, DLQ_SUBJECTS, drop_dead_letter, list_dead_letters
 from projections.registry import PROJECTIONS, get_projection
-from tally.database_url import asyncpg_dsn
-from tally.nats_auth import nats_auth_options
-from tally.nats_connection import connect_nats
+from tally.bootstrap import Parts, bootstrap
 from tally.settings import Settings
 from write_side.fulfilment.status import describe_status, read_breaker_status
 
 
-async def _connect(settings: Settings) -> NATS:
-    return await connect_nats(
-        settings.nats_servers,
-        name="tally-cli",
-        connect_timeout=min(settings.nats_connect_timeout, 5),
-        **nats_auth_options(settings),
-    )
+@asynccontextmanager
+async def _operator(settings: Settings) -> AsyncIterator[Parts]:
+    """The parts of an operator's command: it gives up on NATS after 5 s at most."""
+    timeout = min(settings.nats_connect_timeout, 5)
+    async with bootstrap(settings, name="tally-cli", connect_timeout=timeout) as parts:
+        yield parts
 
 
-async def _checkpoints(settings: Settings) -> dict[str, tuple[int, str]]:
-    dsn = settings.database_dsn()
-    if dsn is None:
+async def _checkpoints(parts: Parts) -> dict[str, tuple[int, str]]:
+    if parts.settings.database_dsn() is None:
         return {}
     try:
-        conn = await asyncpg.connect(asyncpg_dsn(dsn), timeout=5)
+        conn = await parts.database()
     except (OSError, TimeoutError, asyncpg.PostgresError) as error:
         state = f"database unreachable ({type(error).__name__})"
         return {name: (0, state) for name in PROJECTIONS}
-    try:
-        rows = await conn.fetch("SELECT name, position, state FROM projection_checkpoints")
-        return {row["name"]: (int(row["position"]), row["state"]) for row in rows}
-    finally:
-        await conn.close()
+    rows = await conn.fetch("SELECT name, position, state FROM projection_checkpoints")
+    return {row["name"]: (int(row["position"]), row["state"]) for row in rows}
 
 
 async def run_status(settings: Settings, console: Console) -> None:
-    nc = await _connect(settings)
-    try:
+    async with _operator(settings) as parts:
+        nc = await parts.nats()
         jsm = nc.jsm()
         streams = Table("stream", "messages", "first seq", "last seq", "consumers", title="Streams")
         consumers = Table(
@@ -71,7 +65,7 @@ async def run_status(settings: Settings, console: Console) -> None:
                     f"{consumer.num_ack_pending or 0:,}",
                     f"{consumer.num_redelivered or 0:,}",
                 )
-        checkpoints = await _checkpoints(settings)
+        checkpoints = await _checkpoints(parts)
         projections = Table(
             "projection", "stream", "position", "last seq", "lag", "state", title="Projections"
         )
@@ -100,17 +94,14 @@ async def run_status(settings: Settings, console: Console) -> None:
         console.print(describe_status(breaker, time.time()))
         if not letters:
             console.print("no dead letters")
-    finally:
-        await nc.drain()
 
 
 async def dlq_list(settings: Settings, console: Console) -> None:
-    nc = await _connect(settings)
-    try:
+    async with _operator(settings) as parts:
         table = Table(
             "seq", "projection", "event", "type", "attempts", "error", title="Dead letters"
         )
-        for letter in await list_dead_letters(nc.jetstream()):
+        for letter in await list_dead_letters((await parts.nats()).jetstream()):
             original = letter.original
             table.add_row(
                 str(letter.seq),
@@ -121,31 +112,24 @@ async def dlq_list(settings: Settings, console: Console) -> None:
                 letter.error,
             )
         console.print(table)
-    finally:
-        await nc.drain()
 
 
 async def dlq_drop(settings: Settings, seqs: list[int], everything: bool) -> int:
-    nc = await _connect(settings)
-    try:
-        js = nc.jetstream()
+    async with _operator(settings) as parts:
+        js = (await parts.nats()).jetstream()
         chosen = [letter.seq for letter in await list_dead_letters(js)] if everything else seqs
         return sum([await drop_dead_letter(js, seq) for seq in chosen])
-    finally:
-        await nc.drain()
 
 
 async def dlq_retry(settings: Settings, seqs: list[int], everything: bool, console: Console) -> int:
     """Apply dead letters again (after a fix) to the live view; those that now apply are
     removed from the dead letters, the others stay with their new error."""
-    dsn = settings.database_dsn()
-    if dsn is None:
+    if settings.database_dsn() is None:
         raise RuntimeError("DATABASE_URL is not set")
-    nc = await _connect(settings)
-    conn = await asyncpg.connect(asyncpg_dsn(dsn), timeout=5)
-    done = 0
-    try:
-        js = nc.jetstream()
+    async with _operator(settings) as parts:
+        js = (await parts.nats()).jetstream()
+        conn = await parts.database()
+        done = 0
         for letter in await list_dead_letters(js):
             if not everything and letter.seq not in seqs:
                 continue
@@ -162,6 +146,3 @@ async def dlq_retry(settings: Settings, seqs: list[int], everything: bool, conso
             console.print(f"dead letter {letter.seq}: applied to {projection.name}, removed")
             done += 1
         return done
-    finally:
-        await conn.close()
-        await nc.drain()

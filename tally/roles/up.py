@@ -1,6 +1,8 @@
 """`tally up`: everything on one machine. Embedded NATS and PostgreSQL (unless NATS_URL /
-DATABASE_URL are set), migrations, then every role in one process; Ctrl-C stops the roles
-first and the embedded servers last."""
+DATABASE_URL are set), migrations, then every role in one process on one composition
+root: one NATS connection, one command service, one breaker, one set of metrics (served
+by the API). Ctrl-C stops the roles first, then the root's connections, and the embedded
+servers last."""
 
 import asyncio
 import contextlib
@@ -9,14 +11,15 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from tally.bootstrap import bootstrap
+from tally.checks import breaker_check
 from tally.embedded.nats_server import EmbeddedNats
 from tally.embedded.postgres_server import EmbeddedPostgres
-from tally.metrics import Metrics
-from tally.roles.api import run_api
-from tally.roles.fulfil import breaker_check, build_breaker, run_fulfil
+from tally.roles.api import serve_api
+from tally.roles.fulfil import fulfil
 from tally.roles.lifecycle import install_stop_signals, run_until_stopped
-from tally.roles.migrate import run_migrate
-from tally.roles.project import run_projectors
+from tally.roles.migrate import migrate
+from tally.roles.project import project
 from tally.settings import Settings
 
 log = logging.getLogger("tally.up")
@@ -48,15 +51,14 @@ async def run_up(settings: Settings) -> None:
             updates["database_url"] = SecretStr(url)
             log.info("embedded PostgreSQL started", extra={"port": postgres.port})
         settings = settings.model_copy(update=updates)
-        await run_migrate(settings)
-        log.info("tally is up", extra={"api": f"http://{settings.host}:{settings.port}"})
-        breaker, metrics = build_breaker(settings), Metrics()
-        await run_until_stopped(
-            run_api(settings, stop, {"payment_breaker": breaker_check(breaker)}, metrics),
-            run_fulfil(settings, stop, breaker, metrics),
-            run_projectors(settings, stop, metrics=metrics),
-            stop=stop,
-        )
+        async with bootstrap(settings, name="tally-up") as parts:
+            await migrate(parts)
+            log.info("tally is up", extra={"api": f"http://{settings.host}:{settings.port}"})
+            # /ready reports the breaker of the fulfilment that runs in this process
+            parts.checks["payment_breaker"] = breaker_check(parts.breaker())
+            await run_until_stopped(
+                serve_api(parts, stop), fulfil(parts, stop), project(parts, stop), stop=stop
+            )
         log.info("stopping embedded servers")
 
 

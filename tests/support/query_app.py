@@ -10,8 +10,8 @@ import httpx
 from nats.aio.client import Client as NATS
 from pydantic import SecretStr
 
+from tally.bootstrap import bootstrap
 from tally.http.app import create_api_app
-from tally.roles.read_side import query_side
 from tally.settings import Settings
 
 
@@ -24,7 +24,8 @@ async def query_client(
     nc: NATS, nats_url: str, database_url: str, **overrides: object
 ) -> AsyncIterator[httpx.AsyncClient]:
     settings = settings_for(nats_url, database_url, **overrides)
-    async with query_side(nc, settings) as side:
+    async with bootstrap(settings, name="test-api", nats=nc) as parts:
+        side = await parts.query_side()
         app = create_api_app(routes=side.routes, checks=side.checks)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://tally") as client:

@@ -87,7 +87,7 @@ class CommandRoutes:
         service: CommandService,
         idempotency: IdempotentCommands,
         *,
-        deadline: float = 10.0,
+        deadline: float,
     ) -> None:
         self._service = service
         self._idempotency = idempotency

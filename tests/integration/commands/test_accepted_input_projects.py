@@ -26,10 +26,11 @@ from events.codec import RecordedEvent, decode
 from events.subjects import ORDERS, STOCK
 from projections.registry import get_projection
 from support.body_strategies import bodies
+from tally.bootstrap import bootstrap
 from tally.database_url import asyncpg_dsn
 from tally.http.app import create_api_app
 from tally.roles.database import run_alembic
-from tally.roles.write_side import command_routes, migrate_streams
+from tally.roles.migrate import migrate_streams
 from tally.settings import Settings
 from write_side.http import schemas
 
@@ -62,7 +63,8 @@ def test_every_command_body_is_covered() -> None:
 @pytest.fixture
 async def api(nc: NATS) -> AsyncIterator[httpx.AsyncClient]:
     await migrate_streams(nc, Settings())
-    routes = await command_routes(nc, Settings())
+    async with bootstrap(Settings(), name="test-api", nats=nc) as parts:
+        routes = await parts.command_routes()
     app = create_api_app(routes=routes.routes(), checks={})
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://tally") as client:

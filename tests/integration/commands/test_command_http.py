@@ -10,8 +10,9 @@ import httpx
 import pytest
 from nats.aio.client import Client as NATS
 
+from tally.bootstrap import bootstrap
 from tally.http.app import create_api_app
-from tally.roles.write_side import command_routes, migrate_streams
+from tally.roles.migrate import migrate_streams
 from tally.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -22,11 +23,12 @@ ORDER = {"customer_id": "c1", "lines": [{"sku": "SKU-1", "quantity": 2, "unit_pr
 async def client(nc: NATS) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings()
     await migrate_streams(nc, settings)
-    routes = await command_routes(nc, settings)
-    app = create_api_app(routes=routes.routes(), checks={})
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://tally") as http:
-        yield http
+    async with bootstrap(settings, name="test-api", nats=nc) as parts:
+        routes = await parts.command_routes()
+        app = create_api_app(routes=routes.routes(), checks={})
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://tally") as http:
+            yield http
 
 
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

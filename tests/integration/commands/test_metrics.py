@@ -6,9 +6,10 @@ import pytest
 from nats.aio.client import Client as NATS
 from prometheus_client.parser import text_string_to_metric_families
 
+from tally.bootstrap import bootstrap
 from tally.http.app import create_api_app
 from tally.metrics import Metrics
-from tally.roles.write_side import command_routes, migrate_streams
+from tally.roles.migrate import migrate_streams
 from tally.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -26,7 +27,8 @@ async def test_metrics_count_requests_and_commands(nc: NATS) -> None:
     settings = Settings()
     await migrate_streams(nc, settings)
     metrics = Metrics()
-    routes = await command_routes(nc, settings, observer=metrics)
+    async with bootstrap(settings, name="test-api", nats=nc, metrics=metrics) as parts:
+        routes = await parts.command_routes()
     app = create_api_app(routes=routes.routes(), checks={}, metrics=metrics)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://tally"

@@ -9,10 +9,11 @@ import httpx
 import pytest
 
 from support.servers import NatsServer
+from tally.bootstrap import bootstrap
+from tally.checks import nats_check
 from tally.http.app import create_api_app
 from tally.nats_connection import connect_nats
-from tally.roles.api import nats_check
-from tally.roles.write_side import command_routes, migrate_streams
+from tally.roles.migrate import migrate_streams
 from tally.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -23,7 +24,8 @@ async def api(nats_server: NatsServer) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings()
     nc = await connect_nats([nats_server.url], name="test-api", connect_timeout=5)
     await migrate_streams(nc, settings)
-    routes = await command_routes(nc, settings)
+    async with bootstrap(settings, name="test-api", nats=nc) as parts:
+        routes = await parts.command_routes()
     app = create_api_app(routes=routes.routes(), checks={"nats": nats_check(nc)})
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://tally"

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from tally.bootstrap import bootstrap
 from tally.embedded.nats_server import EmbeddedNats
 from tally.embedded.ports import free_port
 from tally.roles.api import api_app
@@ -47,7 +48,8 @@ async def test_ready_shows_host_and_port_only(
 ) -> None:
     settings = Settings(nats_url=with_password(password_nats), database_url=SecretStr(database_url))
     await run_migrate(settings)
-    async with api_app(settings) as app:
+    async with bootstrap(settings, name="tally-api") as parts:
+        app = await api_app(parts)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://tally") as http:
             ready = await http.get("/ready")

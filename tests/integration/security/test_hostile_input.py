@@ -15,12 +15,13 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from tally.bootstrap import bootstrap
 from tally.embedded.ports import free_port
 from tally.http.app import create_api_app
 from tally.http.auth import ApiAuth
 from tally.http.tokens import TokenTable, digest, parse_tokens
 from tally.roles.lifecycle import serve_http
-from tally.roles.write_side import command_routes, migrate_streams
+from tally.roles.migrate import migrate_streams
 from tally.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -90,7 +91,8 @@ async def test_a_head_that_never_ends_is_cut_off(server: tuple[str, int]) -> Non
 async def commands(nc: NATS) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings()
     await migrate_streams(nc, settings)
-    routes = await command_routes(nc, settings)
+    async with bootstrap(settings, name="test-api", nats=nc) as parts:
+        routes = await parts.command_routes()
     auth = ApiAuth(TokenTable(parse_tokens(TOKENS)))
     app = create_api_app(routes=routes.routes(), checks={}, auth=auth)
     transport = httpx.ASGITransport(app=app)

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from support.db_roles import login_role
 from support.secured_nats import settings_for
+from tally.bootstrap import bootstrap
 from tally.embedded.nats_server import EmbeddedNats
 from tally.roles.api import api_app
 from tally.roles.fulfil import run_fulfil
@@ -55,7 +56,8 @@ async def test_every_role_works_with_least_privilege(
         ]
         api = settings_for("api", secured_nats.url, query_database_url=SecretStr(query_url))
         try:
-            app = await stack.enter_async_context(api_app(api))
+            parts = await stack.enter_async_context(bootstrap(api, name="tally-api"))
+            app = await api_app(parts)
             transport = httpx.ASGITransport(app=app)
             http = await stack.enter_async_context(
                 httpx.AsyncClient(transport=transport, base_url="http://tally")

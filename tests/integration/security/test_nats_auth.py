@@ -22,7 +22,7 @@ from tally.embedded.nats_server import EmbeddedNats
 from tally.nats_auth import nats_auth_options
 from tally.nats_connection import NatsRefused, connect_nats
 from tally.nats_permissions import users_block
-from tally.roles.write_side import migrate_streams
+from tally.roles.migrate import migrate_streams
 from tally.settings import Settings
 
 pytestmark = pytest.mark.integration

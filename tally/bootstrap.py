@@ -1,0 +1,259 @@
+"""The composition root: the one place that builds a process's parts from its settings.
+
+Every role (`api`, `project`, `fulfil`, `replay`, `status`, `dlq`, `migrate`, `up`) opens
+`bootstrap(settings, name=...)` and asks the parts it needs; each is built on first use,
+once per process, and closed with the root, in reverse order. `tally up` runs several
+roles on one root, so they share one NATS connection, one command service (and its state
+cache), one circuit breaker and one set of metrics. Each dependency is a parameter with
+the production default (`nats=`, `metrics=`, `gateway=`): a test passes its own.
+Importing this module builds nothing.
+"""
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+from wsgiref.simple_server import WSGIServer
+
+import asyncpg
+from nats.aio.client import Client as NATS
+from prometheus_client import start_http_server
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.routing import BaseRoute
+
+from projections.registry import PROJECTIONS
+from read_side.http.routes import QueryRoutes
+from read_side.positions import ProjectionPositions
+from read_side.read_your_writes import WaitForView
+from read_side.views import ViewReader
+from tally.checks import postgres_check, projections_check
+from tally.database_url import asyncpg_dsn
+from tally.http.errors import API_ERRORS
+from tally.http.ops import Check
+from tally.metrics import Metrics
+from tally.nats_auth import nats_auth_options
+from tally.nats_connection import connect_nats
+from tally.roles.database import create_engine
+from tally.settings import Settings
+from write_side.command_service import CommandService
+from write_side.event_store import JetStreamEventStore
+from write_side.fulfilment.breaker import CircuitBreaker
+from write_side.fulfilment.gateway import PaymentGateway
+from write_side.fulfilment.http_gateway import HttpPaymentGateway
+from write_side.fulfilment.simulator import SimulatedGateway
+from write_side.fulfilment.status import BUCKET as STATUS_BUCKET
+from write_side.http.idempotent import IdempotentCommands
+from write_side.http.routes import CommandRoutes
+from write_side.idempotency import BUCKET as IDEMPOTENCY_BUCKET
+from write_side.idempotency import IdempotencyStore
+from write_side.key_value import JetStreamKeyValue
+
+log = logging.getLogger("tally.bootstrap")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class QuerySide:
+    routes: list[BaseRoute]
+    checks: Mapping[str, Check]
+
+
+class Parts:
+    """A process's parts, each built once, when first asked for. Use `bootstrap()`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        stack: contextlib.AsyncExitStack,
+        *,
+        name: str,
+        nats: NATS | None,
+        metrics: Metrics | None,
+        gateway: PaymentGateway | None,
+        connect_timeout: float | None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self.checks: dict[str, Check] = {}  # readiness that roles of this process add
+        self._stack = stack
+        self._name = name
+        self._given_nats = nats
+        self._gateway = gateway
+        self._connect_timeout = connect_timeout or settings.nats_connect_timeout
+        self._built: dict[str, Any] = {}
+        self._building: dict[str, asyncio.Lock] = {}
+
+    async def _once(self, part: str, build: Callable[[], Awaitable[T]]) -> T:
+        if part not in self._built:
+            async with self._building.setdefault(part, asyncio.Lock()):
+                if part not in self._built:
+                    self._built[part] = await build()
+        return cast(T, self._built[part])
+
+    async def nats(self) -> NATS:
+        """The process's one NATS connection (drained last but for what opened before it)."""
+
+        async def connect() -> NATS:
+            if self._given_nats is not None:
+                return self._given_nats  # the caller's: the caller closes it
+            nc = await connect_nats(
+                self.settings.nats_servers,
+                name=self._name,
+                connect_timeout=self._connect_timeout,
+                **nats_auth_options(self.settings),
+            )
+            self._stack.push_async_callback(nc.drain)
+            return nc
+
+        return await self._once("nats", connect)
+
+    async def event_store(self) -> JetStreamEventStore:
+        async def build() -> JetStreamEventStore:
+            return JetStreamEventStore(await self.nats(), timeout=self.settings.nats_timeout)
+
+        return await self._once("event_store", build)
+
+    async def command_service(self) -> CommandService:
+        """One per process: the API and fulfilment of `tally up` share its state cache."""
+
+        async def build() -> CommandService:
+            return CommandService(
+                await self.event_store(),
+                max_attempts=self.settings.command_max_attempts,
+                observer=self.metrics,
+            )
+
+        return await self._once("command_service", build)
+
+    async def command_routes(self) -> CommandRoutes:
+        async def build() -> CommandRoutes:
+            kv = await self.key_value(IDEMPOTENCY_BUCKET)
+            idempotency = IdempotentCommands(IdempotencyStore(kv), answers=API_ERRORS)
+            service = await self.command_service()
+            return CommandRoutes(service, idempotency, deadline=self.settings.command_deadline)
+
+        return await self._once("command_routes", build)
+
+    async def key_value(self, bucket: str) -> JetStreamKeyValue:
+        """A key-value bucket `tally migrate` made (the roles' NATS users may not create
+        one): the Idempotency-Key answers, the fulfilment status."""
+
+        async def bind() -> JetStreamKeyValue:
+            js = (await self.nats()).jetstream()
+            return JetStreamKeyValue(await js.key_value(bucket), bucket)
+
+        return await self._once(f"key_value:{bucket}", bind)
+
+    async def status_bucket(self) -> JetStreamKeyValue:
+        return await self.key_value(STATUS_BUCKET)
+
+    async def query_side(self) -> QuerySide:
+        """The query routes with their pool and LISTEN connection; none without a database."""
+        return await self._once("query_side", self._build_query_side)
+
+    async def _build_query_side(self) -> QuerySide:
+        dsn = self.settings.query_database_dsn()  # TALLY_QUERY_DATABASE_URL, else DATABASE_URL
+        if dsn is None:
+            log.warning("DATABASE_URL is not set: no query routes")
+            return QuerySide([], {})
+        settings = self.settings
+        engine = create_engine(dsn, pool_size=settings.db_pool_size, timeout=settings.query_timeout)
+        self._stack.push_async_callback(_dispose, engine)
+        positions = ProjectionPositions(asyncpg_dsn(dsn))
+        await positions.start()
+        self._stack.push_async_callback(positions.close)
+        views = ViewReader(engine, timeout=settings.query_timeout)
+        streams = {name: projection.stream for name, projection in PROJECTIONS.items()}
+        routes = QueryRoutes(views, await self.nats(), WaitForView(positions, views, streams))
+        checks = {
+            "postgres": postgres_check(engine),
+            "projections": projections_check(routes, settings.projection_ready_lag),
+        }
+        return QuerySide(list(routes.routes()), checks)
+
+    async def database(self) -> asyncpg.Connection:
+        """One connection as the database's owner (DATABASE_URL), for the operator's
+        commands (`status`, `dlq retry`); OSError, TimeoutError or PostgresError if down."""
+
+        async def connect() -> asyncpg.Connection:
+            dsn = self.settings.database_dsn()
+            if dsn is None:
+                raise RuntimeError("DATABASE_URL is not set")
+            conn = await asyncpg.connect(asyncpg_dsn(dsn), timeout=5)
+            self._stack.push_async_callback(conn.close)
+            return conn
+
+        return await self._once("database", connect)
+
+    def breaker(self) -> CircuitBreaker:
+        """The payment gateway's breaker; its changes go to the metrics."""
+        if "breaker" not in self._built:
+            breaker = CircuitBreaker(
+                failure_threshold=self.settings.breaker_failure_threshold,
+                reset_timeout=self.settings.breaker_reset_seconds,
+            )
+            breaker.subscribe(self.metrics.breaker_changed)
+            self._built["breaker"] = breaker
+        return cast(CircuitBreaker, self._built["breaker"])
+
+    def gateway(self) -> PaymentGateway:
+        """The HTTP gateway at TALLY_PAYMENT_URL, else the simulator; closed with the root."""
+        if "gateway" not in self._built:
+            gateway = self._gateway or _payment_gateway(self.settings)
+            self._stack.push_async_callback(gateway.aclose)
+            self._built["gateway"] = gateway
+        return cast(PaymentGateway, self._built["gateway"])
+
+    def serve_metrics(self) -> None:
+        """/metrics on TALLY_METRICS_PORT, for a process without the API (which serves its
+        own): `tally project`, `tally fulfil`."""
+        if self.settings.metrics_port:
+            server, _ = start_http_server(
+                self.settings.metrics_port, self.settings.host, registry=self.metrics.registry
+            )
+            self._stack.push_async_callback(_stop_server, server)
+
+
+def _payment_gateway(settings: Settings) -> PaymentGateway:
+    if settings.payment_url:
+        return HttpPaymentGateway(settings.payment_url, timeout=settings.payment_timeout_seconds)
+    return SimulatedGateway(
+        limit=settings.payment_limit,
+        failure_rate=settings.payment_failure_rate,
+        rng=random.Random(settings.payment_seed),
+    )
+
+
+async def _stop_server(server: WSGIServer) -> None:
+    await asyncio.to_thread(server.shutdown)  # waits for its serving thread's next poll
+    server.server_close()
+
+
+async def _dispose(engine: AsyncEngine) -> None:
+    await asyncio.shield(engine.dispose())
+
+
+@contextlib.asynccontextmanager
+async def bootstrap(
+    settings: Settings,
+    *,
+    name: str,
+    nats: NATS | None = None,
+    metrics: Metrics | None = None,
+    gateway: PaymentGateway | None = None,
+    connect_timeout: float | None = None,
+) -> AsyncIterator[Parts]:
+    """The parts of one process named `name` (its NATS connection's name), closed on exit."""
+    async with contextlib.AsyncExitStack() as stack:
+        yield Parts(
+            settings,
+            stack,
+            name=name,
+            nats=nats,
+            metrics=metrics,
+            gateway=gateway,
+            connect_timeout=connect_timeout,
+        )
