@@ -51,6 +51,9 @@ class OrderLineIn(_Body):
 
 
 class PlaceOrderBody(_Body):
+    """The order's total (the sum of quantity x unit_price) must have at most 13 digits
+    before the decimal point; a larger one is refused (422 on `total`)."""
+
     customer_id: CustomerId
     currency: Annotated[str, Field(pattern=CURRENCY_PATTERN)] = "EUR"
     lines: Annotated[list[OrderLineIn], Field(min_length=1, max_length=1000)]
