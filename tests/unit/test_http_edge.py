@@ -176,3 +176,21 @@ def test_the_document_links_a_placed_order_to_what_comes_next() -> None:
     alone = build_openapi([command_openapi])  # no database, no queries: no link to them
     links = alone["paths"]["/orders"]["post"]["responses"]["202"]["links"]
     assert set(links) == {"CancelOrder", "ShipOrder"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "accepted"),
+    [("412", 412), ("412.0", 412), ("4e2", 400), ("412.5", None), ("true", None), ('"412"', None)],
+)
+def test_a_quantity_is_what_json_schema_calls_an_integer(raw: str, accepted: int | None) -> None:
+    """The document says `integer`, which JSON Schema gives to 412.0 as to 412."""
+    from pydantic import ValidationError
+
+    from write_side.http.schemas import ReceiveStockBody
+
+    body = json.loads(f'{{"quantity": {raw}}}')
+    if accepted is None:
+        with pytest.raises(ValidationError):
+            ReceiveStockBody.model_validate(body)
+    else:
+        assert ReceiveStockBody.model_validate(body).quantity == accepted

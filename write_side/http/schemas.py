@@ -4,7 +4,7 @@ OpenAPI document."""
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 from pydantic_core import PydanticCustomError
 
 from events.money import MONEY_PATTERN
@@ -13,6 +13,18 @@ from events.subjects import SKU_PATTERN
 
 MoneyText = Annotated[str, Field(pattern=MONEY_PATTERN, max_length=16, examples=["12.50"])]
 Sku = Annotated[str, Field(pattern=SKU_PATTERN, examples=["SKU-1"])]
+
+
+def _integral(value: object) -> object:
+    """A JSON number without a fractional part is an integer, as JSON Schema's `integer`
+    (what the document says) has it: 412.0 is 412; true, "412" and 412.5 are not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# last in each Annotated, so that it runs before StrictInt and its bounds
+AS_INTEGER = BeforeValidator(_integral)
 # Free text never carries control characters (C0, DEL, C1): PostgreSQL refuses NUL, and a
 # value the API accepted must never become an event the views cannot store.
 FREE_TEXT_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
@@ -46,7 +58,7 @@ class _Body(BaseModel):
 
 class OrderLineIn(_Body):
     sku: Sku
-    quantity: Annotated[StrictInt, Field(ge=1, le=1_000_000)]
+    quantity: Annotated[StrictInt, Field(ge=1, le=1_000_000), AS_INTEGER]
     unit_price: MoneyText
 
 
@@ -68,7 +80,7 @@ class ShipOrderBody(_Body):
 
 
 class ReceiveStockBody(_Body):
-    quantity: Annotated[StrictInt, Field(ge=1, le=1_000_000_000)]
+    quantity: Annotated[StrictInt, Field(ge=1, le=1_000_000_000), AS_INTEGER]
 
 
 def _not_zero(delta: int) -> int:
@@ -82,6 +94,7 @@ Delta = Annotated[
     StrictInt,
     Field(ge=-1_000_000_000, le=1_000_000_000, json_schema_extra={"not": {"const": 0}}),
     AfterValidator(_not_zero),
+    AS_INTEGER,
 ]
 
 
