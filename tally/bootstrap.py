@@ -35,7 +35,7 @@ from tally.http.errors import API_ERRORS
 from tally.http.ops import Check
 from tally.metrics import Metrics
 from tally.nats_auth import nats_auth_options
-from tally.nats_connection import connect_nats
+from tally.nats_connection import at_start, connect_nats
 from tally.roles.database import create_engine
 from tally.settings import Settings
 from write_side.command_service import CommandService
@@ -139,11 +139,17 @@ class Parts:
 
     async def key_value(self, bucket: str) -> JetStreamKeyValue:
         """A key-value bucket `tally migrate` made (the roles' NATS users may not create
-        one): the Idempotency-Key answers, the fulfilment status."""
+        one): the Idempotency-Key answers, the fulfilment status. Bound while JetStream
+        cannot answer yet (a leader election), the role waits rather than exits."""
 
         async def bind() -> JetStreamKeyValue:
             js = (await self.nats()).jetstream()
-            return JetStreamKeyValue(await js.key_value(bucket), bucket)
+            kv = await at_start(
+                f"binding the key-value bucket {bucket}",
+                lambda: js.key_value(bucket),
+                timeout=self._connect_timeout,
+            )
+            return JetStreamKeyValue(kv, bucket)
 
         return await self._once(f"key_value:{bucket}", bind)
 

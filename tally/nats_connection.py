@@ -1,14 +1,17 @@
 """Connecting to NATS: retried with exponential backoff and jitter at start, reconnecting
-for ever once connected, every wait bounded, failures logged once, not as tracebacks."""
+for ever once connected, every wait bounded, failures logged once, not as tracebacks.
+The JetStream requests a role makes as it starts are retried the same way."""
 
 import asyncio
 import contextlib
 import logging
 import ssl
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import nats
 from nats.aio.client import Client as NATS
+from nats.js.errors import ServiceUnavailableError
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -20,6 +23,15 @@ from tenacity import wait_random_exponential as backoff
 from tally.redaction import mask_url
 
 log = logging.getLogger("tally.nats")
+T = TypeVar("T")
+# JetStream cannot answer for now: a node down, a stream leader being elected
+_NOT_NOW = (
+    TimeoutError,
+    nats.errors.TimeoutError,
+    nats.errors.NoRespondersError,
+    nats.errors.ConnectionReconnectingError,
+    ServiceUnavailableError,
+)
 
 
 class NatsUnavailable(Exception):
@@ -124,3 +136,26 @@ async def connect_nats(
     # this option at every reconnect; the initial attempts above were bounded instead.
     nc.options["max_reconnect_attempts"] = -1
     return nc
+
+
+async def at_start(what: str, request: Callable[[], Awaitable[T]], *, timeout: float) -> T:
+    """A JetStream request a role makes as it starts (binding a key-value bucket), retried
+    with backoff for up to `timeout` seconds (TALLY_NATS_CONNECT_TIMEOUT) while JetStream
+    cannot answer: a role restarted during a leader election must wait, not exit (found
+    by the chaos run). A missing bucket or stream is not retried: `tally migrate` makes
+    them."""
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type(_NOT_NOW),
+        wait=backoff(multiplier=0.2, max=3.0),
+        stop=stop_after_delay(timeout),
+        reraise=True,
+        before_sleep=lambda state: log.warning(
+            "%s: JetStream cannot answer yet (%r), retrying",
+            what,
+            state.outcome.exception() if state.outcome else None,
+        ),
+    )
+    async for attempt in retrying:
+        with attempt:
+            return await request()
+    raise AssertionError("unreachable")  # reraise=True: the last error is raised
