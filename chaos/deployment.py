@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 
@@ -46,8 +47,11 @@ def _clean_env() -> dict[str, str]:
 
 
 class Deployment:
-    def __init__(self, home: Path, shape: DeploymentShape, seed: int) -> None:
-        self.home, self.shape, self.seed = home, shape, seed
+    def __init__(
+        self, home: Path, shape: DeploymentShape, seed: int, *, faults: bool = True
+    ) -> None:
+        """`faults`: the gateway fails and answers late at random (else it is calm)."""
+        self.home, self.shape, self.seed, self.faults = home, shape, seed, faults
         self.logs = home / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.cluster = NatsCluster(home / "nats")
@@ -89,7 +93,8 @@ class Deployment:
         nats_url = ",".join(
             f"nats://127.0.0.1:{self.proxy_ports[node.server_name]}" for node in self.cluster.nodes
         )
-        database = f"postgresql://postgres@127.0.0.1:{self.proxy_ports['postgres']}/tally"
+        login = f"postgres:{quote(self.postgres.password, safe='')}"
+        database = f"postgresql://{login}@127.0.0.1:{self.proxy_ports['postgres']}/tally"
         self.env = _clean_env() | {
             "NATS_URL": nats_url,
             "DATABASE_URL": database,
@@ -139,7 +144,7 @@ class Deployment:
 
     def _start_gateway(self) -> None:
         argv = [sys.executable, "-m", "chaos.gateway", str(self.gateway_port)]
-        argv += [str(self.seed), PAYMENT_LIMIT]
+        argv += [str(self.seed), PAYMENT_LIMIT, *([] if self.faults else ["calm"])]
         log = self.logs / "gateway.log"
         self.gateway = ChildProcess("gateway", argv, _clean_env(), log, control=True)
         self.gateway.start()

@@ -4,7 +4,8 @@ times out and slows down at random, and keeps the books to be checked at the end
 It follows the README's payment contract: one authorization per `Idempotency-Key` (a
 repeat answers the first result), one refund per key. A charge is booked before the
 answer is delayed, as at a real gateway whose answer is lost. Run as its own process:
-`python -m chaos.gateway PORT SEED LIMIT`; stdin takes `slow SECONDS` (every answer that
+`python -m chaos.gateway PORT SEED LIMIT [calm]` (calm: no failures, no late answers);
+stdin takes `slow SECONDS` (every answer that
 late; 0 for normal); `GET /ledger` returns the books.
 """
 
@@ -29,8 +30,9 @@ LATE = 3.0
 
 
 class ChaosGateway:
-    def __init__(self, seed: int, limit: Decimal) -> None:
+    def __init__(self, seed: int, limit: Decimal, *, calm: bool = False) -> None:
         self.rng = random.Random(seed)
+        self.calm = calm
         self.limit = limit
         self.slow = 0.0
         self.authorizations: dict[str, dict[str, Any]] = {}  # key -> answer, order, amount
@@ -39,7 +41,7 @@ class ChaosGateway:
 
     def _misbehave(self) -> float:
         """Raises nothing; returns how long to hold the answer (or -1: fail it now)."""
-        roll = self.rng.random()
+        roll = 1.0 if self.calm else self.rng.random()
         if roll < FAIL_RATE:
             self.calls["failed"] += 1
             return -1.0
@@ -88,8 +90,8 @@ class ChaosGateway:
         )
 
 
-async def serve(port: int, seed: int, limit: Decimal) -> None:
-    gateway = ChaosGateway(seed, limit)
+async def serve(port: int, seed: int, limit: Decimal, calm: bool) -> None:
+    gateway = ChaosGateway(seed, limit, calm=calm)
     app = Starlette(
         routes=[
             Route("/authorizations", gateway.authorize, methods=["POST"]),
@@ -115,4 +117,5 @@ async def serve(port: int, seed: int, limit: Decimal) -> None:
 
 if __name__ == "__main__":
     with contextlib.suppress(KeyboardInterrupt):  # SIGINT: the harness stops us
-        asyncio.run(serve(int(sys.argv[1]), int(sys.argv[2]), Decimal(sys.argv[3])))
+        calm = sys.argv[4:] == ["calm"]
+        asyncio.run(serve(int(sys.argv[1]), int(sys.argv[2]), Decimal(sys.argv[3]), calm))

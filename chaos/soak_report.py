@@ -1,0 +1,95 @@
+"""The soak's figures: one row per minute (throughput, p50/p99 latency, projection lag,
+open orders, RSS and open file descriptors of every process) and the verdict on drift:
+RSS growth per hour (least squares after the warm-up) and p99 growth (the last third of
+the run against the first)."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+from chaos.sampler import MB, Sample
+from chaos.soak_load import Minute
+
+
+@dataclass(frozen=True)
+class Row:
+    minute: int
+    ok_per_s: float
+    errors: int
+    p50_ms: float
+    p99_ms: float
+    lag: int
+    open_orders: int
+    memory: dict[str, Sample]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def row(minute: int, figures: Minute, lag: int, open_orders: int, memory: dict[str, Sample]) -> Row:
+    return Row(
+        minute,
+        len(figures.latencies) / 60,
+        figures.errors,
+        percentile(figures.latencies, 0.50) * 1000,
+        percentile(figures.latencies, 0.99) * 1000,
+        lag,
+        open_orders,
+        memory,
+    )
+
+
+def header(names: list[str]) -> str:
+    columns = " ".join(f"{name[:14]:>14}" for name in names)
+    figures = f"{'min':>3} {'ok/s':>6} {'err':>4} {'p50ms':>6} {'p99ms':>6} {'lag':>6} {'open':>7}"
+    return f"{figures} | RSS MB / fds: {columns}"
+
+
+def render(line: Row, names: list[str]) -> str:
+    memory = " ".join(
+        f"{line.memory[n].rss / MB:>8.0f} /{line.memory[n].fds:>4}"
+        if n in line.memory
+        else f"{'-':>14}"
+        for n in names
+    )
+    return (
+        f"{line.minute:>3} {line.ok_per_s:>6.1f} {line.errors:>4} {line.p50_ms:>6.1f} "
+        f"{line.p99_ms:>6.1f} {line.lag:>6} {line.open_orders:>7} | {memory}"
+    )
+
+
+def slope_per_hour(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (minute, MB) points, in MB per hour."""
+    if len(points) < 2:
+        return 0.0
+    xs, ys = [x for x, _ in points], [y for _, y in points]
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    if spread == 0:
+        return 0.0
+    return 60 * sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
+
+
+def verdict(rows: list[Row], names: list[str], warmup: int) -> list[str]:
+    steady = [r for r in rows if r.minute >= warmup] or rows
+    lines = []
+    for name in names:
+        points = [(float(r.minute), r.memory[name].rss / MB) for r in steady if name in r.memory]
+        if points:
+            lines.append(
+                f"drift {name}: RSS {points[0][1]:.0f} -> {points[-1][1]:.0f} MB, "
+                f"{slope_per_hour(points):+.0f} MB/h after minute {warmup}"
+            )
+    third = max(1, len(steady) // 3)
+    first = statistics.fmean(r.p99_ms for r in steady[:third])
+    last = statistics.fmean(r.p99_ms for r in steady[-third:])
+    growth = last / first if first else 0.0
+    lines.append(
+        f"drift p99: {first:.1f} ms (first third) -> {last:.1f} ms (last third), x{growth:.2f}"
+    )
+    return lines

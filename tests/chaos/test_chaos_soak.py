@@ -1,0 +1,57 @@
+"""The soak's own parts: the lean HTTP client (keep-alive, a connection the server closed
+while idle is replaced), and the drift arithmetic of its verdict."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from chaos.sampler import MB, Sample
+from chaos.soak_http import Pool
+from chaos.soak_load import Minute
+from chaos.soak_report import row, slope_per_hour, verdict
+
+
+async def _answer_once_then_close(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """Answers one request with its body echoed, then closes (as an idle timeout would)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length")
+    )
+    body = json.dumps({"echo": json.loads(await reader.readexactly(length))}).encode()
+    writer.write(b"HTTP/1.1 202 Accepted\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    await writer.drain()
+    writer.close()
+
+
+async def test_the_pool_posts_json_and_replaces_a_connection_closed_while_idle() -> None:
+    server = await asyncio.start_server(_answer_once_then_close, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    pool = Pool("127.0.0.1", port)
+    try:
+        assert await pool.post("/orders", {"n": 1}) == (202, {"echo": {"n": 1}})
+        await asyncio.sleep(0.1)  # the server has closed the kept connection meanwhile
+        assert await pool.post("/orders", {"n": 2}) == (202, {"echo": {"n": 2}})
+    finally:
+        pool.close()
+        server.close()
+
+
+def test_the_slope_is_in_megabytes_per_hour() -> None:
+    assert slope_per_hour([(0.0, 100.0), (10.0, 110.0), (20.0, 120.0)]) == 60.0
+    assert slope_per_hour([(5.0, 80.0)]) == 0.0
+
+
+def test_the_verdict_names_rss_growth_after_the_warmup_and_p99_growth() -> None:
+    minutes = []
+    for minute in range(9):
+        figures = Minute(latencies=[0.010] * 98 + [0.020 * (1 + minute // 3)] * 2)
+        memory = {"tally-up": Sample(minute, (100 + 2 * minute) * MB, 40)}
+        minutes.append(row(minute, figures, 0, 60 * minute, memory))
+    lines = verdict(minutes, ["tally-up"], warmup=3)
+    assert lines[0] == "drift tally-up: RSS 106 -> 116 MB, +120 MB/h after minute 3"
+    assert lines[1].startswith("drift p99: 40.0 ms (first third) -> 60.0 ms (last third), x1.50")
