@@ -14,13 +14,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import nats
+import nats.js.errors
 from nats.aio.client import Client as NATS
 
 from chaos.proxy import DelayingProxy
 from tally.embedded import EmbeddedNats
 from tally.embedded.ports import free_port
+from write_side.streams import StreamSettings, ensure_streams
 
 LAGGING = "nats-2"
+PLACEMENT_FAILED = 10005  # JetStream's "no suitable peers for placement"
 
 
 class Lag:
@@ -79,6 +82,24 @@ async def connect(node: EmbeddedNats) -> NATS:
     return await nats.connect(
         [node.url], error_cb=quiet, connect_timeout=10, max_reconnect_attempts=-1
     )
+
+
+async def ensure_replicated_streams(nc: NATS, timeout: float = 60) -> None:
+    """Creates the event streams at three replicas once the meta group places them: right
+    after a start (or under load) a node may not yet count as an online peer, and the
+    server refuses with 10005 'no suitable peers for placement' until it does."""
+    js = nc.jetstream()
+    async with asyncio.timeout(timeout):
+        while True:
+            try:
+                await ensure_streams(js, StreamSettings(replicas=3))
+                return
+            except nats.js.errors.BadRequestError as error:
+                if error.err_code != PLACEMENT_FAILED:
+                    raise
+            except (nats.js.errors.ServiceUnavailableError, nats.errors.TimeoutError):
+                pass  # no meta leader yet
+            await asyncio.sleep(0.5)
 
 
 async def lead_elsewhere(nc: NATS, stream: str, timeout: float = 60) -> str:

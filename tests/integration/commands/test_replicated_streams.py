@@ -20,6 +20,7 @@ from support.defaults import COMMAND_MAX_ATTEMPTS, TEST_NATS_TIMEOUT
 from support.lagging_cluster import (
     LAGGING,
     connect,
+    ensure_replicated_streams,
     lagging_cluster,
     lead_elsewhere,
     wait_current,
@@ -29,7 +30,6 @@ from write_side.aggregates import STOCK_ITEM
 from write_side.command_service import CommandService, Metadata
 from write_side.domain import stock
 from write_side.event_store import JetStreamEventStore
-from write_side.streams import StreamSettings, ensure_streams
 
 pytestmark = pytest.mark.integration
 DELAY = 0.2  # nats-2 applies what the leader stores 200 ms late
@@ -47,7 +47,7 @@ async def nodes(tmp_path: Path) -> AsyncIterator[list[EmbeddedNats]]:
     async with lagging_cluster(tmp_path) as lag:
         nc = await connect(lag.nodes[0])
         try:
-            await ensure_streams(nc.jetstream(), StreamSettings(replicas=3))
+            await ensure_replicated_streams(nc)
             await lead_elsewhere(nc, "STOCK")
             await wait_current(nc, "STOCK")
         finally:
