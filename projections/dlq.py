@@ -110,6 +110,19 @@ async def list_dead_letters(
         seq = letter.seq + 1
 
 
+async def dead_letter_counts(js: JetStreamContext) -> dict[str, int]:
+    """Dead letters by projection, counted per subject by the server (none read)."""
+    try:
+        info = await js.stream_info(DLQ_STREAM, subjects_filter=DLQ_SUBJECTS)
+    except NotFoundError:
+        return {}
+    prefix = dlq_subject("")
+    return {
+        subject.removeprefix(prefix): count
+        for subject, count in (info.state.subjects or {}).items()
+    }
+
+
 async def drop_dead_letter(js: JetStreamContext, seq: int) -> bool:
     try:
         return bool(await js.delete_msg(DLQ_STREAM, seq))

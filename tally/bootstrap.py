@@ -33,6 +33,7 @@ from tally.checks import postgres_check, projections_check
 from tally.database_url import asyncpg_dsn
 from tally.http.errors import API_ERRORS
 from tally.http.ops import Check
+from tally.metric_probes import refresh_every
 from tally.metrics import Metrics
 from tally.nats_auth import nats_auth_options
 from tally.nats_connection import at_start, connect_nats
@@ -215,12 +216,15 @@ class Parts:
 
     def serve_metrics(self) -> None:
         """/metrics on TALLY_METRICS_PORT, for a process without the API (which serves its
-        own): `tally project`, `tally fulfil`."""
+        own): `tally project`, `tally fulfil`. The server is a thread that cannot wait for
+        the metrics' probes, so they are refreshed on a timer instead."""
         if self.settings.metrics_port:
             server, _ = start_http_server(
                 self.settings.metrics_port, self.settings.host, registry=self.metrics.registry
             )
             self._stack.push_async_callback(_stop_server, server)
+            refreshing = asyncio.create_task(refresh_every(self.metrics))
+            self._stack.push_async_callback(_cancel, refreshing)
 
 
 def _payment_gateway(settings: Settings) -> PaymentGateway:
@@ -236,6 +240,12 @@ def _payment_gateway(settings: Settings) -> PaymentGateway:
 async def _stop_server(server: WSGIServer) -> None:
     await asyncio.to_thread(server.shutdown)  # waits for its serving thread's next poll
     server.server_close()
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _dispose(engine: AsyncEngine) -> None:

@@ -15,6 +15,7 @@ from tally.http.observe import ObserveRequests, metrics_route
 from tally.http.openapi import PathsProvider, openapi_routes
 from tally.http.ops import Check, ops_routes
 from tally.http.ratelimit import LimitCommands, RateLimiter
+from tally.metric_probes import readiness_probe
 from tally.metrics import Metrics
 
 
@@ -31,6 +32,7 @@ def create_api_app(
 ) -> Starlette:
     """`auth` None: the API is open; `command_limit` None: commands are not rate limited."""
     metrics = metrics or Metrics()
+    metrics.add_probe(readiness_probe(checks, metrics))
     guards = [Middleware(RequireTokens, auth=auth)] if auth else []
     if command_limit is not None:
         guards.append(Middleware(LimitCommands, limiter=command_limit))

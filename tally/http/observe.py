@@ -60,6 +60,7 @@ class ObserveRequests:
 
 def metrics_route(metrics: Metrics) -> Route:
     async def render(request: Request) -> Response:
+        await metrics.refresh()  # the probes: readiness, and lag where the projectors run
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return Route("/metrics", render, methods=["GET"])

@@ -6,6 +6,7 @@ import logging
 from nats.aio.client import Client as NATS
 
 from tally.bootstrap import Parts, bootstrap
+from tally.fulfilment_metrics import STEPS, TimedGateway, timed_handler
 from tally.settings import Settings
 from write_side.fulfilment.consumer import FulfilmentConsumer, consumer_config, ensure_consumer
 from write_side.fulfilment.payments import GuardedGateway
@@ -30,10 +31,14 @@ async def fulfil(parts: Parts, stop: asyncio.Event) -> None:
     settings, metrics = parts.settings, parts.metrics
     nc = await parts.nats()
     breaker = parts.breaker()
+    metrics.watch_fulfilment(breaker, STEPS)
     publisher = BreakerStatusPublisher(await parts.status_bucket(), breaker)
     gateway = parts.gateway()
     guarded = GuardedGateway(
-        gateway, breaker, max_attempts=settings.payment_max_attempts, observer=metrics
+        TimedGateway(gateway, metrics),
+        breaker,
+        max_attempts=settings.payment_max_attempts,
+        observer=metrics,
     )
     fulfilment = Fulfilment(
         await parts.command_service(),
@@ -43,7 +48,10 @@ async def fulfil(parts: Parts, stop: asyncio.Event) -> None:
         observer=metrics,
     )
     consumer = FulfilmentConsumer(
-        nc, fulfilment.handle, concurrency=settings.fulfil_concurrency, observer=metrics
+        nc,
+        timed_handler(fulfilment.handle, metrics),
+        concurrency=settings.fulfil_concurrency,
+        observer=metrics,
     )
     log.info(
         "fulfilment running",

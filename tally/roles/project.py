@@ -8,6 +8,7 @@ from projections.registry import PROJECTIONS, get_projection
 from projections.runner import Projector, ProjectorSettings
 from tally.bootstrap import Parts, bootstrap
 from tally.database_url import asyncpg_dsn
+from tally.metric_probes import ProjectionProbe
 from tally.settings import Settings
 
 log = logging.getLogger("tally.project")
@@ -34,8 +35,15 @@ async def project(parts: Parts, stop: asyncio.Event, names: list[str] | None = N
         Projector(projection, nc, asyncpg_dsn(dsn), config, observer=parts.metrics)
         for projection in chosen
     ]
+    # Lag, stream head and dead letters of these views, sampled for the metrics.
+    parts.metrics.watch_projections(p.name for p in chosen)
+    probe = ProjectionProbe(nc.jetstream(), asyncpg_dsn(dsn), chosen, parts.metrics)
+    parts.metrics.add_probe(probe)
     log.info("projecting", extra={"projections": [p.name for p in chosen]})
-    await asyncio.gather(*(projector.run(stop) for projector in projectors))
+    try:
+        await asyncio.gather(*(projector.run(stop) for projector in projectors))
+    finally:
+        await probe.close()
 
 
 async def run_projectors(
