@@ -1,14 +1,16 @@
-"""A real Prometheus scrapes a running `tally up` and evaluates docker/observability/'s alert
-rules; orders go through every fulfilment path. Then every expression of every dashboard
-panel and every alert returns a series (no panel or alert names a metric, or a label value,
-that Tally does not export), no alert fires on the healthy system, and the dead-letters
-alert fires once a poison event has been dead-lettered."""
+"""A real Prometheus scrapes a running `tally up` and the metrics ports of a projector and a
+fulfilment worker beside it, and evaluates docker/observability/'s alert rules; orders go
+through every fulfilment path. Then every expression of every dashboard panel and every
+alert returns a series (no panel or alert names a metric, or a label value, that Tally does
+not export), no alert fires on the healthy system, and the dead-letters alert fires, once,
+when a poison event has been dead-lettered."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import uuid4
@@ -28,6 +30,7 @@ from support.promql import (
     metric_names,
 )
 from support.read_side import placed
+from support.roles import Role, role_env
 from support.tally_process import RunningTally, running_tally
 from tally.embedded.ports import free_port
 
@@ -40,10 +43,30 @@ PAYMENT_LIMIT = 100
 T = TypeVar("T")
 
 
-def scrape_targets(tally: RunningTally) -> list[ScrapeTarget]:
-    """`tally up` runs every role in one process, all on the API's /metrics; when the
-    roles run as processes of their own, their metrics ports join this list."""
-    return [ScrapeTarget(f"127.0.0.1:{tally.port}")]
+@contextlib.contextmanager
+def scrape_targets(tally: RunningTally, home: Path) -> Iterator[list[ScrapeTarget]]:
+    """`tally up` runs every role in one process, all on the API's /metrics. Beside it run
+    a standby `tally project` and a second `tally fulfil`, each serving TALLY_METRICS_PORT
+    as in docker/compose.yml (once `tally up` runs its roles as processes of their own,
+    their ports join this list instead)."""
+    ports = {"project": free_port(), "fulfil": free_port()}
+    env = role_env(tally.nats_url(), tally.database_url(), TALLY_HOST="127.0.0.1")
+    env["TALLY_PAYMENT_LIMIT"] = str(PAYMENT_LIMIT)
+    workers = [
+        Role([role], env | {"TALLY_METRICS_PORT": str(port)}, home / f"{role}.log")
+        for role, port in ports.items()
+    ]
+    try:
+        for worker, port in zip(workers, ports.values(), strict=True):
+            worker.start().wait_http(f"http://127.0.0.1:{port}", "/metrics")
+        yield [
+            ScrapeTarget(f"127.0.0.1:{tally.port}"),
+            ScrapeTarget(f"127.0.0.1:{ports['project']}", job="tally-projector"),
+            ScrapeTarget(f"127.0.0.1:{ports['fulfil']}", job="tally-fulfilment"),
+        ]
+    finally:
+        for worker in workers:
+            worker.stop()
 
 
 async def eventually(
@@ -122,7 +145,8 @@ async def test_every_panel_and_alert_has_data_and_dead_letters_fire(
     monkeypatch.setenv("TALLY_PAYMENT_LIMIT", str(PAYMENT_LIMIT))
     with (
         running_tally(free_port()) as tally,
-        running_prometheus(tmp_path / "prometheus", scrape_targets(tally), [ALERTS]) as prom,
+        scrape_targets(tally, tmp_path) as targets,
+        running_prometheus(tmp_path / "prometheus", targets, [ALERTS]) as prom,
     ):
         async with httpx.AsyncClient(base_url=tally.base, timeout=10) as http:
             await exercise(http)
@@ -140,6 +164,8 @@ async def test_every_panel_and_alert_has_data_and_dead_letters_fire(
         named = set().union(*(metric_names(expression.promql) for expression in expressions))
         assert not named - prom.metric_names(), "named but not exported"
         assert prom.firing() == [], "an alert fires on a healthy system"
+        up = {sample["metric"]["job"]: sample["value"][1] for sample in prom.query("up")}
+        assert up == {"tally": "1", "tally-projector": "1", "tally-fulfilment": "1"}
 
         await publish_poison(tally.nats_url())
 
@@ -149,4 +175,10 @@ async def test_every_panel_and_alert_has_data_and_dead_letters_fire(
         firing = await eventually(dead_letters_firing, "TallyDeadLetters firing")
         assert [alert["labels"]["projection"] for alert in firing] == ["orders"]
         assert firing[0]["annotations"]["summary"] == "Projection orders has dead letters"
-        assert prom.query('tally_dead_letters{projection="orders"}')[0]["value"][1] == "1"
+
+        async def dead_letters_by_job() -> dict[str, str]:
+            samples = prom.query('tally_dead_letters{projection="orders"}')
+            return {sample["metric"]["job"]: sample["value"][1] for sample in samples}
+
+        everywhere = {"tally": "1", "tally-projector": "1"}  # the worker on its 5 s timer
+        await eventually(dead_letters_by_job, "the dead letter counted", everywhere.__eq__, 20)
