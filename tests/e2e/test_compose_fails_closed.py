@@ -48,9 +48,14 @@ def test_every_secret_must_be_given_and_has_no_default() -> None:
 
 def test_published_ports_bind_loopback_unless_told_otherwise(services: dict[str, Any]) -> None:
     published = {name: s["ports"] for name, s in services.items() if s.get("ports")}
-    assert set(published) == {"api"}, published
+    observability = {
+        name for name, s in services.items() if "observability" in s.get("profiles", [])
+    }
+    assert set(published) - observability == {"api"}, published
     for port in published["api"]:
         assert str(port).startswith(("127.0.0.1:", "${TALLY_API_BIND:-127.0.0.1}:")), port
+    for name in observability & set(published):  # Prometheus and Grafana: loopback only
+        assert all(str(port).startswith("127.0.0.1:") for port in published[name]), name
 
 
 def test_each_role_gets_only_its_own_database_url(services: dict[str, Any]) -> None:
