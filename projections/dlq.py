@@ -26,8 +26,8 @@ def dlq_subject(projection: str) -> str:
     return f"tally.dlq.{projection}"
 
 
-async def ensure_dlq_stream(js: JetStreamContext, *, replicas: int = 1) -> None:
-    config = StreamConfig(
+def dlq_stream_config(*, replicas: int = 1) -> StreamConfig:
+    return StreamConfig(
         name=DLQ_STREAM,
         subjects=[DLQ_SUBJECTS],
         retention=RetentionPolicy.LIMITS,
@@ -37,6 +37,11 @@ async def ensure_dlq_stream(js: JetStreamContext, *, replicas: int = 1) -> None:
         allow_direct=True,
         duplicate_window=600.0,
     )
+
+
+async def ensure_dlq_stream(js: JetStreamContext, *, replicas: int = 1) -> None:
+    """Create the stream or bring it to the wanted configuration (`tally migrate`)."""
+    config = dlq_stream_config(replicas=replicas)
     try:
         await js.stream_info(DLQ_STREAM)
     except NotFoundError:

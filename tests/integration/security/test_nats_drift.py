@@ -1,0 +1,105 @@
+"""Each worker checks, at start, that the streams, consumers and buckets it uses are as
+`tally migrate` made them (tally/nats_drift.py), with only its own NATS user's rights, and
+names every difference: a republish added, subjects widened, limits cut, a consumer turned
+into a push consumer delivering elsewhere, something missing."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import nats
+import pytest
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, RePublish
+
+from support.secured_nats import WORKERS, settings_for
+from tally.embedded.nats_server import EmbeddedNats
+from tally.nats_auth import nats_auth_options
+from tally.nats_drift import role_drift
+from tally.roles.migrate import run_migrate
+from tally.settings import Settings
+
+pytestmark = pytest.mark.integration
+Tamper = Callable[[JetStreamContext], Awaitable[object]]
+
+
+@pytest.fixture
+async def migrated(nats_url: str) -> AsyncIterator[NATS]:
+    await run_migrate(Settings(nats_url=nats_url))
+    nc = await nats.connect(nats_url)
+    try:
+        yield nc
+    finally:
+        await nc.close()
+
+
+async def republish_dead_letters(js: JetStreamContext) -> object:
+    config = (await js.stream_info("DLQ")).config
+    config.republish = RePublish(src="tally.dlq.*", dest="orders.{{wildcard(1)}}")
+    return await js.update_stream(config)
+
+
+async def widen_orders(js: JetStreamContext) -> object:
+    config = (await js.stream_info("ORDERS")).config
+    config.subjects = ["orders.*", "_INBOX_api.>"]
+    return await js.update_stream(config)
+
+
+async def cut_dead_letters(js: JetStreamContext) -> object:
+    config = (await js.stream_info("DLQ")).config
+    config.max_msgs = 1
+    return await js.update_stream(config)
+
+
+async def push_projection_elsewhere(js: JetStreamContext) -> object:
+    await js.delete_consumer("STOCK", "projection-stock")
+    push = ConsumerConfig(durable_name="projection-stock", deliver_subject="_INBOX_api.x")
+    return await js.add_consumer("STOCK", push)
+
+
+async def fulfilment_gives_up(js: JetStreamContext) -> object:
+    config = (await js.consumer_info("ORDERS", "fulfilment")).config
+    config.max_deliver = 1
+    return await js.add_consumer("ORDERS", config)
+
+
+async def drop_idempotency(js: JetStreamContext) -> object:
+    return await js.delete_key_value("tally_idempotency")
+
+
+@pytest.mark.parametrize(
+    ("tamper", "role", "named"),
+    [
+        (republish_dead_letters, "projector", "stream DLQ: has republish"),
+        (widen_orders, "api", "stream ORDERS: subjects is ['orders.*', '_INBOX_api.>']"),
+        (widen_orders, "fulfil", "stream ORDERS: subjects"),
+        (widen_orders, "projector", "stream ORDERS: subjects"),
+        (cut_dead_letters, "projector", "stream DLQ: max_msgs is 1, not -1"),
+        (push_projection_elsewhere, "projector", "projection-stock on STOCK: has deliver_subject"),
+        (fulfilment_gives_up, "fulfil", "consumer fulfilment on ORDERS: max_deliver is 1"),
+        (drop_idempotency, "api", "stream KV_tally_idempotency is missing"),
+    ],
+)
+async def test_a_drifted_configuration_is_named(
+    migrated: NATS, tamper: Tamper, role: str, named: str
+) -> None:
+    settings = Settings()
+    js = migrated.jetstream()
+    assert await role_drift(js, role, settings) == []
+    await tamper(js)
+    found = await role_drift(js, role, settings)
+    assert any(named in difference for difference in found), found
+    await run_migrate(Settings(nats_url=migrated.connected_url.geturl()))  # migrate repairs
+    assert await role_drift(js, role, settings) == []
+
+
+@pytest.mark.parametrize("role", WORKERS)
+async def test_each_worker_can_check_with_its_own_rights(
+    secured_nats: EmbeddedNats, role: str
+) -> None:
+    await run_migrate(settings_for("admin", secured_nats.url))
+    settings = settings_for(role, secured_nats.url)
+    nc = await nats.connect(secured_nats.url, **nats_auth_options(settings))
+    try:
+        assert await role_drift(nc.jetstream(), role, settings) == []
+    finally:
+        await nc.close()
