@@ -80,7 +80,7 @@ async def drop_idempotency(js: JetStreamContext) -> object:
     ],
 )
 async def test_a_drifted_configuration_is_named(
-    migrated: NATS, tamper: Tamper, role: str, named: str
+    nats_url: str, migrated: NATS, tamper: Tamper, role: str, named: str
 ) -> None:
     settings = Settings()
     js = migrated.jetstream()
@@ -88,7 +88,7 @@ async def test_a_drifted_configuration_is_named(
     await tamper(js)
     found = await role_drift(js, role, settings)
     assert any(named in difference for difference in found), found
-    await run_migrate(Settings(nats_url=migrated.connected_url.geturl()))  # migrate repairs
+    await run_migrate(Settings(nats_url=nats_url))  # migrate repairs it
     assert await role_drift(js, role, settings) == []
 
 
