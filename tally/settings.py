@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     command_rate_per_client: float | None = Field(default=None, gt=0, le=1_000_000)
     command_burst_per_client: int = Field(default=20, ge=1, le=1_000_000)
     max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    head_timeout_seconds: float = Field(default=10.0, gt=0, le=300)  # then 408 and close
+    trusted_proxies: str | None = None  # whose X-Forwarded-For to believe; unset: nobody's
     query_database_url: SecretStr | None = None  # `tally api`; unset: DATABASE_URL
     projector_database_url: SecretStr | None = None  # `tally project`; unset: DATABASE_URL
     nats_user: str | None = None

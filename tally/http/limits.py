@@ -1,15 +1,21 @@
-"""A limit on the size of a request's head (request line + headers) for uvicorn's httptools
-protocol, which has none of its own (h11 has `h11_max_incomplete_event_size`).
+"""Limits on a request's head (request line + headers) for uvicorn's httptools protocol,
+which has none of its own (h11 has `h11_max_incomplete_event_size`).
 
-Over `max_head_bytes`, or over `max_headers` header lines, the connection is answered
+Size: over `max_head_bytes`, or over `max_headers` header lines, the connection is answered
 `431 Request Header Fields Too Large` and closed, before the app sees anything. Bytes are
 counted as they arrive too, so a head that never ends (sent slowly, or one endless header)
 is cut off as soon as it passes the limit rather than buffered without bound.
+
+Time: a head not complete within `head_timeout` seconds is answered `408` and closed
+(tally/http/head_timeout.py), so is a connection that never sends one.
 """
 
+import asyncio
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from tally.http.head_timeout import DEFAULT_SECONDS, RESPONSE, HeadDeadline
 
 BODY = b"request head too large"
 
@@ -21,6 +27,7 @@ class HeadTooLarge(Exception):
 class LimitedHttpTools(HttpToolsProtocol):
     max_head_bytes = 16 * 1024
     max_headers = 100
+    head_timeout = DEFAULT_SECONDS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -28,6 +35,15 @@ class LimitedHttpTools(HttpToolsProtocol):
         self._head_bytes = 0
         self._header_count = 0
         self._refused = False
+        self._deadline = HeadDeadline(self.loop, self.head_timeout, self._too_slow)
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._deadline.start()  # a connection that never sends a head is closed too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._deadline.cancel()
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
@@ -37,6 +53,8 @@ class LimitedHttpTools(HttpToolsProtocol):
         super().data_received(data)
         if self._in_head and self._head_bytes > self.max_head_bytes and not self._refused:
             self._refuse()
+        elif self._in_head:
+            self._deadline.start()  # the next head on a kept-alive connection has begun
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -53,6 +71,7 @@ class LimitedHttpTools(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._deadline.cancel()
         super().on_headers_complete()
 
     def _count(self, size: int) -> None:
@@ -67,8 +86,15 @@ class LimitedHttpTools(HttpToolsProtocol):
         else:
             super().send_400_response(msg)
 
+    def _too_slow(self) -> None:
+        self._refused = True
+        if not self.transport.is_closing():
+            self.transport.write(RESPONSE)
+            self.transport.close()
+
     def _refuse(self) -> None:
         self._refused = True
+        self._deadline.cancel()
         if self.transport.is_closing():
             return
         self.transport.write(
@@ -80,10 +106,16 @@ class LimitedHttpTools(HttpToolsProtocol):
         self.transport.close()
 
 
-def limited_httptools(max_head_bytes: int, max_headers: int = 100) -> type[LimitedHttpTools]:
+def limited_httptools(
+    max_head_bytes: int, max_headers: int = 100, head_timeout: float = DEFAULT_SECONDS
+) -> type[LimitedHttpTools]:
     """The protocol class to give uvicorn as `http=`, with these limits."""
     return type(
         "LimitedHttpTools",
         (LimitedHttpTools,),
-        {"max_head_bytes": max_head_bytes, "max_headers": max_headers},
+        {
+            "max_head_bytes": max_head_bytes,
+            "max_headers": max_headers,
+            "head_timeout": head_timeout,
+        },
     )

@@ -10,7 +10,9 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
+from tally.http.head_timeout import KEEP_ALIVE_SECONDS
 from tally.http.limits import limited_httptools
+from tally.http.proxies import proxy_options
 from tally.settings import Settings
 
 
@@ -29,12 +31,19 @@ def install_stop_signals(stop: asyncio.Event) -> None:
 
 
 async def serve_http(app: Starlette, settings: Settings, stop: asyncio.Event) -> None:
+    proxies = proxy_options(settings.trusted_proxies)
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         loop="none",
-        http=limited_httptools(settings.max_header_bytes),  # 431 over the limit
+        # 431 over the size limit, 408 past the head timeout (tally/http/limits.py)
+        http=limited_httptools(
+            settings.max_header_bytes, head_timeout=settings.head_timeout_seconds
+        ),
+        timeout_keep_alive=max(1, int(min(KEEP_ALIVE_SECONDS, settings.head_timeout_seconds))),
+        proxy_headers=proxies.proxy_headers,  # off unless TALLY_TRUSTED_PROXIES
+        forwarded_allow_ips=proxies.forwarded_allow_ips,
         access_log=settings.access_log,
         log_config=None,
         timeout_graceful_shutdown=10,
