@@ -39,11 +39,13 @@ def _settings(**overrides: Any) -> Settings:
 def _run(main: Coroutine[Any, Any, None]) -> None:
     from tally.nats_auth import NatsAuthConfigError
     from tally.nats_connection import NatsUnavailable
+    from tally.nats_drift import ConfigurationDrift
 
     try:
         with contextlib.suppress(KeyboardInterrupt):
             uvloop.run(main)
-    except (NatsUnavailable, NatsAuthConfigError) as error:  # refused creds, bad TLS files
+    except (NatsUnavailable, NatsAuthConfigError, ConfigurationDrift) as error:  # refused
+        # credentials, bad TLS files, streams or consumers not as `tally migrate` made them
         typer.echo(f"tally: {error}", err=True)
         raise typer.Exit(1) from None
 

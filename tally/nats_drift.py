@@ -111,12 +111,15 @@ async def role_drift(js: JetStreamContext, role: str, settings: Settings) -> lis
     return found
 
 
+COMMANDS = {"api": "tally api", "projector": "tally project", "fulfil": "tally fulfil"}
+
+
 async def require_no_drift(js: JetStreamContext, role: str, settings: Settings) -> None:
     """Raise ConfigurationDrift, naming every difference, unless all is as migrate made it."""
     found = await role_drift(js, role, settings)
     if found:
         raise ConfigurationDrift(
-            f"the NATS configuration that `tally {role}` uses is not what `tally migrate` "
+            f"the NATS configuration that `{COMMANDS[role]}` uses is not what `tally migrate` "
             "makes: " + "; ".join(found) + ". Run `tally migrate` (with the same "
             "TALLY_STREAM_REPLICAS, TALLY_DUPLICATE_WINDOW_SECONDS and "
             "TALLY_IDEMPOTENCY_TTL_HOURS as this process), or find out who changed it."

@@ -8,6 +8,7 @@ from read_side.http.openapi import openapi_paths as query_openapi
 from tally.bootstrap import Parts, bootstrap
 from tally.checks import nats_check
 from tally.http.app import create_api_app
+from tally.nats_drift import require_no_drift
 from tally.roles.lifecycle import serve_http
 from tally.roles.security import api_auth, command_limit
 from tally.settings import Settings
@@ -18,6 +19,7 @@ async def api_app(parts: Parts) -> Starlette:
     """The API app over the process's parts; /ready also runs the checks other roles of
     the process added (`tally up`: the payment breaker)."""
     settings = parts.settings
+    await require_no_drift((await parts.nats()).jetstream(), "api", settings)  # or stop
     commands = await parts.command_routes()
     queries = await parts.query_side()
     return create_api_app(

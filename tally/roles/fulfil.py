@@ -7,6 +7,7 @@ from nats.aio.client import Client as NATS
 
 from tally.bootstrap import Parts, bootstrap
 from tally.fulfilment_metrics import STEPS, TimedGateway, timed_handler
+from tally.nats_drift import require_no_drift
 from tally.settings import Settings
 from write_side.fulfilment.consumer import FulfilmentConsumer, consumer_config, ensure_consumer
 from write_side.fulfilment.payments import GuardedGateway
@@ -30,6 +31,7 @@ async def fulfil(parts: Parts, stop: asyncio.Event) -> None:
     """Runs until `stop` is set, then finishes the messages in hand and returns."""
     settings, metrics = parts.settings, parts.metrics
     nc = await parts.nats()
+    await require_no_drift(nc.jetstream(), "fulfil", settings)  # or stop, loudly
     breaker = parts.breaker()
     metrics.watch_fulfilment(breaker, STEPS)
     publisher = BreakerStatusPublisher(await parts.status_bucket(), breaker)

@@ -9,6 +9,7 @@ from projections.runner import Projector, ProjectorSettings
 from tally.bootstrap import Parts, bootstrap
 from tally.database_url import asyncpg_dsn
 from tally.metric_probes import ProjectionProbe
+from tally.nats_drift import require_no_drift
 from tally.settings import Settings
 
 log = logging.getLogger("tally.project")
@@ -30,6 +31,7 @@ async def project(parts: Parts, stop: asyncio.Event, names: list[str] | None = N
         raise RuntimeError("DATABASE_URL is not set")
     chosen = [get_projection(name) for name in (names or list(PROJECTIONS))]
     nc = await parts.nats()
+    await require_no_drift(nc.jetstream(), "projector", settings)  # or stop, loudly
     config = projector_settings(settings)
     projectors = [
         Projector(projection, nc, asyncpg_dsn(dsn), config, observer=parts.metrics)

@@ -3,6 +3,9 @@
 names every difference: a republish added, subjects widened, limits cut, a consumer turned
 into a push consumer delivering elsewhere, something missing."""
 
+import asyncio
+import subprocess
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import nats
@@ -11,6 +14,7 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, RePublish
 
+from support.roles import TALLY, role_env
 from support.secured_nats import WORKERS, settings_for
 from tally.embedded.nats_server import EmbeddedNats
 from tally.nats_auth import nats_auth_options
@@ -103,3 +107,27 @@ async def test_each_worker_can_check_with_its_own_rights(
         assert await role_drift(nc.jetstream(), role, settings) == []
     finally:
         await nc.close()
+
+
+@pytest.mark.parametrize(
+    ("tamper", "command", "named"),
+    [
+        (republish_dead_letters, "project", "stream DLQ: has republish"),
+        (fulfilment_gives_up, "fulfil", "consumer fulfilment on ORDERS: max_deliver is 1"),
+        (widen_orders, "api", "stream ORDERS: subjects"),
+    ],
+)
+async def test_a_worker_refuses_to_start_on_a_drifted_configuration(
+    nats_url: str, database_url: str, migrated: NATS, tamper: Tamper, command: str, named: str
+) -> None:
+    await tamper(migrated.jetstream())
+    env = role_env(nats_url, database_url)
+    started = time.monotonic()
+    done = await asyncio.to_thread(
+        subprocess.run, [TALLY, command], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1, done.stderr
+    assert time.monotonic() - started < 20
+    assert f"tally: the NATS configuration that `tally {command}` uses" in done.stderr
+    assert named in done.stderr and "Run `tally migrate`" in done.stderr
+    assert "Traceback" not in done.stderr
