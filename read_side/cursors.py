@@ -23,7 +23,7 @@ def _decode(cursor: str) -> list[Any]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value = json.loads(raw)
-    except (binascii.Error, ValueError) as error:
+    except (binascii.Error, ValueError, RecursionError) as error:
         raise InvalidCursor("not a cursor of this API") from error
     if not isinstance(value, list):
         raise InvalidCursor("not a cursor of this API")

@@ -40,6 +40,10 @@ def parse_json(raw: bytes, *, empty_is: Any = None) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise Problem(400, "malformed-json", "The body is not valid JSON", str(error)) from None
+    except RecursionError:  # nested deeper than the parser goes: no command is
+        raise Problem(
+            400, "malformed-json", "The body is not valid JSON", "nested too deeply"
+        ) from None
 
 
 def validate(model: type[M], data: Any) -> M:

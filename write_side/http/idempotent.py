@@ -60,7 +60,7 @@ def fingerprint(raw: bytes) -> str:
     """Bodies that mean the same JSON have the same fingerprint, whatever their spacing."""
     try:
         canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # not JSON: the bytes themselves
         canonical = raw
     return hashlib.sha256(canonical).hexdigest()
 
