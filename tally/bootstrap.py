@@ -50,6 +50,7 @@ from write_side.http.idempotent import IdempotentCommands
 from write_side.http.routes import CommandRoutes
 from write_side.idempotency import BUCKET as IDEMPOTENCY_BUCKET
 from write_side.idempotency import IdempotencyStore
+from write_side.ids import SECRETS_BUCKET, read_id_secret
 from write_side.key_value import JetStreamKeyValue
 
 log = logging.getLogger("tally.bootstrap")
@@ -134,7 +135,10 @@ class Parts:
             kv = await self.key_value(IDEMPOTENCY_BUCKET)
             idempotency = IdempotentCommands(IdempotencyStore(kv), answers=API_ERRORS)
             service = await self.command_service()
-            return CommandRoutes(service, idempotency, deadline=self.settings.command_deadline)
+            secret = await read_id_secret(await self.key_value(SECRETS_BUCKET))
+            return CommandRoutes(
+                service, idempotency, id_secret=secret, deadline=self.settings.command_deadline
+            )
 
         return await self._once("command_routes", build)
 

@@ -24,6 +24,7 @@ from write_side.fulfilment.consumer import CONSUMER as FULFILMENT
 from write_side.fulfilment.consumer import consumer_config as fulfilment_consumer
 from write_side.fulfilment.status import BUCKET as STATUS_BUCKET
 from write_side.idempotency import BUCKET as IDEMPOTENCY_BUCKET
+from write_side.ids import SECRETS_BUCKET
 from write_side.streams import StreamSettings, stream_config
 
 # Never set by `tally migrate`: present, they redirect or drop what a stream holds.
@@ -92,6 +93,7 @@ async def role_drift(js: JetStreamContext, role: str, settings: Settings) -> lis
         ttl = settings.idempotency_ttl_hours * 3600
         kv = _bucket(IDEMPOTENCY_BUCKET, settings, ttl)
         found += await _stream(js, f"KV_{IDEMPOTENCY_BUCKET}", kv)
+        found += await _stream(js, f"KV_{SECRETS_BUCKET}", _bucket(SECRETS_BUCKET, settings))
     elif role == "projector":
         for name in sorted({projection.stream for projection in PROJECTIONS.values()}):
             found += await _stream(js, name, _events(name, settings))

@@ -9,13 +9,15 @@ may add a `republish` into an event subject, a consumer may deliver into any sub
 only `admin` may create, update or delete streams and consumers. The workers get:
 
 - api: appends to the command subjects (`orders.*`, `stock.*`), reads those streams
-  (direct get, stream info) and its idempotency bucket; nothing else;
+  (direct get, stream info), its idempotency bucket and (only reads) the order-id secret;
+  nothing else;
 - projector: info, pull (`MSG.NEXT`), reset and ack on its own durable consumers, stream
   info, and dead letters on `tally.dlq.<its projection>`; never an event subject;
 - fulfil: appends to `orders.*`, `stock.*`, `payments.*`, reads those streams, pulls and
   acks on its consumer, and its status bucket;
-- admin (`tally migrate`, `replay`, `status`, `dlq`): the whole JetStream API, no event
-  subject (an operator rebuilding a view has no business writing events).
+- admin (`tally migrate`, `replay`, `status`, `dlq`): the whole JetStream API, the
+  order-id secret, no event subject (an operator rebuilding a view has no business
+  writing events).
 """
 
 import json
@@ -28,6 +30,7 @@ from projections.registry import PROJECTIONS
 from write_side.fulfilment.consumer import CONSUMER as FULFILMENT
 from write_side.fulfilment.status import BUCKET as STATUS_BUCKET
 from write_side.idempotency import BUCKET as IDEMPOTENCY_BUCKET
+from write_side.ids import SECRETS_BUCKET
 
 
 def inbox_prefix(user: str) -> str:
@@ -88,6 +91,7 @@ def role_permissions() -> dict[str, Permissions]:
                 STREAM_SUBJECTS[STOCK],
                 *_read_streams(ORDERS, STOCK),
                 *_bucket(IDEMPOTENCY_BUCKET),
+                *_read_streams(f"KV_{SECRETS_BUCKET}")[1:],  # read only: the order-id secret
             )
         ),
         "projector": Permissions(tuple(projector)),
@@ -99,7 +103,9 @@ def role_permissions() -> dict[str, Permissions]:
                 *_bucket(STATUS_BUCKET),
             )
         ),
-        "admin": Permissions(("$JS.API.>", "$JS.FC.>", "$JS.ACK.>", DLQ_SUBJECTS)),
+        "admin": Permissions(
+            ("$JS.API.>", "$JS.FC.>", "$JS.ACK.>", DLQ_SUBJECTS, f"$KV.{SECRETS_BUCKET}.>")
+        ),
     }
     return {
         role: Permissions(permissions.publish, (f"{inbox_prefix(role)}.>",))

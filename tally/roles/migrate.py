@@ -14,13 +14,15 @@ from tally.roles.database import upgrade_database
 from tally.roles.fulfil import ensure_fulfilment
 from tally.settings import Settings
 from write_side.idempotency import open_bucket
+from write_side.ids import ensure_id_secret
 from write_side.streams import StreamSettings, ensure_streams
 
 log = logging.getLogger("tally.migrate")
 
 
 async def migrate_streams(nc: NATS, settings: Settings) -> list[str]:
-    """The event streams and the Idempotency-Key bucket; their names."""
+    """The event streams, the Idempotency-Key bucket and the order-id secret; the
+    streams' names."""
     js = nc.jetstream()
     streams = StreamSettings(
         replicas=settings.stream_replicas,
@@ -30,6 +32,7 @@ async def migrate_streams(nc: NATS, settings: Settings) -> list[str]:
     await open_bucket(
         js, ttl_seconds=settings.idempotency_ttl_hours * 3600, replicas=settings.stream_replicas
     )
+    await ensure_id_secret(js, replicas=settings.stream_replicas)
     return names
 
 

@@ -56,6 +56,13 @@ def request_key(request: Request) -> str | None:
     return key
 
 
+def request_client(request: Request) -> str | None:
+    """The client that sent `request`, when API tokens are on (the auth middleware names
+    it by its token); None when the API is open and clients cannot be told apart."""
+    client = request.scope.get("state", {}).get("client_key")
+    return str(client) if client else None
+
+
 def fingerprint(raw: bytes) -> str:
     """Bodies that mean the same JSON have the same fingerprint, whatever their spacing."""
     try:

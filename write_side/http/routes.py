@@ -5,7 +5,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
-from uuid import uuid4, uuid5
+from uuid import uuid4
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
@@ -17,7 +17,7 @@ from http_edge.correlation import request_correlation_id
 from http_edge.params import ORDER_ID, SKU
 from http_edge.problems import validation_problem
 from write_side.aggregates import ORDER, STOCK_ITEM
-from write_side.command_service import EVENT_ID_NAMESPACE, CommandService, Metadata
+from write_side.command_service import CommandService, Metadata
 from write_side.domain import order, stock
 from write_side.errors import StoreUnavailable
 from write_side.http import schemas
@@ -30,7 +30,8 @@ from write_side.http.commands import (
     SHIP_ORDER,
     CommandRoute,
 )
-from write_side.http.idempotent import IdempotentCommands, request_key
+from write_side.http.idempotent import IdempotentCommands, request_client, request_key
+from write_side.ids import order_id, scoped_key
 
 Action = Callable[[Request, Any, Metadata], Awaitable[Response]]
 
@@ -58,6 +59,8 @@ class CommandEndpoint:
     async def endpoint(self, request: Request) -> Response:
         raw = await read_body(request)
         key = request_key(request)
+        if key is not None:  # the client's own key (its token's, when tokens are on)
+            key = scoped_key(request_client(request), key)
         meta = Metadata(correlation_id=request_correlation_id(request), idempotency_key=key)
 
         async def run() -> Response:
@@ -87,10 +90,12 @@ class CommandRoutes:
         service: CommandService,
         idempotency: IdempotentCommands,
         *,
+        id_secret: bytes,
         deadline: float,
     ) -> None:
         self._service = service
         self._idempotency = idempotency
+        self._id_secret = id_secret
         self._deadline = deadline
 
     def routes(self) -> list[Route]:
@@ -113,10 +118,10 @@ class CommandRoutes:
     async def _place_order(
         self, request: Request, body: schemas.PlaceOrderBody, meta: Metadata
     ) -> Response:
-        if meta.idempotency_key is not None:
-            order_id = str(uuid5(EVENT_ID_NAMESPACE, f"order:{meta.idempotency_key}"))
+        if meta.idempotency_key is not None:  # the same order again for a repeat
+            new_id = order_id(self._id_secret, meta.idempotency_key)
         else:
-            order_id = str(uuid4())
+            new_id = str(uuid4())
         lines = tuple(
             OrderLine(sku=line.sku, quantity=line.quantity, unit_price=Decimal(line.unit_price))
             for line in body.lines
@@ -125,9 +130,9 @@ class CommandRoutes:
             customer_id=body.customer_id, currency=body.currency, lines=lines
         )
         fresh = meta.idempotency_key is None  # a uuid4 just made: nothing to read
-        result = await self._service.handle(ORDER, order_id, command, meta, new=fresh)
-        answer = schemas.OrderPlacedAnswer(order_id=order_id, position=str(result.position))
-        return _answer(answer, {"Location": f"/orders/{order_id}"})
+        result = await self._service.handle(ORDER, new_id, command, meta, new=fresh)
+        answer = schemas.OrderPlacedAnswer(order_id=new_id, position=str(result.position))
+        return _answer(answer, {"Location": f"/orders/{new_id}"})
 
     async def _cancel_order(
         self, request: Request, body: schemas.CancelOrderBody, meta: Metadata
