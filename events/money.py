@@ -24,7 +24,7 @@ MONEY_PATTERN = r"^\d{1,13}(\.\d{1,2})?$"
 
 Money = Annotated[
     Decimal,
-    Field(ge=0, max_digits=15),
+    Field(ge=0, max_digits=15, decimal_places=2),  # what numeric(15, 2) columns hold
     AfterValidator(_two_places),
     PlainSerializer(format_money, return_type=str, when_used="always"),
     WithJsonSchema({"type": "string", "pattern": MONEY_PATTERN, "examples": ["12.50"]}),

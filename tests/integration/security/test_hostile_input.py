@@ -176,3 +176,20 @@ async def test_control_characters_in_free_text_are_422_before_nats(
             (field, "control_characters")
         ]
     assert {stream: await messages(nc, stream) for stream in ("ORDERS", "STOCK")} == before
+
+
+async def test_a_total_the_views_cannot_hold_is_422_before_nats(
+    commands: httpx.AsyncClient, nc: NATS
+) -> None:
+    """Found by the property in test_accepted_input_projects: 250,000 x 40,000,000 is 10^13,
+    14 digits before the point, which numeric(15, 2) cannot hold: it was accepted, then a
+    poison event. The domain now refuses a total over 13 digits."""
+    line = {"sku": "S1", "quantity": 250_000, "unit_price": "40000000"}
+    answer = await commands.post("/orders", json={"customer_id": "c", "lines": [line]})
+    assert answer.status_code == 422, answer.text
+    assert [e["field"] for e in answer.json()["errors"]] == ["total"]
+    assert await messages(nc, "ORDERS") == 0
+    largest = {"sku": "S1", "quantity": 1, "unit_price": "9999999999999.99"}
+    assert (
+        await commands.post("/orders", json={"customer_id": "c", "lines": [largest]})
+    ).status_code == 202
