@@ -19,6 +19,7 @@ from projections.consumers import consumer_config as projection_consumer
 from projections.consumers import consumer_name
 from projections.dlq import DLQ_STREAM, dlq_stream_config
 from projections.registry import PROJECTIONS
+from tally.nats_connection import at_start
 from tally.settings import Settings
 from write_side.fulfilment.consumer import CONSUMER as FULFILMENT
 from write_side.fulfilment.consumer import consumer_config as fulfilment_consumer
@@ -117,8 +118,14 @@ COMMANDS = {"api": "tally api", "projector": "tally project", "fulfil": "tally f
 
 
 async def require_no_drift(js: JetStreamContext, role: str, settings: Settings) -> None:
-    """Raise ConfigurationDrift, naming every difference, unless all is as migrate made it."""
-    found = await role_drift(js, role, settings)
+    """Raise ConfigurationDrift, naming every difference, unless all is as migrate made it.
+    While JetStream cannot answer yet (a leader election), the role waits for it, as it does
+    binding its buckets (`at_start`, up to TALLY_NATS_CONNECT_TIMEOUT), rather than exit."""
+    found = await at_start(
+        f"checking the NATS configuration of {COMMANDS[role]}",
+        lambda: role_drift(js, role, settings),
+        timeout=settings.nats_connect_timeout,
+    )
     if found:
         raise ConfigurationDrift(
             f"the NATS configuration that `{COMMANDS[role]}` uses is not what `tally migrate` "

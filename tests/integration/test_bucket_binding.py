@@ -4,44 +4,18 @@ binding its status bucket). Until JetStream answers, the composition root keeps 
 once it does, the bucket is bound and the role goes on."""
 
 import asyncio
-import socket
-import subprocess
-import time
 from pathlib import Path
 
 import nats
 import pytest
 
+from support.plain_nats import without_jetstream
 from tally.bootstrap import bootstrap
 from tally.embedded import EmbeddedNats, free_port
-from tally.embedded.nats_server import find_nats_server
 from tally.settings import Settings
 from write_side.idempotency import BUCKET, open_bucket
 
 pytestmark = pytest.mark.integration
-
-
-def listening(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listens on {port}")
-
-
-def without_jetstream(port: int) -> subprocess.Popen[bytes]:
-    """NATS without JetStream: every JetStream request has no responders, as in an
-    election."""
-    plain = subprocess.Popen(
-        [str(find_nats_server()), "-a", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    listening(port)
-    return plain
 
 
 async def test_a_bucket_is_bound_once_jetstream_answers(tmp_path: Path) -> None:

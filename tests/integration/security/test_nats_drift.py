@@ -7,6 +7,7 @@ import asyncio
 import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import nats
 import pytest
@@ -14,11 +15,13 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, RePublish
 
+from support.plain_nats import without_jetstream
 from support.roles import TALLY, role_env
 from support.secured_nats import WORKERS, settings_for
+from tally.embedded import free_port
 from tally.embedded.nats_server import EmbeddedNats
 from tally.nats_auth import nats_auth_options
-from tally.nats_drift import role_drift
+from tally.nats_drift import require_no_drift, role_drift
 from tally.roles.migrate import run_migrate
 from tally.settings import Settings
 
@@ -131,3 +134,28 @@ async def test_a_worker_refuses_to_start_on_a_drifted_configuration(
     assert f"tally: the NATS configuration that `tally {command}` uses" in done.stderr
     assert named in done.stderr and "Run `tally migrate`" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_the_check_waits_while_jetstream_cannot_answer(tmp_path: Path) -> None:
+    """A worker restarted during a leader election waits for JetStream to answer its check,
+    as it does binding its buckets (tally.nats_connection.at_start), rather than exit."""
+    port = free_port()
+    plain = await asyncio.to_thread(without_jetstream, port)
+    server = EmbeddedNats(tmp_path / "nats", port=port)
+    url = f"nats://127.0.0.1:{port}"
+    settings = Settings(nats_url=url, nats_connect_timeout=60)
+    nc = await nats.connect(url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    try:
+        checking = asyncio.create_task(require_no_drift(nc.jetstream(), "projector", settings))
+        await asyncio.sleep(2)
+        assert not checking.done(), checking  # before: NoRespondersError at once
+        plain.terminate()
+        plain.wait(10)
+        await asyncio.to_thread(server.start)  # the same port, with JetStream
+        await run_migrate(settings)
+        await asyncio.wait_for(checking, 60)  # no drift: returns
+    finally:
+        await nc.close()
+        plain.kill()
+        plain.wait()
+        await asyncio.to_thread(server.stop)
