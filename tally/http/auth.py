@@ -1,7 +1,8 @@
 """Bearer tokens with scopes, decided by route class before any route runs.
 
-- operations (`/health`, `/ready`, `/metrics`, `/openapi.json`, `/docs`): open, or any
-  valid token when `protect_ops` is on;
+- operations (`/health`, `/ready`, `/metrics`, `/openapi.json`, `/docs/…`, `/problems/…`):
+  open to GET and HEAD, or any valid token when `protect_ops` is on (the README's "Securing
+  Tally" names each; tests/unit/test_open_paths_documented.py holds it to that);
 - operational writes (non-GET under `/projections`, `/dlq`, `/replay`): `admin`;
 - commands (any other method than GET/HEAD/OPTIONS): `write`;
 - queries (every other GET): `read`.
