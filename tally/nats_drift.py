@@ -32,6 +32,11 @@ from write_side.streams import StreamSettings, stream_config
 _STREAM_EXTRAS = ("republish", "sources", "mirror", "subject_transform")
 _CONSUMER_EXTRAS = ("deliver_subject", "deliver_group", "filter_subjects")
 _NO_LIMITS = {"max_msgs": -1, "max_bytes": -1, "max_msg_size": -1, "sealed": False}
+# A consumer's flow control: tuned by operators and tests (a short ack_wait brings back what
+# a crash left unacknowledged sooner), it neither drops nor redirects an event, and the
+# fulfilment consumer's max_ack_pending follows TALLY_FULFIL_CONCURRENCY of whichever
+# process ran `tally migrate`. Not drift.
+_CONSUMER_TUNING = ("ack_wait", "max_ack_pending", "max_waiting")
 
 
 class ConfigurationDrift(Exception):
@@ -39,12 +44,14 @@ class ConfigurationDrift(Exception):
 
 
 def differences(what: str, want: Mapping[str, Any], live: Mapping[str, Any]) -> list[str]:
+    consumer = "durable_name" in want
+    ignored = ("metadata", *(_CONSUMER_TUNING if consumer else ()))
     found = [
         f"{what}: {key} is {live.get(key)!r}, not {value!r}"
         for key, value in want.items()
-        if key != "metadata" and live.get(key) != value
+        if key not in ignored and live.get(key) != value
     ]
-    extras = _CONSUMER_EXTRAS if "durable_name" in want else _STREAM_EXTRAS
+    extras = _CONSUMER_EXTRAS if consumer else _STREAM_EXTRAS
     found += [
         f"{what}: has {key} {live[key]!r}" for key in extras if live.get(key) and key not in want
     ]

@@ -99,6 +99,20 @@ async def test_a_drifted_configuration_is_named(
     assert await role_drift(js, role, settings) == []
 
 
+async def test_a_consumer_s_flow_control_is_not_drift(migrated: NATS) -> None:
+    """ack_wait, max_ack_pending, max_waiting neither drop nor redirect an event: an operator
+    (or the fulfilment fault test, 2 s ack_wait) may tune them; the workers still start."""
+    js = migrated.jetstream()
+    config = (await js.consumer_info("ORDERS", "fulfilment")).config
+    config.ack_wait, config.max_ack_pending = 2, 50_000
+    await js.add_consumer("ORDERS", config)
+    config = (await js.consumer_info("STOCK", "projection-stock")).config
+    config.ack_wait, config.max_waiting = 5, 64
+    await js.add_consumer("STOCK", config)
+    assert await role_drift(js, "fulfil", Settings()) == []
+    assert await role_drift(js, "projector", Settings()) == []
+
+
 @pytest.mark.parametrize("role", WORKERS)
 async def test_each_worker_can_check_with_its_own_rights(
     secured_nats: EmbeddedNats, role: str
