@@ -85,14 +85,16 @@ async def test_the_cli_names_the_problem_and_exits(secured: EmbeddedNats) -> Non
         "NATS_URL": secured.url,
         "TALLY_NATS_USER": "admin",
         "TALLY_NATS_PASSWORD": "not-the-password",
-        "TALLY_NATS_CONNECT_TIMEOUT": "20",
+        "TALLY_NATS_CONNECT_TIMEOUT": "300",
     }
     started = time.monotonic()
     run = await asyncio.to_thread(
-        subprocess.run, [TALLY, "migrate"], env=env, capture_output=True, text=True, timeout=60
+        subprocess.run, [TALLY, "migrate"], env=env, capture_output=True, text=True, timeout=400
     )
     assert run.returncode == 1
-    assert time.monotonic() - started < 15
+    # not after a retry loop of TALLY_NATS_CONNECT_TIMEOUT; the margin is for a loaded
+    # machine, where starting the CLI alone took 27 s in a full suite (15 s failed there)
+    assert time.monotonic() - started < 150
     assert "refused the credentials" in run.stderr and "Traceback" not in run.stderr
     assert "not-the-password" not in run.stdout + run.stderr
 
