@@ -152,12 +152,19 @@ async def test_a_worker_refuses_to_start_on_a_drifted_configuration(
 
 async def test_the_check_waits_while_jetstream_cannot_answer(tmp_path: Path) -> None:
     """A worker restarted during a leader election waits for JetStream to answer its check,
-    as it does binding its buckets (tally.nats_connection.at_start), rather than exit."""
+    as it does binding its buckets (tally.nats_connection.at_start), rather than exit. The
+    store is migrated first and comes back with the server, so the check can only see the
+    finished configuration (migrating after JetStream is back raced the check's retry)."""
     port = free_port()
-    plain = await asyncio.to_thread(without_jetstream, port)
-    server = EmbeddedNats(tmp_path / "nats", port=port)
     url = f"nats://127.0.0.1:{port}"
     settings = Settings(nats_url=url, nats_connect_timeout=60)
+    server = EmbeddedNats(tmp_path / "nats", port=port)
+    await asyncio.to_thread(server.start)
+    try:
+        await run_migrate(settings)
+    finally:
+        await asyncio.to_thread(server.stop)
+    plain = await asyncio.to_thread(without_jetstream, port)
     nc = await nats.connect(url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
     try:
         checking = asyncio.create_task(require_no_drift(nc.jetstream(), "projector", settings))
@@ -165,8 +172,7 @@ async def test_the_check_waits_while_jetstream_cannot_answer(tmp_path: Path) -> 
         assert not checking.done(), checking  # before: NoRespondersError at once
         plain.terminate()
         plain.wait(10)
-        await asyncio.to_thread(server.start)  # the same port, with JetStream
-        await run_migrate(settings)
+        await asyncio.to_thread(server.start)  # the same port and store, with JetStream
         await asyncio.wait_for(checking, 60)  # no drift: returns
     finally:
         await nc.close()
