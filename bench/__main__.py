@@ -13,12 +13,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import nats
 import uvloop
 
 from bench import http_rows as http
-from bench import latency, projection_load, stream_rows
-from bench.cluster import Cluster, Role, profiled
+from bench import latency, projection_rows
+from bench.cluster import Cluster, profiled
 from bench.fulfilment_rate import measure as confirm_orders
 from bench.harness import Figure, scratch_dir, wrk
 from bench.report import Row, at_least, at_most, render, write_json
@@ -46,12 +45,6 @@ def make_figures(conns: int, events: int) -> Figures:
         ("trivial_post", f"trivial Starlette POST, {conns} conns", "req/s"),
         ("get", f"GET /orders/{{id}}, {conns} conns", "req/s"),
         ("trivial_get", f"trivial Starlette GET, {conns} conns", "req/s"),
-        ("catch_up", f"projection catch-up (tally project), {events:,} events", "events/s"),
-        ("pull", "raw callback pull-consumer read", "msgs/s"),
-        ("upsert", "raw 500-row upsert", "rows/s"),
-        ("replay", "replay orders (tally replay)", "events/s"),
-        ("ordered", "raw ordered-consumer read", "msgs/s"),
-        ("copy", "raw COPY, 5000 rows/txn", "rows/s"),
         ("visible_p50", "POST -> GET after= visible, p50", "ms"),
         ("visible_p99", "POST -> GET after= visible, p99", "ms"),
         ("raw_p50", "raw publish -> consumer -> upsert, p50", "ms"),
@@ -62,6 +55,7 @@ def make_figures(conns: int, events: int) -> Figures:
         ("rss_fulfil", "peak RSS tally fulfil", "MB"),
     ]:
         f.add(key, name, unit)
+    projection_rows.add_figures(f.add, events)
     return f
 
 
@@ -73,8 +67,7 @@ def rows(f: Figures) -> list[Row]:
         Row(f["receive"], post, ratio50, at_least(0.5)),
         Row(f["receive_fsync"], post, ratio50, at_least(0.5)),
         Row(f["get"], (f["trivial_get"],), "ratio >= 0.60", at_least(0.6)),
-        Row(f["catch_up"], (f["pull"], f["upsert"]), ratio50, at_least(0.5)),
-        Row(f["replay"], (f["ordered"], f["copy"]), ratio50, at_least(0.5)),
+        *projection_rows.rows(f),
         Row(f["visible_p50"], (f["raw_p50"],), "ratio <= 3", at_most(3)),
         Row(f["visible_p99"], (f["raw_p99"],), "ratio <= 5", at_most(5)),
         Row(f["confirmed"], (), ">= 1,000/s", at_least(1000)),
@@ -88,10 +81,7 @@ def rows(f: Figures) -> list[Row]:
 BASELINES = [
     "trivial_post",
     "trivial_get",
-    "pull",
-    "upsert",
-    "ordered",
-    "copy",
+    *projection_rows.BASELINES,
     "raw_p50",
     "raw_p99",
 ]
@@ -153,34 +143,9 @@ def measure(home: Path, f: Figures, args: argparse.Namespace) -> None:
                     f[f"{key}_p50"].runs.append(latency.percentile(samples, 0.5) * 1000)
                     f[f"{key}_p99"].runs.append(latency.percentile(samples, 0.99) * 1000)
         fulfil.pause()  # the catch-up publishes orders that fulfilment must not decide
-        uvloop.run(stream_phase(cluster, projector, f, args))
+        uvloop.run(projection_rows.stream_phase(cluster, projector, f, args, say))
     for role, peak in cluster.rss.peaks.items():
         f[f"rss_{role}"].runs.append(peak / MB)
-
-
-async def stream_phase(
-    cluster: Cluster, projector: Role, f: Figures, args: argparse.Namespace
-) -> None:
-    nc = await nats.connect(cluster.nats.url)
-    try:
-        for run in range(args.runs):
-            say(f"run {run + 1}/{args.runs}: catch-up and replay")
-            projector.pause()
-            await stream_rows.publish_orders(nc, args.events)
-            spy = args.profile if run == 0 else None
-            with profiled(projector.proc.pid, spy, "project-catch-up"):
-                rate = await stream_rows.catch_up(nc, cluster.dsn, projector, args.events)
-            f["catch_up"].runs.append(rate)
-            f["pull"].runs.append(await projection_load.raw_pull(nc, "ORDERS", args.events))
-            f["upsert"].runs.append(await projection_load.raw_upsert(cluster.dsn, args.events))
-            with profiled(os.getpid(), spy, "replay"):
-                rate = await stream_rows.replay(nc, cluster.dsn, "orders", 5000)
-            f["replay"].runs.append(rate)
-            f["ordered"].runs.append(await stream_rows.raw_ordered_read(nc, "ORDERS"))
-            total = (await nc.jetstream().stream_info("ORDERS")).state.last_seq
-            f["copy"].runs.append(await stream_rows.raw_copy(cluster.dsn, total))
-    finally:
-        await nc.close()
 
 
 def main() -> None:

@@ -1,7 +1,6 @@
-"""Projection catch-up (the real `tally project` process) and `tally replay` (the same
-Replay class in this process) over >= 200k ORDERS events, and their raw baselines: a
-callback pull consumer read and 500-row upserts (bench.projection_load), an ordered-consumer
-read and COPY."""
+"""The data and the timed runs of the projection rows (bench.projection_rows): ORDERS and
+STOCK events published, the catch-up of the real `tally project` process, `tally replay`
+(the same Replay class in this process) and a raw COPY."""
 
 import asyncio
 import time
@@ -11,12 +10,12 @@ from uuid import uuid4
 
 import asyncpg
 from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
 
 from bench.cluster import Role
 from events.codec import encode
 from events.envelope import Envelope
 from events.orders import OrderConfirmed, OrderLine, OrderPlaced
+from events.stock import StockReceived, StockReserved
 from projections.registry import get_projection
 from projections.replay import Replay
 
@@ -48,17 +47,39 @@ async def publish_orders(nc: NATS, count: int) -> None:
     await asyncio.gather(*pending)
 
 
-async def catch_up(nc: NATS, dsn: str, projector: Role, count: int) -> float:
-    """Events/s of the paused `tally project` process from its resumption until its orders
-    checkpoint reaches the stream's end (`count` new events were published meanwhile)."""
-    target = (await nc.jetstream().stream_info("ORDERS")).state.last_seq
+async def publish_stock(nc: NATS, count: int) -> None:
+    """`count` STOCK events over 1,000 SKUs (200 per SKU at 200k: many events fold into
+    one row): receipts and reservations, alternately."""
+    js = nc.jetstream()
+    pending: list[asyncio.Future[object]] = []
+    for index in range(count):
+        envelope = Envelope(occurred_at=T0 + timedelta(milliseconds=index))
+        event = (
+            StockReceived(quantity=5)
+            if index % 2
+            else StockReserved(order_id=str(uuid4()), quantity=1)
+        )
+        payload, headers = encode(event, envelope)
+        subject = f"stock.SKU-{index % 1000}"
+        pending.append(asyncio.ensure_future(js.publish(subject, payload, headers=headers)))
+        if len(pending) >= 1000:
+            await asyncio.gather(*pending)
+            pending.clear()
+    await asyncio.gather(*pending)
+
+
+async def catch_up(nc: NATS, dsn: str, projector: Role, view: str = "orders") -> float:
+    """Events/s of the paused `tally project` process from its resumption until the
+    checkpoint of `view` reaches the end of its stream (published to meanwhile)."""
+    stream = get_projection(view).stream
+    target = (await nc.jetstream().stream_info(stream)).state.last_seq
     conn = await asyncpg.connect(dsn)
-    query = "SELECT position FROM projection_checkpoints WHERE name = 'orders'"
+    query = "SELECT max(position) FROM projection_checkpoints WHERE name = $1"
     try:
-        start = await conn.fetchval(query) or 0
+        start = await conn.fetchval(query, view) or 0
         started = time.perf_counter()
         projector.resume()
-        while (await conn.fetchval(query) or 0) < target:  # noqa: ASYNC110 (a bench)
+        while (await conn.fetchval(query, view) or 0) < target:  # noqa: ASYNC110 (a bench)
             await asyncio.sleep(0.02)
         return (target - start) / (time.perf_counter() - started)
     finally:
@@ -70,27 +91,6 @@ async def replay(nc: NATS, dsn: str, name: str, batch: int = 5000) -> float:
     started = time.perf_counter()
     result = await Replay(get_projection(name), nc, dsn, batch_size=batch).run()
     return result.events / (time.perf_counter() - started)
-
-
-async def raw_ordered_read(nc: NATS, stream: str) -> float:
-    """Messages/s of an ordered push consumer with a callback over the whole stream."""
-    js = nc.jetstream()
-    total = (await js.stream_info(stream)).state.last_seq
-    done = asyncio.Event()
-    seen = 0
-
-    async def count(msg: Msg) -> None:
-        nonlocal seen
-        seen += 1
-        if seen >= total:
-            done.set()
-
-    started = time.perf_counter()
-    subscription = await js.subscribe(f"{stream.lower()}.>", cb=count, ordered_consumer=True)
-    await asyncio.wait_for(done.wait(), 600)
-    elapsed = time.perf_counter() - started
-    await subscription.unsubscribe()
-    return total / elapsed
 
 
 async def raw_copy(dsn: str, count: int, batch: int = 5000) -> float:

@@ -1,0 +1,104 @@
+"""The projection rows of `python -m bench`: catch-up of the real `tally project` process on
+the orders and the stock view, `tally replay`, and their raw baselines from the same run.
+
+Baselines (bench.projection_raw): a raw AckAll pull read of the same stream with Tally's
+headers and of the same bodies without headers; the projector is measured against the
+faster of the two (nats-py's header parsing is a cost Tally may avoid, not a floor). The
+replay is measured against a raw ordered-consumer read. The 500-row upsert and COPY rows
+show what PostgreSQL alone does with as many rows.
+"""
+
+import argparse
+import os
+from collections.abc import Callable
+
+import nats
+
+from bench import projection_load, projection_raw, stream_rows
+from bench.cluster import Cluster, Role, profiled
+from bench.harness import Figure
+from bench.report import Row, at_least
+
+FIGURES = [
+    ("catch_up", "orders catch-up (tally project), {events:,} events", "events/s"),
+    ("catch_up_stock", "stock catch-up (tally project), {events:,} events", "events/s"),
+    ("replay", "replay orders (tally replay)", "events/s"),
+    ("pull", "raw AckAll pull read, ORDERS, six headers", "msgs/s"),
+    ("pull_plain", "raw AckAll pull read, ORDERS bodies, no headers", "msgs/s"),
+    ("pull_stock", "raw AckAll pull read, STOCK, six headers", "msgs/s"),
+    ("pull_stock_plain", "raw AckAll pull read, STOCK bodies, no headers", "msgs/s"),
+    ("ordered", "raw ordered-consumer read, ORDERS", "msgs/s"),
+    ("upsert", "raw 500-row upsert", "rows/s"),
+    ("copy", "raw COPY, 5000 rows/txn", "rows/s"),
+]
+BASELINES = ["pull", "pull_plain", "pull_stock", "pull_stock_plain", "ordered", "upsert", "copy"]
+
+
+def add_figures(add: Callable[[str, str, str], None], events: int) -> None:
+    for key, name, unit in FIGURES:
+        add(key, name.format(events=events), unit)
+
+
+def faster(*figures: Figure) -> Figure:
+    measured = [figure for figure in figures if figure.runs]
+    return max(measured, key=lambda figure: figure.median) if measured else figures[0]
+
+
+def rows(f: dict[str, Figure]) -> list[Row]:
+    target = "ratio >= 0.60"
+    return [
+        Row(f["catch_up"], (faster(f["pull"], f["pull_plain"]),), target, at_least(0.6)),
+        Row(
+            f["catch_up_stock"],
+            (faster(f["pull_stock"], f["pull_stock_plain"]),),
+            target,
+            at_least(0.6),
+        ),
+        Row(f["replay"], (f["ordered"],), "ratio >= 0.50", at_least(0.5)),
+    ]
+
+
+async def stream_phase(
+    cluster: Cluster,
+    projector: Role,
+    f: dict[str, Figure],
+    args: argparse.Namespace,
+    say: Callable[[str], None],
+) -> None:
+    """Each run, for each view: the projector paused, `events` events published, resumed
+    and timed to the stream's end; then the raw reads; the replay while it projects."""
+    nc = await nats.connect(cluster.nats.url)
+    try:
+        for run in range(args.runs):
+            say(f"run {run + 1}/{args.runs}: catch-up of the orders and the stock view")
+            spy = args.profile if run == 0 else None
+            for key, view, publish in (
+                ("catch_up", "orders", stream_rows.publish_orders),
+                ("catch_up_stock", "stock", stream_rows.publish_stock),
+            ):  # one view at a time: the process folds both, they would share its core
+                projector.pause()
+                await publish(nc, args.events)
+                with profiled(projector.proc.pid, spy, f"project-catch-up-{view}"):
+                    rate = await stream_rows.catch_up(nc, cluster.dsn, projector, view)
+                f[key].runs.append(rate)
+            if run == 0:  # the same bodies without headers, once
+                for stream in ("ORDERS", "STOCK"):
+                    await projection_raw.copy_without_headers(nc, stream)
+            say(f"run {run + 1}/{args.runs}: raw reads")
+            for key, stream in (
+                ("pull", "ORDERS"),
+                ("pull_plain", "ORDERS_PLAIN"),
+                ("pull_stock", "STOCK"),
+                ("pull_stock_plain", "STOCK_PLAIN"),
+            ):
+                f[key].runs.append(await projection_raw.ackall_read(nc, stream, args.events))
+            f["upsert"].runs.append(await projection_load.raw_upsert(cluster.dsn, args.events))
+            say(f"run {run + 1}/{args.runs}: replay")
+            with profiled(os.getpid(), spy, "replay"):
+                rate = await stream_rows.replay(nc, cluster.dsn, "orders", 5000)
+            f["replay"].runs.append(rate)
+            f["ordered"].runs.append(await projection_raw.ordered_read(nc, "ORDERS"))
+            total = (await nc.jetstream().stream_info("ORDERS")).state.last_seq
+            f["copy"].runs.append(await stream_rows.raw_copy(cluster.dsn, total))
+    finally:
+        await nc.close()
