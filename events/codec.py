@@ -22,6 +22,7 @@ from events.envelope import (
     parse_timestamp,
 )
 from events.registry import CURRENT, upcast
+from events.writer import WRITER, writer_mark
 
 
 class DecodeError(ValueError):
@@ -56,13 +57,14 @@ def encode_data(event: Event) -> bytes:
     return event.__pydantic_serializer__.to_json(event)
 
 
-def encode_headers(event: Event, envelope: Envelope) -> dict[str, str]:
+def encode_headers(event: Event, envelope: Envelope, data: bytes) -> dict[str, str]:
     headers = {
         MSG_ID: str(envelope.event_id),
         EVENT_TYPE: event.event_type,
         EVENT_VERSION: str(event.schema_version),
         CORRELATION_ID: envelope.correlation_id,
         OCCURRED_AT: format_timestamp(envelope.occurred_at),
+        WRITER: writer_mark(data),
     }
     if envelope.causation_id is not None:
         headers[CAUSATION_ID] = envelope.causation_id
@@ -70,7 +72,8 @@ def encode_headers(event: Event, envelope: Envelope) -> dict[str, str]:
 
 
 def encode(event: Event, envelope: Envelope) -> tuple[bytes, dict[str, str]]:
-    return encode_data(event), encode_headers(event, envelope)
+    data = encode_data(event)
+    return data, encode_headers(event, envelope, data)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:

@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Table
 
-from events.codec import RecordedEvent
+from projections.facts import Fact
 
 Connection = Any  # asyncpg.Connection (asyncpg ships no type information)
 
@@ -16,8 +16,8 @@ class Projection(Protocol):
     stream: str
     tables: tuple[Table, ...]
 
-    async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
-        """Apply `events` (in stream order, none seen before) to the tables in `schema`."""
+    async def apply(self, conn: Connection, schema: str, facts: Sequence[Fact]) -> None:
+        """Apply `facts` (in stream order, none seen before) to the tables in `schema`."""
         ...
 
 

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from events.codec import DecodeError, RecordedEvent
+from events.codec import DecodeError
 from events.envelope import CORRELATION_ID
 from projections.base import Connection, Projection
+from projections.facts import Fact
 from projections.messages import StoredMessage, decode_all
 
 log = logging.getLogger("tally.projections")
@@ -41,9 +42,9 @@ async def apply_guarded(
     conn: Connection,
     projection: Projection,
     schema: str,
-    events: Sequence[RecordedEvent],
+    events: Sequence[Fact],
     retry: Retry,
-) -> list[tuple[RecordedEvent, str]]:
+) -> list[tuple[Fact, str]]:
     """Apply `events` set-based; when that fails because of an event, apply them one by one
     under savepoints, each retried with backoff. Returns the events that failed for good."""
     if not events:
@@ -56,7 +57,7 @@ async def apply_guarded(
         if not is_poison_error(error):
             raise
         log.warning("batch failed, applying one by one", extra={"error": str(error)})
-    failed: list[tuple[RecordedEvent, str]] = []
+    failed: list[tuple[Fact, str]] = []
     for event in events:
         for attempt in range(1, retry.attempts + 1):
             try:
@@ -75,7 +76,7 @@ async def apply_guarded(
 
 async def decode_guarded(
     messages: Sequence[StoredMessage], retry: Retry
-) -> tuple[list[RecordedEvent], list[tuple[StoredMessage, str]]]:
+) -> tuple[list[Fact], list[tuple[StoredMessage, str]]]:
     """Decode every message; one that fails is tried again with backoff, then given up."""
     events, poison = decode_all(messages)
     failed: list[tuple[StoredMessage, str]] = []
@@ -166,13 +167,13 @@ async def apply_batch(
 
 
 def _log_applied(
-    projection: Projection, first: int, outcome: BatchOutcome, events: Sequence[RecordedEvent]
+    projection: Projection, first: int, outcome: BatchOutcome, events: Sequence[Fact]
 ) -> None:
     """One line per committed batch, naming the requests whose events it applied, so one
     correlation id can be followed from the API through the stream into the view."""
     if not log.isEnabledFor(logging.INFO):
         return
-    correlation_ids = list(dict.fromkeys(event.envelope.correlation_id for event in events))
+    correlation_ids = list(dict.fromkeys(event.correlation_id for event in events))
     log.info(
         "batch applied",
         extra={

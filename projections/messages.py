@@ -1,7 +1,7 @@
 """Stored messages as the projections see them: sequence, subject, body, headers and the
-subject to acknowledge them on; decoding into events; atomic batch boundaries.
+subject to acknowledge them on; decoding into facts; atomic batch boundaries.
 
-Readers decode each message as it arrives (`from_msg(..., decode=True)`): that CPU work
+Readers decode each message as it arrives (`from_raw(..., decode=True)`): that CPU work
 then overlaps with the projector waiting on PostgreSQL for the previous batch."""
 
 from collections.abc import Mapping, Sequence
@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from nats.aio.msg import Msg
 
-from events.codec import DecodeError, RecordedEvent
-from events.codec import decode as decode_message
+from events.codec import DecodeError
+from projections.facts import Fact, decode_fact
+from projections.wire import ack_metadata, parse_headers
 
 BATCH_ID = "Nats-Batch-Id"
 BATCH_COMMIT = "Nats-Batch-Commit"
@@ -25,13 +26,30 @@ class StoredMessage:
     headers: Mapping[str, str]
     reply: str = ""
     deliveries: int = 1
-    event: RecordedEvent | None = None  # decoded on arrival, or
+    fact: Fact | None = None  # decoded on arrival, or
     error: str | None = None  # why it could not be
 
-    def decode(self) -> RecordedEvent:
-        return decode_message(
+    def decode(self) -> Fact:
+        return decode_fact(
             self.data, self.headers, stream=self.stream, seq=self.seq, subject=self.subject
         )
+
+
+def from_raw(
+    subject: bytes, reply: bytes, header_block: bytes | None, data: bytes, *, decode: bool
+) -> StoredMessage:
+    """A message delivered by a consumer, as `projections.wire` hands it over."""
+    stream, seq, deliveries, _ = ack_metadata(reply)
+    headers = parse_headers(header_block)
+    text = subject.decode()
+    fact: Fact | None = None
+    error: str | None = None
+    if decode:
+        try:
+            fact = decode_fact(data, headers, stream=stream, seq=seq, subject=text)
+        except DecodeError as failure:
+            error = str(failure)
+    return StoredMessage(stream, seq, text, data, headers, reply.decode(), deliveries, fact, error)
 
 
 def from_msg(msg: Msg, *, decode: bool = False) -> StoredMessage:
@@ -43,11 +61,11 @@ def from_msg(msg: Msg, *, decode: bool = False) -> StoredMessage:
     tokens = msg.reply.split(".")
     offset = 2 if len(tokens) >= 12 else 0
     stream, seq, headers = tokens[2 + offset], int(tokens[5 + offset]), msg.headers or {}
-    event: RecordedEvent | None = None
+    fact: Fact | None = None
     error: str | None = None
     if decode:
         try:
-            event = decode_message(msg.data, headers, stream=stream, seq=seq, subject=msg.subject)
+            fact = decode_fact(msg.data, headers, stream=stream, seq=seq, subject=msg.subject)
         except DecodeError as failure:
             error = str(failure)
     return StoredMessage(
@@ -58,7 +76,7 @@ def from_msg(msg: Msg, *, decode: bool = False) -> StoredMessage:
         headers,
         msg.reply,
         int(tokens[4 + offset]),
-        event,
+        fact,
         error,
     )
 
@@ -69,12 +87,12 @@ class Poison:
     error: str
 
 
-def decode_all(messages: Sequence[StoredMessage]) -> tuple[list[RecordedEvent], list[Poison]]:
-    events: list[RecordedEvent] = []
+def decode_all(messages: Sequence[StoredMessage]) -> tuple[list[Fact], list[Poison]]:
+    events: list[Fact] = []
     poison: list[Poison] = []
     for message in messages:
-        if message.event is not None:
-            events.append(message.event)
+        if message.fact is not None:
+            events.append(message.fact)
             continue
         if message.error is not None:
             poison.append(Poison(message, message.error))

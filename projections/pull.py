@@ -1,5 +1,7 @@
-"""A pull consumer read through a callback subscription that sends its own pull requests
-(`$JS.API.CONSUMER.MSG.NEXT`): several times faster than `fetch()` (see NATS-NOTES).
+"""A pull consumer read through an inbox of our own that sends its own pull requests
+(`$JS.API.CONSUMER.MSG.NEXT`): several times faster than `fetch()` (see NATS-NOTES), and
+its messages bypass nats-py's `Msg` path (`projections.wire`): each is parsed and decoded
+once, as it arrives.
 
 Credit is what has been asked for and not yet delivered; it is topped up to `prefetch`
 whenever the batch is taken, so the next messages travel while the last batch is applied.
@@ -14,10 +16,9 @@ import logging
 import time
 
 from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 
-from projections.messages import StoredMessage, from_msg
+from projections.messages import StoredMessage, from_raw
+from projections.wire import RawInbox, status_of
 
 log = logging.getLogger("tally.projections.pull")
 EXPIRES = 2.0  # an idle request ends with a 408 after this; silence beyond + 1 s: lost
@@ -40,32 +41,34 @@ class PullReader:
         self._credit = 0
         self._last_activity = time.monotonic()
         self._gone: str | None = None
-        self._inbox = nc.new_inbox()
-        self._subscription: Subscription | None = None
+        self._inbox = RawInbox(nc, self._on_message)
 
     async def start(self) -> None:
-        self._subscription = await self._nc.subscribe(self._inbox, cb=self._on_message)
+        await self._inbox.start()
 
     async def close(self) -> None:
-        if self._subscription is not None:
-            await self._subscription.unsubscribe()
-            self._subscription = None
+        await self._inbox.close()
 
-    async def _on_message(self, msg: Msg) -> None:
+    def _on_message(self, subject: bytes, reply: bytes, headers: bytes | None, data: bytes) -> None:
         self._last_activity = time.monotonic()
-        status = msg.headers.get("Status") if msg.headers and not msg.data else None
+        status = status_of(headers)
         if status is None:
-            self._buffer.append(from_msg(msg, decode=self._decode))
+            self._buffer.append(from_raw(subject, reply, headers, data, decode=self._decode))
             self._credit -= 1
-        elif status in ("404", "408", "409"):
-            description = msg.headers.get("Description", "") if msg.headers else ""
-            pending = msg.headers.get("Nats-Pending-Messages") if msg.headers else None
-            self._credit -= int(pending) if pending else self._credit
-            if status == "409" and "Deleted" in description:
-                self._gone = description
-        elif status == "503":  # no responders: the consumer is not there (any more)
-            self._credit, self._gone = 0, "no responders for the consumer"
+        else:
+            self._on_status(*status)
         self._arrived.set()
+
+    def _on_status(self, code: str, description: str, headers: dict[str, str]) -> None:
+        """A status ends a pull request: 404/408/409 give back its credit (all of it when
+        the server does not say how much), 503 means the consumer is not there."""
+        if code in ("404", "408", "409"):
+            pending = headers.get("Nats-Pending-Messages")
+            self._credit -= int(pending) if pending else self._credit
+            if code == "409" and "Deleted" in description:
+                self._gone = description
+        elif code == "503":
+            self._credit, self._gone = 0, "no responders for the consumer"
 
     async def _top_up(self) -> None:
         if self._credit > 0 and time.monotonic() - self._last_activity > EXPIRES + 1:
@@ -73,7 +76,9 @@ class PullReader:
         want = self._prefetch - self._credit
         if want >= self._prefetch // 2:
             request = {"batch": want, "expires": int(EXPIRES * 1e9)}
-            await self._nc.publish(self._subject, json.dumps(request).encode(), reply=self._inbox)
+            await self._nc.publish(
+                self._subject, json.dumps(request).encode(), reply=self._inbox.subject
+            )
             self._credit += want
             self._last_activity = time.monotonic()
 

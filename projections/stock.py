@@ -1,59 +1,52 @@
 """The stock view: on hand, reserved and version per SKU, as one upsert per batch of
-per-SKU deltas."""
+per-SKU deltas folded over plain values (`Fact`s)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import Table
 
-from events.codec import RecordedEvent
-from events.stock import (
-    StockAdjusted,
-    StockReceived,
-    StockReservationReleased,
-    StockReserved,
-    StockShipped,
-)
 from events.subjects import STOCK
 from projections.base import Connection, qualified
+from projections.facts import Fact
 from read_side.tables import stock_items
 
 
-@dataclass
-class _Delta:
+@dataclass(slots=True)
+class Delta:
     on_hand: int
     reserved: int
-    updated_at: datetime
+    updated_at: str
     last_seq: int
     count: int = 0
 
 
-def _change(recorded: RecordedEvent) -> tuple[int, int]:
+def _change(fact: Fact) -> tuple[int, int]:
     """(on_hand delta, reserved delta) of one event."""
-    match recorded.event:
-        case StockReceived(quantity=quantity):
-            return quantity, 0
-        case StockAdjusted(delta=delta):
-            return delta, 0
-        case StockReserved(quantity=quantity):
-            return 0, quantity
-        case StockReservationReleased(quantity=quantity):
-            return 0, -quantity
-        case StockShipped(quantity=quantity):
-            return -quantity, -quantity
-    raise TypeError(f"not a stock event: {recorded.event_type}")
+    kind, data = fact.type, fact.data
+    if kind == "StockReceived":
+        return data["quantity"], 0
+    if kind == "StockAdjusted":
+        return data["delta"], 0
+    if kind == "StockReserved":
+        return 0, data["quantity"]
+    if kind == "StockReservationReleased":
+        return 0, -data["quantity"]
+    if kind == "StockShipped":
+        return -data["quantity"], -data["quantity"]
+    raise TypeError(f"not a stock event: {kind}")
 
 
-def fold(events: Sequence[RecordedEvent]) -> dict[str, _Delta]:
-    deltas: dict[str, _Delta] = {}
-    for recorded in events:
-        on_hand, reserved = _change(recorded)
-        moment = recorded.envelope.occurred_at
-        delta = deltas.setdefault(recorded.aggregate_id, _Delta(0, 0, moment, recorded.seq))
+def fold(facts: Sequence[Fact]) -> dict[str, Delta]:
+    deltas: dict[str, Delta] = {}
+    for fact in facts:
+        on_hand, reserved = _change(fact)
+        delta = deltas.get(fact.key)
+        if delta is None:
+            delta = deltas[fact.key] = Delta(0, 0, fact.occurred_at, fact.seq)
         delta.on_hand += on_hand
         delta.reserved += reserved
-        delta.updated_at, delta.last_seq, delta.count = moment, recorded.seq, delta.count + 1
+        delta.updated_at, delta.last_seq, delta.count = fact.occurred_at, fact.seq, delta.count + 1
     return deltas
 
 
@@ -62,15 +55,15 @@ class StockProjection:
     stream: str = STOCK
     tables: tuple[Table, ...] = (stock_items,)
 
-    async def apply(self, conn: Connection, schema: str, events: Sequence[RecordedEvent]) -> None:
-        deltas = fold(events)
+    async def apply(self, conn: Connection, schema: str, facts: Sequence[Fact]) -> None:
+        deltas = fold(facts)
         if not deltas:
             return
         table = qualified(schema, stock_items)
         await conn.execute(
             f"""INSERT INTO {table} AS s (sku, on_hand, reserved, version, updated_at, last_seq)
-            SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::int[],
-                $5::timestamptz[], $6::bigint[])
+            SELECT sku, h, r, v, u::timestamptz, l FROM unnest($1::text[], $2::bigint[],
+                $3::bigint[], $4::int[], $5::text[], $6::bigint[]) AS d(sku, h, r, v, u, l)
             ON CONFLICT (sku) DO UPDATE SET
                 on_hand = s.on_hand + EXCLUDED.on_hand,
                 reserved = s.reserved + EXCLUDED.reserved,

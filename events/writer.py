@@ -1,0 +1,42 @@
+"""The writer mark: a header that says "this exact body was validated on the way in by a
+Tally whose event models are these".
+
+Every event Tally appends was built from its pydantic model, so it was validated when it was
+written. The mark is a keyed digest of the body, the key being a digest of every current
+model's name, version and JSON Schema. A reader with the same models that finds the mark
+matching the body need not validate it again: the projections decode such events as plain
+values and keep full validation, upcasting and the dead-letter path for everything else:
+events of another build or an older version, from any other publisher, or whose body was
+changed after it was marked. The mark is not a signature (the key is no secret): it trusts
+whoever may append to the event subjects, which in a secured deployment is only Tally's own
+write side (tally/nats_permissions.py), and it catches copied headers and altered bodies.
+"""
+
+import functools
+import hashlib
+import json
+
+from events.registry import CURRENT
+
+WRITER = "Tally-Writer"
+
+
+@functools.cache
+def models_digest() -> bytes:
+    """A digest of each current model's name, version and JSON Schema (computed once)."""
+    digest = hashlib.sha256()
+    for name in sorted(CURRENT):
+        model = CURRENT[name]
+        schema = [name, model.schema_version, model.model_json_schema()]
+        digest.update(json.dumps(schema, sort_keys=True).encode())
+    return digest.digest()
+
+
+def writer_mark(body: bytes) -> str:
+    """The mark of `body` as written by this build: 24 hex digits."""
+    return hashlib.blake2b(body, key=models_digest()[:32], digest_size=12).hexdigest()
+
+
+def is_marked(body: bytes, mark: str | None) -> bool:
+    """True when `mark` is this build's mark of exactly `body`."""
+    return mark is not None and len(mark) == 24 and writer_mark(body) == mark

@@ -1,0 +1,83 @@
+"""Events as the projections fold them: plain values (the JSON body as a dict, the occurrence
+time as the RFC 3339 text it was written as), decoded once when a message arrives.
+
+An event written by a Tally with the same event models, in its current version and with a
+body its `Tally-Writer` mark matches (events/writer.py), is taken as it is: its body is
+parsed with msgspec and nothing is validated again. Any other message (an older version,
+another build's, a foreign publisher's, copied headers on another body) goes through
+`events.codec.decode` exactly as before (validation, upcasting, and a `DecodeError` naming
+the problem, which dead-letters it) and is then turned into the same plain values. The
+folds and the SQL only ever see `Fact`s.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from events.codec import RecordedEvent, decode
+from events.envelope import (
+    CORRELATION_ID,
+    EVENT_TYPE,
+    EVENT_VERSION,
+    MSG_ID,
+    OCCURRED_AT,
+    format_timestamp,
+)
+from events.registry import CURRENT
+from events.writer import WRITER, is_marked
+
+_json = msgspec.json.Decoder()
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    seq: int
+    key: str  # the aggregate's id: the last token of the subject
+    type: str  # the event's name, e.g. "OrderPlaced"
+    data: dict[str, Any]  # the body in the current version, as JSON values
+    occurred_at: str  # RFC 3339; PostgreSQL parses it
+    correlation_id: str
+
+
+def decode_fact(
+    data: bytes, headers: Mapping[str, str], *, stream: str, seq: int, subject: str
+) -> Fact:
+    """The event of one stored message; raises `events.codec.DecodeError` as `decode` does."""
+    if is_marked(data, headers.get(WRITER)):
+        fact = _as_written(data, headers, seq, subject)
+        if fact is not None:
+            return fact
+    return from_recorded(decode(data, headers, stream=stream, seq=seq, subject=subject))
+
+
+def _as_written(data: bytes, headers: Mapping[str, str], seq: int, subject: str) -> Fact | None:
+    """The trusted path; None sends the message down the validating one."""
+    event_type = headers.get(EVENT_TYPE, "")
+    model = CURRENT.get(event_type)
+    if model is None or headers.get(EVENT_VERSION) != str(model.schema_version):
+        return None
+    occurred_at, correlation_id = headers.get(OCCURRED_AT), headers.get(CORRELATION_ID)
+    if not occurred_at or not correlation_id or not headers.get(MSG_ID):
+        return None
+    try:
+        body = _json.decode(data)
+    except msgspec.DecodeError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    return Fact(seq, subject.rpartition(".")[2], event_type, body, occurred_at, correlation_id)
+
+
+def from_recorded(recorded: RecordedEvent) -> Fact:
+    """The plain values of a validated event (money as decimal strings, as on the wire)."""
+    event = recorded.event
+    return Fact(
+        recorded.seq,
+        recorded.aggregate_id,
+        recorded.event_type,
+        event.__pydantic_serializer__.to_python(event, mode="json"),
+        format_timestamp(recorded.envelope.occurred_at),
+        recorded.envelope.correlation_id,
+    )
