@@ -38,7 +38,7 @@ class ProjectorObserver(Protocol):
 
 @dataclass(frozen=True)
 class ProjectorSettings:
-    batch_size: int = 500
+    batch_size: int = 2000
     retry: Retry = field(default_factory=Retry)
     max_backoff: float = 5.0
 

@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     fulfil_concurrency: int = Field(default=64, ge=1, le=10_000)
 
     # read side: projectors, replay, queries
-    projector_batch_size: int = Field(default=500, ge=1, le=10_000)
+    projector_batch_size: int = Field(default=2000, ge=1, le=10_000)
     projector_max_deliveries: int = Field(default=5, ge=1, le=100)
     projector_retry_backoff: float = Field(default=0.1, ge=0, le=60)
     replay_batch_size: int = Field(default=5000, ge=1, le=100_000)
