@@ -1,15 +1,15 @@
 """Rebuilding a view from sequence 1 without downtime.
 
 The new view is built in a shadow schema (`replay_<name>`, same tables, same index names)
-from an ordered consumer, in big set-based batches; the old view keeps serving and the
-live projector keeps running. When the shadow has caught up, one transaction locks the
-checkpoint row (the live projector waits on it), applies what the shadow still lacks,
-drops the old tables, moves the shadow tables into `public` and saves the new checkpoint.
-Stopped or failed before that commit, the shadow schema is dropped and nothing changed.
+from the whole stream (`StreamSource`: every message parsed and decoded once), in big
+set-based batches; the old view keeps serving and the live projector keeps running. When
+the shadow has caught up, one transaction locks the checkpoint row (the live projector
+waits on it), applies what the shadow still lacks, drops the old tables, moves the shadow
+tables into `public` and saves the new checkpoint. Stopped or failed before that commit,
+the shadow schema is dropped and nothing changed.
 """
 
 import asyncio
-import collections
 import contextlib
 import logging
 from collections.abc import Callable
@@ -17,16 +17,14 @@ from dataclasses import dataclass
 
 import asyncpg
 from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
-from nats.js.api import DeliverPolicy
 from sqlalchemy import MetaData
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from events.subjects import STREAM_SUBJECTS
 from projections.base import Connection, Projection
 from projections.batch import Retry, apply_guarded, lock_checkpoint, save_checkpoint
-from projections.messages import StoredMessage, complete_prefix, decode_all, from_msg
+from projections.messages import StoredMessage, complete_prefix, decode_all
+from projections.stream_source import StreamSource
 
 log = logging.getLogger("tally.replay")
 Progress = Callable[[int, int], None]  # (events done, events in the stream)
@@ -83,9 +81,7 @@ class Replay:
         self._progress = progress or (lambda done, total: None)
         self._stop = stop or asyncio.Event()
         self._schema = shadow_schema(projection)
-        self._buffer: collections.deque[StoredMessage] = collections.deque()
-        self._arrived = asyncio.Event()
-        self._room = asyncio.Event()
+        self._source = StreamSource(nc, projection.stream, prefetch=2 * batch_size)
         self._position = 0
         self._events = 0
         self._skipped = 0
@@ -131,24 +127,12 @@ class Replay:
             state,
         )
 
-    async def _on_message(self, msg: Msg) -> None:
-        self._buffer.append(from_msg(msg, decode=True))
-        self._arrived.set()
-        if len(self._buffer) > 4 * self._batch_size:  # back pressure through flow control
-            self._room.clear()
-            await self._room.wait()
-
     async def _take(self, timeout: float) -> list[StoredMessage]:
-        if not self._buffer:
-            self._arrived.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._arrived.wait(), timeout)
-        batch = [self._buffer.popleft() for _ in range(min(len(self._buffer), self._batch_size))]
+        batch = await self._source.take(self._batch_size, timeout)
         keep = complete_prefix(batch)
         if 0 < keep < len(batch):
-            self._buffer.extendleft(reversed(batch[keep:]))
+            self._source.put_back(batch[keep:])
             batch = batch[:keep]
-        self._room.set()
         return batch
 
     async def _last_seq(self) -> int:
@@ -156,7 +140,7 @@ class Replay:
         return int(info.state.last_seq)
 
     async def _apply(self, conn: Connection, batch: list[StoredMessage]) -> None:
-        # an ordered consumer that re-creates itself may deliver the last ones again
+        # a source re-created after a gap may deliver the last ones again
         batch = [message for message in batch if message.seq > self._position]
         if not batch:
             return
@@ -167,14 +151,7 @@ class Replay:
         self._position = max(self._position, max(message.seq for message in batch))
 
     async def _build(self, conn: Connection) -> None:
-        subject = STREAM_SUBJECTS[self.projection.stream]
-        subscription = await self._nc.jetstream().subscribe(
-            subject,
-            stream=self.projection.stream,
-            ordered_consumer=True,
-            deliver_policy=DeliverPolicy.ALL,
-            cb=self._on_message,
-        )
+        await self._source.open()
         try:
             total, idle = await self._last_seq(), 0
             while True:
@@ -201,8 +178,7 @@ class Replay:
             await self._swap(conn)
             self._progress(self._position, max(total, self._position))
         finally:
-            self._room.set()
-            await subscription.unsubscribe()
+            await self._source.close()
 
     async def _swap(self, conn: Connection) -> None:
         """Swap the shadow in; a deadlock or lock timeout (readers hold the old tables)
@@ -215,7 +191,7 @@ class Replay:
                 break
             except (asyncpg.DeadlockDetectedError, asyncpg.LockNotAvailableError) as error:
                 self._position, self._events, self._skipped = state
-                self._buffer.extendleft(reversed(taken))
+                self._source.put_back(taken)
                 if attempt == SWAP_ATTEMPTS:
                     raise
                 log.warning("replay swap failed, retrying", extra={"error": str(error)})
