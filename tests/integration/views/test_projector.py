@@ -55,12 +55,16 @@ async def test_killed_between_commit_and_ack_reapplies_nothing(nc: NATS, db: str
     last = (await nc.jetstream().stream_info("STOCK")).state.last_seq
 
     async def die(position: int) -> None:
-        raise Killed
+        # the batch that reaches the end dies (the first batch may hold only some of the
+        # events when they arrive in several reads: dying then left the end unreached)
+        if position >= last:
+            raise Killed
 
     async with projecting(nc, db, "stock", after_commit=die):
         await wait_position(db, "stock", last)
     consumer = await nc.jetstream().consumer_info("STOCK", "projection-stock")
-    assert consumer.num_ack_pending == last  # committed, never acknowledged
+    floor = consumer.ack_floor.stream_seq if consumer.ack_floor else 0
+    assert floor < last and consumer.num_ack_pending == last - floor  # never acknowledged
     before = await view_rows(db)
 
     async with projecting(nc, db, "stock"):
