@@ -12,9 +12,14 @@ Connection = Any  # asyncpg.Connection (asyncpg ships no type information)
 
 
 class Projection(Protocol):
-    name: str
-    stream: str
-    tables: tuple[Table, ...]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def stream(self) -> str: ...
+
+    @property
+    def tables(self) -> tuple[Table, ...]: ...
 
     async def apply(self, conn: Connection, schema: str, facts: Sequence[Fact]) -> None:
         """Apply `facts` (in stream order, none seen before) to the tables in `schema`."""

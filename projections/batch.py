@@ -130,6 +130,18 @@ async def save_checkpoint(conn: Connection, projection: Projection, position: in
     await conn.execute(_SAVE, projection.name, position, CHANNEL, payload)
 
 
+async def lock_checkpoints(conn: Connection, projections: Sequence[Projection]) -> int:
+    """Every checkpoint row of a view (one per partition) locked, in name order as anyone
+    locking several does; the furthest position."""
+    chosen = sorted(projections, key=lambda projection: projection.name)
+    return max([await lock_checkpoint(conn, projection) for projection in chosen])
+
+
+async def save_checkpoints(conn: Connection, projections: Sequence[Projection], at: int) -> None:
+    for projection in projections:
+        await save_checkpoint(conn, projection, at)
+
+
 async def apply_batch(
     conn: Connection,
     projection: Projection,

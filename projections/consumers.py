@@ -14,7 +14,9 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from nats.js.manager import JetStreamManager
 
+from events.partitions import Layout
 from projections.base import Projection
+from projections.partitions import filter_subject, parse_checkpoint_key, projectors_of
 
 # Fixed, not derived from settings, so that the live configuration never depends on the
 # environment of whichever process made it: room for 8 of the largest batches
@@ -29,7 +31,9 @@ class ConsumerMissing(Exception):
 
 
 def consumer_name(projection: Projection) -> str:
-    return f"projection-{projection.name}"
+    """`projection-orders`, or `projection-orders-p2` for partition 2 of the view."""
+    view, partition = parse_checkpoint_key(projection.name)
+    return f"projection-{view}" if partition is None else f"projection-{view}-p{partition}"
 
 
 def consumer_config(projection: Projection) -> ConsumerConfig:
@@ -42,6 +46,7 @@ def consumer_config(projection: Projection) -> ConsumerConfig:
         max_deliver=-1,
         max_ack_pending=MAX_ACK_PENDING,
         max_waiting=MAX_WAITING,
+        filter_subject=filter_subject(projection),
     )
 
 
@@ -58,7 +63,11 @@ async def ensure_projection_consumer(js: JetStreamContext, projection: Projectio
     except NotFoundError:
         await js.add_consumer(projection.stream, config)
         return
-    if live.config.deliver_policy != DeliverPolicy.ALL or live.config.deliver_subject:
+    if (
+        live.config.deliver_policy != DeliverPolicy.ALL
+        or live.config.deliver_subject
+        or live.config.filter_subject != config.filter_subject
+    ):
         await js.delete_consumer(projection.stream, name)
     await js.add_consumer(projection.stream, config)
 
@@ -76,3 +85,18 @@ async def reposition(jsm: JetStreamManager, projection: Projection, next_seq: in
             " (only the NATS admin creates consumers)"
         ) from error
     await jsm.reset_consumer(projection.stream, name, seq=next_seq)
+
+
+async def ensure_view_consumers(js: JetStreamContext, view: Projection, layout: Layout) -> None:
+    """The consumers of `view` as its stream is partitioned (`tally migrate`): one per
+    partition, or one for the whole view; those of another layout are deleted (a projector
+    repositions its consumer from its checkpoint, so nothing is lost)."""
+    wanted = projectors_of(view, layout)
+    for projection in wanted:
+        await ensure_projection_consumer(js, projection)
+    names = {consumer_name(projection) for projection in wanted}
+    ours = f"projection-{view.name}"
+    for info in await js.consumers_info(view.stream):
+        name = info.name or ""
+        if (name == ours or name.startswith(f"{ours}-p")) and name not in names:
+            await js.delete_consumer(view.stream, name)

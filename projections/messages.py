@@ -28,6 +28,7 @@ class StoredMessage:
     deliveries: int = 1
     fact: Fact | None = None  # decoded on arrival, or
     error: str | None = None  # why it could not be
+    consumer_seq: int = 0  # the delivering consumer's sequence (0: not known)
 
     def decode(self) -> Fact:
         return decode_fact(
@@ -39,7 +40,7 @@ def from_raw(
     subject: bytes, reply: bytes, header_block: bytes | None, data: bytes, *, decode: bool
 ) -> StoredMessage:
     """A message delivered by a consumer, as `projections.wire` hands it over."""
-    stream, seq, deliveries, _ = ack_metadata(reply)
+    stream, seq, deliveries, consumer_seq = ack_metadata(reply)
     headers = parse_headers(header_block)
     text = subject.decode()
     fact: Fact | None = None
@@ -49,7 +50,9 @@ def from_raw(
             fact = decode_fact(data, headers, stream=stream, seq=seq, subject=text)
         except DecodeError as failure:
             error = str(failure)
-    return StoredMessage(stream, seq, text, data, headers, reply.decode(), deliveries, fact, error)
+    return StoredMessage(
+        stream, seq, text, data, headers, reply.decode(), deliveries, fact, error, consumer_seq
+    )
 
 
 def from_msg(msg: Msg, *, decode: bool = False) -> StoredMessage:

@@ -3,10 +3,11 @@
 The new view is built in a shadow schema (`replay_<name>`, same tables, same index names)
 from the whole stream (`StreamSource`: every message parsed and decoded once), in big
 set-based batches; the old view keeps serving and the live projector keeps running. When
-the shadow has caught up, one transaction locks the checkpoint row (the live projector
-waits on it), applies what the shadow still lacks, drops the old tables, moves the shadow
-tables into `public` and saves the new checkpoint. Stopped or failed before that commit,
-the shadow schema is dropped and nothing changed.
+the shadow has caught up, one transaction locks the checkpoint rows (one per partition of a
+partitioned view; the live projectors wait on them), applies what the shadow still lacks up
+to the furthest of them, drops the old tables, moves the shadow tables into `public` and
+saves every row at the shadow's position: all partitions swap at once. Stopped or failed
+before that commit, the shadow schema is dropped and nothing changed.
 """
 
 import asyncio
@@ -21,9 +22,11 @@ from sqlalchemy import MetaData
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from events.partitions import Layout
 from projections.base import Connection, Projection
-from projections.batch import Retry, apply_guarded, lock_checkpoint, save_checkpoint
+from projections.batch import Retry, apply_guarded, lock_checkpoints, save_checkpoints
 from projections.messages import StoredMessage, complete_prefix, decode_all
+from projections.partitions import projectors_of, stream_partitions
 from projections.stream_source import StreamSource
 
 log = logging.getLogger("tally.replay")
@@ -85,6 +88,7 @@ class Replay:
         self._position = 0
         self._events = 0
         self._skipped = 0
+        self._rows: list[Projection] = [projection]  # its checkpoint rows: one a partition
 
     async def run(self) -> ReplayResult:
         conn = await asyncpg.connect(self._dsn, timeout=10, command_timeout=600)
@@ -92,6 +96,8 @@ class Replay:
         try:
             if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", lock):
                 raise ReplayBusy(f"a replay of {self.projection.name} is already running")
+            count = await stream_partitions(self._nc.jetstream(), self.projection.stream)
+            self._rows = projectors_of(self.projection, Layout({self.projection.stream: count}))
             await self._prepare(conn)
             swapped = False
             try:
@@ -112,7 +118,7 @@ class Replay:
             await conn.execute(f'CREATE SCHEMA "{self._schema}"')
             for statement in shadow_ddl(self.projection, self._schema)[0]:
                 await conn.execute(statement)
-            await lock_checkpoint(conn, self.projection)
+            await lock_checkpoints(conn, self._rows)
             await self._set_state(conn, "replaying")
 
     async def _discard(self, conn: Connection) -> None:
@@ -122,8 +128,8 @@ class Replay:
 
     async def _set_state(self, conn: Connection, state: str) -> None:
         await conn.execute(
-            "UPDATE projection_checkpoints SET state = $2 WHERE name = $1",
-            self.projection.name,
+            "UPDATE projection_checkpoints SET state = $2 WHERE name = any($1::text[])",
+            [row.name for row in self._rows],
             state,
         )
 
@@ -206,7 +212,7 @@ class Replay:
             await conn.execute("SET LOCAL lock_timeout = '10s'")
             # the same lock order as the projector (checkpoint row, then the tables) and the
             # queries (parent table, then child): no deadlock with either
-            live = await lock_checkpoint(conn, self.projection)
+            live = await lock_checkpoints(conn, self._rows)  # every partition's
             while self._position < live:  # what the live view has and the shadow lacks
                 batch = await self._take(timeout=5.0)
                 if not batch:
@@ -221,4 +227,4 @@ class Replay:
                 await conn.execute(f'ALTER TABLE "{self._schema}"."{table.name}" SET SCHEMA public')
             await conn.execute(f'DROP SCHEMA "{self._schema}"')
             await self._set_state(conn, "live")
-            await save_checkpoint(conn, self.projection, self._position)
+            await save_checkpoints(conn, self._rows, self._position)

@@ -24,6 +24,7 @@ from projections.batch import Retry, apply_batch
 from projections.consumers import consumer_name, reposition
 from projections.dlq import dead_letter
 from projections.messages import StoredMessage, complete_prefix
+from projections.partitions import ViewPartition, view_of
 from projections.pull import PullReader
 
 log = logging.getLogger("tally.projections")
@@ -77,6 +78,7 @@ class Projector:
         self._observer = observer
         self.position = 0
         self._gap_seen: int | None = None
+        self._next_consumer_seq: int | None = None  # of a partition's consumer
 
     async def run(self, stop: asyncio.Event) -> None:
         """Project until `stop` is set; failures are logged and retried with backoff."""
@@ -110,6 +112,7 @@ class Projector:
                 or 0
             )
             await reposition(self._nc.jsm(), self.projection, self.position + 1)
+            self._next_consumer_seq = None  # the reset consumer numbers its deliveries anew
             reader = PullReader(
                 self._nc,
                 self.projection.stream,
@@ -141,7 +144,7 @@ class Projector:
     async def _clear_dead_replay(self, conn: Connection) -> None:
         """A replay killed before its swap leaves `state = replaying`: clear it when no
         replay holds the replay lock."""
-        key = f"tally.replay.{self.projection.name}"
+        key = f"tally.replay.{view_of(self.projection)}"
         if await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
             await conn.execute(
                 "UPDATE projection_checkpoints SET state = 'live'"
@@ -170,13 +173,25 @@ class Projector:
             held_since, limit = None, self._settings.batch_size
             await self._apply(conn, reader, batch)
 
+    def _check_gap(self, batch: list[StoredMessage]) -> None:
+        """Messages lost in flight (a reconnect) show as a gap: in the stream sequences of a
+        whole view, in the consumer's sequences of a partition (whose stream sequences skip
+        the other partitions'). Reposition from the checkpoint; a second time at the same
+        place, the gap is real (a purge) and the batch is taken."""
+        if isinstance(self.projection, ViewPartition):
+            first, expected = batch[0].consumer_seq, self._next_consumer_seq
+            self._next_consumer_seq = batch[-1].consumer_seq + 1
+        else:
+            first, expected = min(message.seq for message in batch), self.position + 1
+        if expected is not None and first > expected and self._gap_seen != first:
+            self._gap_seen = first
+            self._next_consumer_seq = None
+            raise Reposition(f"expected {expected}, got {first}")
+
     async def _apply(
         self, conn: Connection, reader: PullReader, batch: list[StoredMessage]
     ) -> None:
-        first = min(message.seq for message in batch)
-        if first > self.position + 1 and self._gap_seen != first:
-            self._gap_seen = first  # a second time at the same place: the gap is real
-            raise Reposition(f"expected seq {self.position + 1}, got {first}")
+        self._check_gap(batch)
         started = time.perf_counter()
         outcome = await apply_batch(
             conn,
@@ -201,4 +216,4 @@ class Projector:
             )
 
     async def _dead_letter(self, message: StoredMessage, error: str, attempts: int) -> None:
-        await dead_letter(self._js, self.projection.name, message, error, attempts)
+        await dead_letter(self._js, view_of(self.projection), message, error, attempts)

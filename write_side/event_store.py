@@ -19,6 +19,7 @@ from nats.js.errors import APIError, NoStreamResponseError, NotFoundError
 
 from events.codec import DecodeError, RecordedEvent, decode, encode
 from events.envelope import MSG_ID
+from events.partitions import Layout
 from events.subjects import split_subject
 from write_side.atomic_batch import publish_batch
 from write_side.direct_get import DirectGetError, DirectReader, StoredMessage
@@ -45,10 +46,13 @@ REPLICAS_TTL = 30.0
 
 
 class JetStreamEventStore:
-    """`timeout`: how long one request to JetStream may take (the `nats_timeout` setting)."""
+    """`timeout`: how long one request to JetStream may take (the `nats_timeout` setting);
+    `layout`: the streams' partitions (`write_side.streams.read_layout`): appends go to the
+    aggregate's subject as always, reads by subject to where the server stores it."""
 
-    def __init__(self, nc: NATS, *, timeout: float) -> None:
+    def __init__(self, nc: NATS, *, timeout: float, layout: Layout | None = None) -> None:
         self._nc = nc
+        self._layout = layout or Layout()
         self._js = nc.jetstream(timeout=timeout)
         self._timeout = timeout
         self._reader = DirectReader(nc)
@@ -63,13 +67,14 @@ class JetStreamEventStore:
         at least all that the stream's leader held when the call began."""
         self._check_connected()
         stream, _ = split_subject(subject)
+        stored = self._layout.stored(stream, subject)
         if await self._replicated(stream):
             newest, messages = await asyncio.gather(
-                self._newest(subject), self._read(stream, subject, from_seq)
+                self._newest(subject), self._read(stream, stored, from_seq)
             )
-            messages = await self._catch_up(stream, subject, messages, from_seq, newest)
+            messages = await self._catch_up(stream, stored, messages, from_seq, newest)
         else:
-            messages = await self._read(stream, subject, from_seq)
+            messages = await self._read(stream, stored, from_seq)
         return self._decode(stream, subject, messages)
 
     async def _read(self, stream: str, subject: str, from_seq: int) -> list[StoredMessage]:
@@ -210,7 +215,7 @@ class JetStreamEventStore:
         self._check_connected()
         stream, _ = split_subject(subject)
         try:
-            message = await self._js.get_last_msg(stream, subject)
+            message = await self._js.get_last_msg(stream, self._layout.stored(stream, subject))
         except NotFoundError:
             return None
         except _LOOKUP_FAILED as error:

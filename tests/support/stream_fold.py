@@ -16,7 +16,7 @@ from nats.aio.client import Client as NATS
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from events.codec import DecodeError, RecordedEvent, decode
-from events.subjects import STREAM_SUBJECTS
+from events.subjects import SUBJECT_PREFIX
 from support.read_side import connect
 
 OrderRow = tuple[str, str, Decimal, str | None, int, int]  # customer, status, total, reason, ...
@@ -40,7 +40,8 @@ async def read_stream(nc: NATS, stream: str, timeout: float = 60) -> StreamRead:
     config = ConsumerConfig(
         deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE, inactive_threshold=30.0
     )
-    sub = await js.pull_subscribe(STREAM_SUBJECTS[stream], stream=stream, config=config)
+    subject = f"{SUBJECT_PREFIX[stream]}.>"  # a partitioned stream stores `orders.<p>.<id>`
+    sub = await js.pull_subscribe(subject, stream=stream, config=config)
     seq = 0
     try:
         async with asyncio.timeout(timeout):
