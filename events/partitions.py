@@ -13,6 +13,7 @@ Nothing here talks to NATS: `Layout.from_transforms` reads a stream's configured
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+MAX_PARTITIONS = 16  # per stream; the projector's NATS permissions name each consumer
 _FNV_OFFSET = 0x811C9DC5
 _FNV_PRIME = 0x01000193
 

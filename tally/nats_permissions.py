@@ -11,7 +11,8 @@ only `admin` may create, update or delete streams and consumers. The workers get
 - api: appends to the command subjects (`orders.*`, `stock.*`), reads those streams
   (direct get, stream info), its idempotency bucket and (only reads) the order-id secret;
   nothing else;
-- projector: info, pull (`MSG.NEXT`), reset and ack on its own durable consumers, stream
+- projector: info, pull (`MSG.NEXT`), reset and ack on its own durable consumers (those of
+  each partition a view may have, up to MAX_PARTITIONS), stream
   info, and dead letters on `tally.dlq.<its projection>`; never an event subject;
 - fulfil: appends to `orders.*`, `stock.*`, `payments.*`, reads those streams, pulls and
   acks on its consumer, and its status bucket;
@@ -23,9 +24,11 @@ only `admin` may create, update or delete streams and consumers. The workers get
 import json
 from dataclasses import dataclass
 
+from events.partitions import MAX_PARTITIONS
 from events.subjects import ORDERS, PAYMENTS, STOCK, STREAM_SUBJECTS
 from projections.consumers import consumer_name
 from projections.dlq import DLQ_STREAM, DLQ_SUBJECTS, dlq_subject
+from projections.partitions import ViewPartition
 from projections.registry import PROJECTIONS
 from write_side.fulfilment.consumer import CONSUMER as FULFILMENT
 from write_side.fulfilment.status import BUCKET as STATUS_BUCKET
@@ -84,6 +87,10 @@ def role_permissions() -> dict[str, Permissions]:
             *_durable(projection.stream, consumer_name(projection), reset=True),
             dlq_subject(projection.name),
         ]
+        # the consumers of its partitions, whichever count `tally migrate` chose
+        for partition in range(MAX_PARTITIONS):
+            part = ViewPartition(projection, partition, MAX_PARTITIONS)
+            projector += _durable(projection.stream, consumer_name(part), reset=True)
     roles = {
         "api": Permissions(
             (

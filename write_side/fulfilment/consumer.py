@@ -21,7 +21,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from events.codec import DecodeError, RecordedEvent, decode
 from events.envelope import EVENT_TYPE
 from events.registry import CURRENT
-from events.subjects import ORDERS, STREAM_SUBJECTS
+from events.subjects import ORDERS, SUBJECT_PREFIX
 from write_side.fulfilment.keyed_lock import KeyedLocks
 from write_side.fulfilment.observer import FulfilmentObserver, NoFulfilmentObserver
 from write_side.fulfilment.plan import ACK, Outcome, Retry, failure_delay
@@ -45,7 +45,8 @@ def consumer_config(max_ack_pending: int = 10_000, ack_wait: float = 30.0) -> Co
         # Parked (nak'ed) messages count as pending: leave room for a breaker's worth of
         # parked orders so that cancellations and new orders still flow meanwhile.
         max_ack_pending=max_ack_pending,
-        filter_subject=STREAM_SUBJECTS[ORDERS],
+        # `orders.>`, not `orders.*`: a partitioned stream stores `orders.<p>.<id>`
+        filter_subject=f"{SUBJECT_PREFIX[ORDERS]}.>",
     )
 
 

@@ -30,6 +30,7 @@ from support.stream_fold import (
     view_orders,
     view_stock,
 )
+from tally.partitioning import restore_consumers, rewrite_partitions
 from write_side.streams import StreamSettings, ensure_streams
 
 pytestmark = pytest.mark.integration
@@ -137,3 +138,34 @@ async def test_replay_rebuilds_every_partition_and_swaps_once(partitioned: NATS,
         await publish(partitioned, order_history(10), start=200)
         await caught_up(partitioned, db)
     await assert_views_are_the_fold(partitioned, db)
+
+
+async def test_a_store_made_before_partitions_migrates_losing_and_repeating_nothing(
+    nc: NATS, db: str
+) -> None:
+    """The views are part-way through the stream (unpartitioned) when `tally migrate`
+    rewrites both streams into partitions; the partitioned projectors then finish, and the
+    views equal the fold of the streams: nothing lost, nothing applied twice."""
+    for name in ("orders", "stock"):
+        await ensure_view_consumers(nc.jetstream(), get_projection(name), Layout())
+    await publish(nc, order_history(30))
+    whole = [get_projection("orders"), get_projection("stock")]
+    async with running(nc, db, whole):
+        async with asyncio.timeout(20):
+            while sum((await checkpoints(db)).values()) == 0:  # noqa: ASYNC110 (PostgreSQL)
+                await asyncio.sleep(0.05)
+    await publish(nc, order_history(20), start=100)  # the views are behind when migrating
+    settings = StreamSettings(partitions=PARTITIONS)
+    floors = await rewrite_partitions(nc, db, settings)
+    assert set(floors) == {"ORDERS", "STOCK"}
+    await ensure_streams(nc.jetstream(), settings)
+    for name in ("orders", "stock"):
+        await ensure_view_consumers(nc.jetstream(), get_projection(name), LAYOUT)
+    await restore_consumers(nc, floors)
+    assert sorted(await checkpoints(db)) == sorted(
+        f"{v}/{p}" for v in ("orders", "stock") for p in range(PARTITIONS)
+    )
+    async with running(nc, db, partitions("orders", "stock")):
+        await caught_up(nc, db)
+    await assert_views_are_the_fold(nc, db)
+    assert await rewrite_partitions(nc, db, settings) == {}  # already so: nothing to do
