@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import nats.errors
+import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
@@ -50,6 +51,34 @@ async def last_sequence(nc: NATS, stream: str, *, timeout: float) -> int:
     except LIBRARY_ERRORS as error:
         raise StreamUnavailable.because(error) from error
     return int(info.state.last_seq)
+
+
+async def last_of(nc: NATS, stream: str, subjects: str, *, timeout: float) -> int:
+    """The sequence of the last message on `subjects` (a filter); 0 when there is none."""
+    try:
+        async with asyncio.timeout(timeout):
+            found = await nc.jetstream(timeout=timeout).get_last_msg(stream, subjects)
+    except nats.js.errors.NotFoundError:
+        return 0
+    except LIBRARY_ERRORS as error:
+        raise StreamUnavailable.because(error) from error
+    return int(found.seq or 0)
+
+
+async def next_sequence(
+    nc: NATS, stream: str, subjects: str, after: int, *, timeout: float
+) -> int | None:
+    """The sequence of the first message on `subjects` (a filter) after `after`; None."""
+    try:
+        async with asyncio.timeout(timeout):
+            found = await nc.jetstream(timeout=timeout).get_msg(
+                stream, seq=after + 1, subject=subjects, next=True
+            )
+    except nats.js.errors.NotFoundError:
+        return None
+    except LIBRARY_ERRORS as error:
+        raise StreamUnavailable.because(error) from error
+    return int(found.seq or 0)
 
 
 async def _read_subject(nc: NATS, stream: str, subject: str, timeout: float) -> list[Stored]:

@@ -24,6 +24,7 @@ from prometheus_client import start_http_server
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import BaseRoute
 
+from events.partitions import Layout
 from projections.registry import PROJECTIONS
 from read_side.http.routes import QueryRoutes
 from read_side.positions import ProjectionPositions
@@ -52,6 +53,7 @@ from write_side.idempotency import BUCKET as IDEMPOTENCY_BUCKET
 from write_side.idempotency import IdempotencyStore
 from write_side.ids import SECRETS_BUCKET, read_id_secret
 from write_side.key_value import JetStreamKeyValue
+from write_side.streams import read_layout
 
 log = logging.getLogger("tally.bootstrap")
 T = TypeVar("T")
@@ -112,9 +114,19 @@ class Parts:
 
         return await self._once("nats", connect)
 
+    async def layout(self) -> Layout:
+        """How the event streams are partitioned, as the server has them (read once: a
+        repartitioning `tally migrate` asks for the writers to be restarted)."""
+
+        async def read() -> Layout:
+            return await read_layout((await self.nats()).jetstream())
+
+        return await self._once("layout", read)
+
     async def event_store(self) -> JetStreamEventStore:
         async def build() -> JetStreamEventStore:
-            return JetStreamEventStore(await self.nats(), timeout=self.settings.nats_timeout)
+            nc, layout = await self.nats(), await self.layout()
+            return JetStreamEventStore(nc, timeout=self.settings.nats_timeout, layout=layout)
 
         return await self._once("event_store", build)
 
@@ -178,7 +190,9 @@ class Parts:
         self._stack.push_async_callback(positions.close)
         views = ViewReader(engine, timeout=settings.query_timeout)
         streams = {name: projection.stream for name, projection in PROJECTIONS.items()}
-        routes = QueryRoutes(views, await self.nats(), WaitForView(positions, views, streams))
+        nc = await self.nats()
+        waiting = WaitForView(positions, views, streams, layout=await self.layout(), nc=nc)
+        routes = QueryRoutes(views, nc, waiting)
         checks = {
             "postgres": postgres_check(engine),
             "projections": projections_check(routes, settings.projection_ready_lag),

@@ -106,16 +106,36 @@ def fulfil() -> None:
 @app.command()
 def project(
     names: Annotated[list[str] | None, typer.Argument(help="projections (default: all)")] = None,
+    partitions: Annotated[
+        int | None,
+        typer.Option("--partitions", min=1, help="the views' partitions (as `tally migrate` made)"),
+    ] = None,
+    take: Annotated[
+        str | None, typer.Option("--take", help="only these partitions, e.g. 0,2 (default: all)")
+    ] = None,
 ) -> None:
     """Run the projectors that fold the streams into the read models."""
-    from tally.roles.project import run_projectors
+    from tally.roles.project import PartitionsMismatch, run_projectors
 
     settings = _settings()
     _require_nats(settings)
     if settings.projector_database_dsn() is None:  # its own role's URL is enough
         typer.echo("tally: TALLY_PROJECTOR_DATABASE_URL (or DATABASE_URL) is not set", err=True)
         raise typer.Exit(2)
-    _run(_stoppable(settings, lambda s, stop: run_projectors(s, stop, names or None)))
+    try:
+        taken = [int(part) for part in take.split(",")] if take else None
+    except ValueError:
+        typer.echo(f"tally: --take takes partition numbers, e.g. 0,2 (not {take!r})", err=True)
+        raise typer.Exit(2) from None
+
+    async def role(settings: Settings, stop: asyncio.Event) -> None:
+        try:
+            await run_projectors(settings, stop, names or None, partitions=partitions, take=taken)
+        except (PartitionsMismatch, ValueError) as error:
+            typer.echo(f"tally: {error}", err=True)
+            raise typer.Exit(2) from None
+
+    _run(_stoppable(settings, role))
 
 
 @app.command()

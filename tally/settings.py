@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from events.partitions import MAX_PARTITIONS
 from tally.database_url import validate_database_url
 from tally.http.tokens import parse_tokens
 from tally.redaction import mask_url
@@ -76,6 +77,9 @@ class Settings(BaseSettings):
 
     # read side: projectors, replay, queries
     projector_batch_size: int = Field(default=2000, ge=1, le=10_000)
+    # ORDERS and STOCK split by aggregate, each partition of a view its own projector;
+    # `tally migrate` applies a change (rewriting a stream that holds events)
+    partitions: int = Field(default=1, ge=1, le=MAX_PARTITIONS)
     projector_max_deliveries: int = Field(default=5, ge=1, le=100)
     projector_retry_backoff: float = Field(default=0.1, ge=0, le=60)
     replay_batch_size: int = Field(default=5000, ge=1, le=100_000)

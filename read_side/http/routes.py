@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from events.subjects import ORDERS, STOCK
+from events.subjects import ORDERS, STOCK, SUBJECT_PREFIX
 from http_edge.params import ORDER_ID, SKU
 from http_edge.problems import invalid, not_found
 from read_side import queries
@@ -23,7 +23,7 @@ from read_side.errors import PositionOfAnotherStream
 from read_side.http.params import OrderListQuery, ReadYourWrites, StockListQuery, parse_query
 from read_side.http.table import QUERIES
 from read_side.read_your_writes import WaitForView
-from read_side.stream_reader import describe, last_sequence, read_subject
+from read_side.stream_reader import describe, last_of, last_sequence, read_subject
 from read_side.views import ViewReader
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -53,7 +53,7 @@ class QueryRoutes:
     async def get_order(self, request: Request) -> Response:
         query = parse_query(ReadYourWrites, request.query_params)
         order_id = ORDER_ID(request)
-        await self._waiting.until_applied("orders", query.position, query.wait)
+        await self._waiting.until_applied("orders", query.position, query.wait, str(order_id))
         found = await self._views.read_direct(
             lambda driver: queries.get_order_direct(driver, order_id)
         )
@@ -82,7 +82,7 @@ class QueryRoutes:
     async def get_stock(self, request: Request) -> Response:
         query = parse_query(ReadYourWrites, request.query_params)
         sku = SKU(request)
-        await self._waiting.until_applied("stock", query.position, query.wait)
+        await self._waiting.until_applied("stock", query.position, query.wait, sku)
         found = await self._views.read(lambda conn: queries.get_stock(conn, sku))
         if found is None:
             raise not_found(f"no stock item {sku}")
@@ -106,7 +106,8 @@ class QueryRoutes:
         query = parse_query(ReadYourWrites, request.query_params)
         if query.position is not None and query.position.stream != stream:
             raise PositionOfAnotherStream(f"{query.position} is not a position of {stream}")
-        found = await read_subject(self._nc, stream, subject, timeout=self._timeout)
+        stored = self._waiting.layout.stored(stream, subject)  # orders.<p>.<id> if partitioned
+        found = await read_subject(self._nc, stream, stored, timeout=self._timeout)
         if not found:
             raise not_found(f"no {what}")
         items = [describe(stream, subject, seq, data, headers) for seq, data, headers in found]
@@ -124,22 +125,30 @@ class QueryRoutes:
         return JSONResponse({"items": await self.projection_states()})
 
     async def projection_states(self) -> list[dict[str, Any]]:
+        """One item per view, or per partition of a partitioned view (`partition` set; its
+        `stream_last_seq` is the partition's last event, its lag the sequences between)."""
         known = await self._views.read(queries.checkpoints)
         items = []
         for name, stream in self._waiting.streams.items():
-            _, position, state = known.get(name, (stream, 0, "live"))
             last = await last_sequence(self._nc, stream, timeout=self._timeout)
-            lag = max(0, last - position)
-            if state == "live" and lag > 0:
-                state = "catching-up"
-            items.append(
-                {
-                    "name": name,
-                    "stream": stream,
-                    "position": position,
-                    "stream_last_seq": last,
-                    "lag": lag,
-                    "state": state,
-                }
-            )
+            for row, partition in self._waiting.rows(name):
+                _, position, state = known.get(row, (stream, 0, "live"))
+                top = last
+                if partition is not None:
+                    subjects = f"{SUBJECT_PREFIX[stream]}.{partition}.*"
+                    top = await last_of(self._nc, stream, subjects, timeout=self._timeout)
+                lag = max(0, top - position)
+                if state == "live" and lag > 0:
+                    state = "catching-up"
+                items.append(
+                    {
+                        "name": name,
+                        "stream": stream,
+                        "partition": partition,
+                        "position": position,
+                        "stream_last_seq": top,
+                        "lag": lag,
+                        "state": state,
+                    }
+                )
         return items

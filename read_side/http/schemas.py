@@ -61,6 +61,7 @@ class EventList(BaseModel):
 class ProjectionState(BaseModel):
     name: str
     stream: str
+    partition: int | None = None  # null: the view is not partitioned
     position: int
     stream_last_seq: int
     lag: int

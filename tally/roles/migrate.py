@@ -6,29 +6,36 @@ import logging
 
 from nats.aio.client import Client as NATS
 
-from projections.consumers import ensure_projection_consumer
+from events.partitions import Layout
+from projections.consumers import ensure_view_consumers
 from projections.dlq import ensure_dlq_stream
 from projections.registry import PROJECTIONS
 from tally.bootstrap import Parts, bootstrap
+from tally.database_url import asyncpg_dsn
+from tally.partitioning import restore_consumers, rewrite_partitions
 from tally.roles.database import upgrade_database
 from tally.roles.fulfil import ensure_fulfilment
 from tally.settings import Settings
 from write_side.idempotency import open_bucket
 from write_side.ids import ensure_id_secret
-from write_side.streams import StreamSettings, ensure_streams
+from write_side.streams import PARTITIONED, StreamSettings, ensure_streams
 
 log = logging.getLogger("tally.migrate")
+
+
+def stream_settings(settings: Settings) -> StreamSettings:
+    return StreamSettings(
+        replicas=settings.stream_replicas,
+        duplicate_window_seconds=settings.duplicate_window_seconds,
+        partitions=settings.partitions,
+    )
 
 
 async def migrate_streams(nc: NATS, settings: Settings) -> list[str]:
     """The event streams, the Idempotency-Key bucket and the order-id secret; the
     streams' names."""
     js = nc.jetstream()
-    streams = StreamSettings(
-        replicas=settings.stream_replicas,
-        duplicate_window_seconds=settings.duplicate_window_seconds,
-    )
-    names = await ensure_streams(js, streams)
+    names = await ensure_streams(js, stream_settings(settings))
     await open_bucket(
         js, ttl_seconds=settings.idempotency_ttl_hours * 3600, replicas=settings.stream_replicas
     )
@@ -37,17 +44,31 @@ async def migrate_streams(nc: NATS, settings: Settings) -> list[str]:
 
 
 async def migrate(parts: Parts) -> None:
+    """The database first: a change of TALLY_PARTITIONS moves the views' checkpoints while
+    it rewrites a stream (tally/partitioning.py)."""
     settings = parts.settings
-    nc = await parts.nats()
-    streams = await migrate_streams(nc, settings)
-    await ensure_fulfilment(nc, settings)
-    await ensure_dlq_stream(nc.jetstream(), replicas=settings.stream_replicas)
-    for projection in PROJECTIONS.values():
-        await ensure_projection_consumer(nc.jetstream(), projection)
-    log.info("streams ready", extra={"streams": streams, "replicas": settings.stream_replicas})
     dsn = settings.database_dsn()
     if dsn is not None:
         await upgrade_database(dsn)
+    nc = await parts.nats()
+    floors = await rewrite_partitions(
+        nc, asyncpg_dsn(dsn) if dsn else None, stream_settings(settings)
+    )
+    streams = await migrate_streams(nc, settings)
+    await ensure_fulfilment(nc, settings)
+    await ensure_dlq_stream(nc.jetstream(), replicas=settings.stream_replicas)
+    layout = Layout({stream: settings.partitions for stream in PARTITIONED})
+    for projection in PROJECTIONS.values():
+        await ensure_view_consumers(nc.jetstream(), projection, layout)
+    await restore_consumers(nc, floors)
+    log.info(
+        "streams ready",
+        extra={
+            "streams": streams,
+            "replicas": settings.stream_replicas,
+            "partitions": settings.partitions,
+        },
+    )
 
 
 async def run_migrate(settings: Settings) -> None:

@@ -1,9 +1,15 @@
-"""`tally project [NAME...]`: the projectors, one per projection, in one process."""
+"""`tally project [NAME...] [--partitions N] [--take P,...]`: the projectors of the views, in
+one process: one per view, or one per partition of a view whose stream is partitioned (all
+of them, or those taken; several processes may take some each, and any process that runs a
+partition stands by for it when another holds it)."""
 
 import asyncio
 import logging
 
+from events.partitions import Layout
+from projections.base import Projection
 from projections.batch import Retry
+from projections.partitions import projectors_of
 from projections.registry import PROJECTIONS, get_projection
 from projections.runner import Projector, ProjectorSettings
 from tally.bootstrap import Parts, bootstrap
@@ -22,14 +28,41 @@ def projector_settings(settings: Settings) -> ProjectorSettings:
     )
 
 
-async def project(parts: Parts, stop: asyncio.Event, names: list[str] | None = None) -> None:
-    """Each projector holds its own PostgreSQL connection (with the view's advisory lock)
-    and reconnects by itself, so it is given the URL rather than a pooled connection."""
+class PartitionsMismatch(Exception):
+    """`--partitions N` names another count than the stream has (`tally migrate` sets it)."""
+
+
+def choose(
+    views: list[Projection], layout: Layout, partitions: int | None, take: list[int] | None
+) -> list[Projection]:
+    chosen: list[Projection] = []
+    for view in views:
+        count = layout.count(view.stream)
+        if partitions is not None and partitions != count:
+            raise PartitionsMismatch(
+                f"{view.name}: stream {view.stream} has {count} partition(s), not {partitions}"
+                f" (set TALLY_PARTITIONS={partitions} and run `tally migrate`)"
+            )
+        chosen += projectors_of(view, layout, take if count > 1 else None)
+    return chosen
+
+
+async def project(
+    parts: Parts,
+    stop: asyncio.Event,
+    names: list[str] | None = None,
+    *,
+    partitions: int | None = None,
+    take: list[int] | None = None,
+) -> None:
+    """Each projector holds its own PostgreSQL connection (with its advisory lock) and
+    reconnects by itself, so it is given the URL rather than a pooled connection."""
     settings = parts.settings
     dsn = settings.projector_database_dsn()  # TALLY_PROJECTOR_DATABASE_URL, else DATABASE_URL
     if dsn is None:
         raise RuntimeError("DATABASE_URL is not set")
-    chosen = [get_projection(name) for name in (names or list(PROJECTIONS))]
+    views = [get_projection(name) for name in (names or list(PROJECTIONS))]
+    chosen = choose(views, await parts.layout(), partitions, take)
     nc = await parts.nats()
     await require_no_drift(nc.jetstream(), "projector", settings)  # or stop, loudly
     config = projector_settings(settings)
@@ -49,9 +82,14 @@ async def project(parts: Parts, stop: asyncio.Event, names: list[str] | None = N
 
 
 async def run_projectors(
-    settings: Settings, stop: asyncio.Event, names: list[str] | None = None
+    settings: Settings,
+    stop: asyncio.Event,
+    names: list[str] | None = None,
+    *,
+    partitions: int | None = None,
+    take: list[int] | None = None,
 ) -> None:
     """`tally project` alone: its metrics on TALLY_METRICS_PORT when that is set."""
     async with bootstrap(settings, name="tally-project") as parts:
         parts.serve_metrics()
-        await project(parts, stop, names)
+        await project(parts, stop, names, partitions=partitions, take=take)

@@ -7,11 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
+from nats.js.errors import NotFoundError
+from nats.js.manager import JetStreamManager
 from rich.console import Console
 from rich.table import Table
 
+from events.partitions import partition_of
 from projections.batch import lock_checkpoint
 from projections.dlq import DLQ_STREAM, DLQ_SUBJECTS, drop_dead_letter, list_dead_letters
+from projections.partitions import ViewPartition, projectors_of
 from projections.registry import PROJECTIONS, get_projection
 from tally.bootstrap import Parts, bootstrap
 from tally.settings import Settings
@@ -24,6 +28,13 @@ async def _operator(settings: Settings) -> AsyncIterator[Parts]:
     timeout = min(settings.nats_connect_timeout, 5)
     async with bootstrap(settings, name="tally-cli", connect_timeout=timeout) as parts:
         yield parts
+
+
+async def _last_of(jsm: JetStreamManager, stream: str, subjects: str) -> int:
+    try:
+        return int((await jsm.get_last_msg(stream, subjects)).seq or 0)
+    except NotFoundError:
+        return 0
 
 
 async def _checkpoints(parts: Parts) -> dict[str, tuple[int, str]]:
@@ -67,19 +78,32 @@ async def run_status(settings: Settings, console: Console) -> None:
                 )
         checkpoints = await _checkpoints(parts)
         projections = Table(
-            "projection", "stream", "position", "last seq", "lag", "state", title="Projections"
+            "projection",
+            "partition",
+            "stream",
+            "position",
+            "last seq",
+            "lag",
+            "state",
+            title="Projections",
         )
+        layout = await parts.layout()
         for name, projection in PROJECTIONS.items():
-            position, mode = checkpoints.get(name, (0, "never run"))
-            top = last.get(projection.stream, 0)
-            projections.add_row(
-                name,
-                projection.stream,
-                str(position),
-                str(top),
-                f"{max(0, top - position):,}",
-                mode,
-            )
+            for row in projectors_of(projection, layout):
+                position, mode = checkpoints.get(row.name, (0, "never run"))
+                top = last.get(projection.stream, 0)
+                partition = row.partition if isinstance(row, ViewPartition) else None
+                if isinstance(row, ViewPartition):  # the partition's own last event
+                    top = await _last_of(jsm, projection.stream, row.filter_subject)
+                projections.add_row(
+                    name,
+                    "-" if partition is None else str(partition),
+                    projection.stream,
+                    str(position),
+                    str(top),
+                    f"{max(0, top - position):,}",
+                    mode,
+                )
         letters: Counter[str] = Counter()
         if DLQ_STREAM in last:  # counted per subject by the server, not read one by one
             info = await jsm.stream_info(DLQ_STREAM, subjects_filter=DLQ_SUBJECTS)
@@ -134,10 +158,13 @@ async def dlq_retry(settings: Settings, seqs: list[int], everything: bool, conso
             if not everything and letter.seq not in seqs:
                 continue
             projection = get_projection(letter.projection)
+            rows = projectors_of(projection, await parts.layout())
+            token = letter.original.subject.rpartition(".")[2]
+            owner = rows[partition_of(token, len(rows))] if len(rows) > 1 else rows[0]
             try:
                 event = letter.original.decode()
                 async with conn.transaction():
-                    await lock_checkpoint(conn, projection)
+                    await lock_checkpoint(conn, owner)  # the partition that holds it
                     await projection.apply(conn, "public", [event])
             except Exception as error:
                 console.print(f"dead letter {letter.seq}: still failing: {error}")
