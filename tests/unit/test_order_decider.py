@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
 
 from events.base import Event
 from events.orders import (
@@ -114,3 +115,13 @@ def test_shipped_is_final() -> None:
     with pytest.raises(RuleViolation) as refused:
         order.decide(state, order.CancelOrder())
     assert refused.value.code == "order-final"
+
+
+def test_a_total_of_more_than_13_integer_digits_is_refused() -> None:
+    """The view stores money as numeric(15, 2): 10^13 passed max_digits=15 (pydantic counts
+    1E+13 as one digit) and its OrderPlaced could not be projected (found by hypothesis)."""
+    line = OrderLine(sku="A", quantity=500_000, unit_price=Decimal("20000000"))
+    with pytest.raises(ValidationError, match="total"):
+        order.decide(given(), order.PlaceOrder("c1", "EUR", (line,)))
+    top = OrderLine(sku="A", quantity=1, unit_price=Decimal("9999999999999.99"))
+    assert order.decide(given(), order.PlaceOrder("c1", "EUR", (top,)))
