@@ -172,6 +172,7 @@ def main() -> None:
     print(f"load average at start: {os.getloadavg()}", flush=True)
     with scratch_dir() as home:
         measure(home, f, args)
+    projection_rows.partition_phase(f, args, say)
     table = render(rows(f) + [Row(f[key]) for key in BASELINES])
     settings = {
         "runs": args.runs,

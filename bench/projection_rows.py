@@ -13,8 +13,9 @@ import os
 from collections.abc import Callable
 
 import nats
+import uvloop
 
-from bench import projection_load, projection_raw, stream_rows
+from bench import projection_load, projection_partitions, projection_raw, stream_rows
 from bench.cluster import Cluster, Role, profiled
 from bench.harness import Figure
 from bench.report import Row, at_least
@@ -30,8 +31,21 @@ FIGURES = [
     ("ordered", "raw ordered-consumer read, ORDERS", "msgs/s"),
     ("upsert", "raw 500-row upsert", "rows/s"),
     ("copy", "raw COPY, 5000 rows/txn", "rows/s"),
+    ("partitions_1", "orders catch-up, 1 partition, 1 process", "events/s"),
+    ("partitions_2", "orders catch-up, 2 partitions, a process each", "events/s"),
+    ("partitions_4", "orders catch-up, 4 partitions, a process each", "events/s"),
 ]
-BASELINES = ["pull", "pull_plain", "pull_stock", "pull_stock_plain", "ordered", "upsert", "copy"]
+BASELINES = [
+    "pull",
+    "pull_plain",
+    "pull_stock",
+    "pull_stock_plain",
+    "ordered",
+    "upsert",
+    "copy",
+    "partitions_1",
+    "partitions_4",
+]
 
 
 def add_figures(add: Callable[[str, str, str], None], events: int) -> None:
@@ -55,7 +69,18 @@ def rows(f: dict[str, Figure]) -> list[Row]:
             at_least(0.6),
         ),
         Row(f["replay"], (f["ordered"],), "ratio >= 0.50", at_least(0.5)),
+        Row(f["partitions_2"], (f["partitions_1"],), "ratio >= 1.30", at_least(1.3)),
     ]
+
+
+def partition_phase(
+    f: dict[str, Figure], args: argparse.Namespace, say: Callable[[str], None]
+) -> None:
+    """The 1/2/4-partition curve on servers of its own (bench.projection_partitions)."""
+    say("the partition curve: 1, 2 and 4 partitions, a process each")
+    for point in uvloop.run(projection_partitions.curve([1, 2, 4], args.events)):
+        f[f"partitions_{point.partitions}"].runs.append(point.rate)
+        say(point.describe())
 
 
 async def stream_phase(

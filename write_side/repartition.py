@@ -69,8 +69,8 @@ async def repartition_stream(
     js = nc.jetstream(timeout=30)
     live = await js.stream_info(stream)
     wanted = stream_config(stream, settings)
-    if partitions_of(live.config) == partitions_of(wanted):
-        return None
+    if partitions_of(live.config) == partitions_of(wanted) or live.state.messages == 0:
+        return None  # nothing to rewrite (an empty stream is reconfigured by ensure_streams)
     hold = holding_subject(stream)
     await js.update_stream(replace(live.config, subjects=[f"{hold}.*"]))
     first, last = live.state.first_seq, live.state.last_seq
