@@ -17,6 +17,7 @@ pytestmark = [
 ]
 
 
+@pytest.mark.timeout(600)
 def test_quick_bench_measures_every_row(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     done = subprocess.run(
@@ -24,7 +25,7 @@ def test_quick_bench_measures_every_row(tmp_path: Path) -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=540,  # the partition curve starts 7 projectors; the machine is often shared
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     document = json.loads(out.read_text())
