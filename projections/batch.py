@@ -130,11 +130,11 @@ async def save_checkpoint(conn: Connection, projection: Projection, position: in
     await conn.execute(_SAVE, projection.name, position, CHANNEL, payload)
 
 
-async def lock_checkpoints(conn: Connection, projections: Sequence[Projection]) -> int:
+async def lock_checkpoints(conn: Connection, projections: Sequence[Projection]) -> dict[str, int]:
     """Every checkpoint row of a view (one per partition) locked, in name order as anyone
-    locking several does; the furthest position."""
+    locking several does; the position of each, by row name."""
     chosen = sorted(projections, key=lambda projection: projection.name)
-    return max([await lock_checkpoint(conn, projection) for projection in chosen])
+    return {projection.name: await lock_checkpoint(conn, projection) for projection in chosen}
 
 
 async def save_checkpoints(conn: Connection, projections: Sequence[Projection], at: int) -> None:

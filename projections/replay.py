@@ -1,4 +1,4 @@
-"""Rebuilding a view from sequence 1 without downtime.
+"""Rebuilding a view from sequence 1 without downtime, compared with the live view first.
 
 The new view is built in a shadow schema (`replay_<name>`, same tables, same index names)
 from the whole stream (`StreamSource`: every message parsed and decoded once), in big
@@ -8,11 +8,21 @@ partitioned view; the live projectors wait on them), applies what the shadow sti
 to the furthest of them, drops the old tables, moves the shadow tables into `public` and
 saves every row at the shadow's position: all partitions swap at once. Stopped or failed
 before that commit, the shadow schema is dropped and nothing changed.
+
+In that transaction, when the live view stands where the shadow can be brought to (no
+partition behind the shadow; see `LiveStand`), the shadow is brought to exactly the live
+view's events and the two are compared row by row in PostgreSQL (`replay_check`) before
+the rest is applied: a check (`check=True`) then rolls back and drops the shadow (the
+projectors were held only for the comparison), `expect_equal` refuses a swap on any
+difference, and a plain replay swaps and reports what it changed. A check waits up to
+`settle` seconds for a lagging live view; a plain replay does not wait, and swaps
+uncompared.
 """
 
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,8 +35,10 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from events.partitions import Layout
 from projections.base import Connection, Projection
 from projections.batch import Retry, apply_guarded, lock_checkpoints, save_checkpoints
+from projections.live_stand import LiveStand
 from projections.messages import StoredMessage, complete_prefix, decode_all
 from projections.partitions import projectors_of, stream_partitions
+from projections.replay_check import Comparison, compare
 from projections.stream_source import StreamSource
 
 log = logging.getLogger("tally.replay")
@@ -42,11 +54,34 @@ class ReplayStopped(Exception):
     """Asked to stop before the swap: the old view is untouched."""
 
 
+class ReplayDiffers(Exception):
+    """The rebuild differs from the live view and was asked to be equal: not swapped."""
+
+    def __init__(self, comparison: Comparison) -> None:
+        super().__init__("the rebuild differs from the live view; not swapped")
+        self.comparison = comparison
+
+
+class ReplayNotComparable(Exception):
+    """The live view did not reach the rebuild's position in time to be compared."""
+
+
+class _LiveBehind(Exception):
+    pass
+
+
+class _Checked(Exception):
+    pass
+
+
 @dataclass(frozen=True)
 class ReplayResult:
     position: int
     events: int
     skipped: int
+    comparison: Comparison | None = None  # None: not compared (see `uncompared`)
+    swapped: bool = True
+    uncompared: str = ""  # why it was not compared
 
 
 def shadow_schema(projection: Projection) -> str:
@@ -76,6 +111,9 @@ class Replay:
         batch_size: int = 5000,
         progress: Progress | None = None,
         stop: asyncio.Event | None = None,
+        check: bool = False,
+        expect_equal: bool = False,
+        settle: float = 60.0,
     ) -> None:
         self.projection = projection
         self._nc = nc
@@ -89,6 +127,10 @@ class Replay:
         self._events = 0
         self._skipped = 0
         self._rows: list[Projection] = [projection]  # its checkpoint rows: one a partition
+        self._check, self._expect_equal, self._settle = check, expect_equal, settle
+        self._comparing = True
+        self._comparison: Comparison | None = None
+        self._uncompared = ""
 
     async def run(self) -> ReplayResult:
         conn = await asyncpg.connect(self._dsn, timeout=10, command_timeout=600)
@@ -102,12 +144,19 @@ class Replay:
             swapped = False
             try:
                 await self._build(conn)
-                swapped = True
+                swapped = not self._check
             finally:
                 if not swapped:
                     with contextlib.suppress(Exception):
                         await asyncio.shield(self._discard(conn))
-            return ReplayResult(self._position, self._events, self._skipped)
+            return ReplayResult(
+                self._position,
+                self._events,
+                self._skipped,
+                self._comparison,
+                swapped,
+                self._uncompared,
+            )
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.close(), 5)
@@ -145,16 +194,24 @@ class Replay:
         info = await self._nc.jetstream().stream_info(self.projection.stream)
         return int(info.state.last_seq)
 
-    async def _apply(self, conn: Connection, batch: list[StoredMessage]) -> None:
-        # a source re-created after a gap may deliver the last ones again
+    def _fresh(self, batch: list[StoredMessage]) -> list[StoredMessage]:
+        """What follows the position (a source re-created after a gap may deliver the last
+        ones again); the position moves past them."""
         batch = [message for message in batch if message.seq > self._position]
-        if not batch:
+        if batch:
+            self._position = max(self._position, max(message.seq for message in batch))
+        return batch
+
+    async def _fold(self, conn: Connection, messages: list[StoredMessage]) -> None:
+        if not messages:
             return
-        events, poison = decode_all(batch)
+        events, poison = decode_all(messages)
         failed = await apply_guarded(conn, self.projection, self._schema, events, Retry(1, 0))
         self._skipped += len(poison) + len(failed)
-        self._events += len(batch)
-        self._position = max(self._position, max(message.seq for message in batch))
+        self._events += len(messages)
+
+    async def _apply(self, conn: Connection, batch: list[StoredMessage]) -> None:
+        await self._fold(conn, self._fresh(batch))
 
     async def _build(self, conn: Connection) -> None:
         await self._source.open()
@@ -187,17 +244,30 @@ class Replay:
             await self._source.close()
 
     async def _swap(self, conn: Connection) -> None:
-        """Swap the shadow in; a deadlock or lock timeout (readers hold the old tables)
-        rolls back, gives back what was taken and tries again."""
-        for attempt in range(1, SWAP_ATTEMPTS + 1):
+        """Compare and swap the shadow in (or only compare, for a check). A deadlock or lock
+        timeout (readers hold the old tables) rolls back, gives back what was taken and
+        tries again; so does a live view behind the shadow, until `settle` has passed."""
+        deadline = time.monotonic() + (self._settle if self._strict else 0.0)
+        attempt = 0
+        while True:
             state = (self._position, self._events, self._skipped)
             taken: list[StoredMessage] = []
             try:
                 await self._swap_once(conn, taken)
                 break
+            except _Checked:
+                return
+            except _LiveBehind as behind:
+                self._restore(state, taken)
+                if time.monotonic() < deadline:
+                    await asyncio.sleep(0.5)
+                elif self._strict:
+                    raise ReplayNotComparable(str(behind)) from None
+                else:
+                    self._comparing, self._uncompared = False, str(behind)
             except (asyncpg.DeadlockDetectedError, asyncpg.LockNotAvailableError) as error:
-                self._position, self._events, self._skipped = state
-                self._source.put_back(taken)
+                self._restore(state, taken)
+                attempt += 1
                 if attempt == SWAP_ATTEMPTS:
                     raise
                 log.warning("replay swap failed, retrying", extra={"error": str(error)})
@@ -207,18 +277,56 @@ class Replay:
             extra={"projection": self.projection.name, "position": self._position},
         )
 
+    @property
+    def _strict(self) -> bool:
+        """Whether the comparison is the point (a check, or a swap only when equal)."""
+        return self._check or self._expect_equal
+
+    def _restore(self, state: tuple[int, int, int], taken: list[StoredMessage]) -> None:
+        self._position, self._events, self._skipped = state
+        self._source.put_back(taken)
+
+    async def _catch_up(
+        self, conn: Connection, stand: LiveStand, taken: list[StoredMessage]
+    ) -> list[StoredMessage]:
+        """Apply to the shadow what the live view has and it lacks; when comparing, hold
+        back (and return) what follows a partition's checkpoint."""
+        held: list[StoredMessage] = []
+        while self._position < stand.furthest:
+            batch = await self._take(timeout=5.0)
+            if not batch:
+                raise TimeoutError(f"replay stuck at {self._position}, live is at {stand.furthest}")
+            taken += batch
+            fresh = self._fresh(batch)
+            now = [message for message in fresh if not self._comparing or stand.holds(message)]
+            held += [message for message in fresh if self._comparing and not stand.holds(message)]
+            await self._fold(conn, now)
+        return held
+
     async def _swap_once(self, conn: Connection, taken: list[StoredMessage]) -> None:
         async with conn.transaction():
             await conn.execute("SET LOCAL lock_timeout = '10s'")
             # the same lock order as the projector (checkpoint row, then the tables) and the
             # queries (parent table, then child): no deadlock with either
-            live = await lock_checkpoints(conn, self._rows)  # every partition's
-            while self._position < live:  # what the live view has and the shadow lacks
-                batch = await self._take(timeout=5.0)
-                if not batch:
-                    raise TimeoutError(f"replay stuck at {self._position}, live is at {live}")
-                taken += batch
-                await self._apply(conn, batch)
+            checkpoints = await lock_checkpoints(conn, self._rows)  # every partition's
+            stand = LiveStand.of(self._rows, checkpoints)
+            if self._comparing:
+                behind = await stand.lagging(self._nc.jetstream(), self._position)
+                if behind:
+                    raise _LiveBehind(
+                        f"the live view stands behind the rebuild at {self._position}"
+                        f" (checkpoints {dict(sorted(checkpoints.items()))})"
+                    )
+            held = await self._catch_up(conn, stand, taken)
+            if self._comparing:
+                self._comparison = await compare(
+                    conn, self.projection, self._schema, stand.furthest
+                )
+                if self._check:
+                    raise _Checked  # rolls back: the checkpoints are released untouched
+                if self._expect_equal and not self._comparison.identical:
+                    raise ReplayDiffers(self._comparison)
+                await self._fold(conn, held)
             names = ", ".join(f'"public"."{table.name}"' for table in self.projection.tables)
             await conn.execute(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE")
             for table in reversed(self.projection.tables):

@@ -142,8 +142,21 @@ def project(
 def replay(
     name: Annotated[str, typer.Argument(help="the projection to rebuild, e.g. orders")],
     yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="only compare the rebuild with the live view, then drop it: exit 0 when"
+            " equal, 3 when not",
+        ),
+    ] = False,
+    expect_equal: Annotated[
+        bool,
+        typer.Option("--expect-equal", help="swap only if the rebuild equals the live view"),
+    ] = False,
 ) -> None:
-    """Rebuild a view from sequence 1 into shadow tables, then swap it in atomically."""
+    """Rebuild a view from sequence 1 into shadow tables, compare it with the live view row
+    by row, then swap it in atomically (exit 3: --check or --expect-equal found differences)."""
     from projections.registry import PROJECTIONS
     from tally.roles.replay import run_replay
 
@@ -151,20 +164,34 @@ def replay(
     if name not in PROJECTIONS:
         typer.echo(f"tally: no projection {name!r} (known: {', '.join(PROJECTIONS)})", err=True)
         raise typer.Exit(2)
-    if not yes and sys.stdin.isatty():
+    if not yes and not check and sys.stdin.isatty():
         typer.confirm(f"Rebuild the {name} view from its stream?", abort=True)
 
     async def role(settings: Settings, stop: asyncio.Event) -> None:
-        from projections.replay import ReplayBusy, ReplayStopped
+        from projections.replay import (
+            ReplayBusy,
+            ReplayDiffers,
+            ReplayNotComparable,
+            ReplayStopped,
+        )
+        from tally.roles.replay import print_differs
 
         try:
-            await run_replay(settings, name, stop)
+            result = await run_replay(settings, name, stop, check=check, expect_equal=expect_equal)
+        except ReplayDiffers as differs:
+            print_differs(name, differs)
+            raise typer.Exit(3) from None
+        except ReplayNotComparable as error:
+            typer.echo(f"tally: not compared: {error}", err=True)
+            raise typer.Exit(1) from None
         except ReplayStopped:
             typer.echo("tally: replay stopped; the old view is untouched", err=True)
             raise typer.Exit(130) from None
         except ReplayBusy as error:
             typer.echo(f"tally: {error}", err=True)
             raise typer.Exit(1) from None
+        if check and result.comparison is not None and not result.comparison.identical:
+            raise typer.Exit(3)
 
     _run(_stoppable(settings, role))
 

@@ -1,5 +1,6 @@
-"""`tally replay NAME`: rebuild a view into shadow tables with a progress bar, then swap
-it in. Ctrl-C before the swap leaves the old view as it was."""
+"""`tally replay NAME [--check | --expect-equal]`: rebuild a view into shadow tables with a
+progress bar, compare it with the live view row by row, then swap it in (or, for a check,
+only compare). Ctrl-C before the swap leaves the old view as it was."""
 
 import asyncio
 import logging
@@ -18,7 +19,7 @@ from rich.progress import (
 from rich.text import Text
 
 from projections.registry import get_projection
-from projections.replay import Replay, ReplayResult
+from projections.replay import Replay, ReplayDiffers, ReplayResult
 from tally.bootstrap import Parts, bootstrap
 from tally.database_url import asyncpg_dsn
 from tally.settings import Settings
@@ -32,7 +33,27 @@ class RateColumn(ProgressColumn):
         return Text(f"{speed:,.0f} events/s" if speed else "- events/s")
 
 
-async def replay(parts: Parts, name: str, stop: asyncio.Event) -> ReplayResult:
+def describe(name: str, result: ReplayResult) -> list[str]:
+    """What the comparison showed and what became of the rebuild."""
+    if result.comparison is not None:
+        lines = result.comparison.describe()
+    else:
+        lines = [f"not compared: {result.uncompared or 'no live view to compare with'}"]
+    if result.swapped:
+        lines.append(f"{name}: the rebuild is swapped in")
+    else:
+        lines.append(f"{name}: the rebuild is dropped; the live view is untouched")
+    return lines
+
+
+async def replay(
+    parts: Parts,
+    name: str,
+    stop: asyncio.Event,
+    *,
+    check: bool = False,
+    expect_equal: bool = False,
+) -> ReplayResult:
     """The replay holds its own connection as the database's owner (it creates, drops and
     swaps tables), so it is given the URL rather than a pooled connection."""
     settings = parts.settings
@@ -63,17 +84,36 @@ async def replay(parts: Parts, name: str, stop: asyncio.Event) -> ReplayResult:
             batch_size=settings.replay_batch_size,
             progress=show,
             stop=stop,
+            check=check,
+            expect_equal=expect_equal,
         ).run()
     elapsed = time.monotonic() - started
     rate = result.events / elapsed if elapsed > 0 else 0.0
     console.print(
         f"{name}: {result.events:,} events replayed in {elapsed:.1f} s ({rate:,.0f}/s), "
-        f"swapped in at {projection.stream}:{result.position}"
+        f"{'swapped in' if result.swapped else 'compared'} at {projection.stream}:{result.position}"
         + (f"; {result.skipped} undecodable or failing events skipped" if result.skipped else "")
     )
+    for line in describe(name, result):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     return result
 
 
-async def run_replay(settings: Settings, name: str, stop: asyncio.Event) -> ReplayResult:
+async def run_replay(
+    settings: Settings,
+    name: str,
+    stop: asyncio.Event,
+    *,
+    check: bool = False,
+    expect_equal: bool = False,
+) -> ReplayResult:
     async with bootstrap(settings, name="tally-replay") as parts:
-        return await replay(parts, name, stop)
+        return await replay(parts, name, stop, check=check, expect_equal=expect_equal)
+
+
+def print_differs(name: str, differs: ReplayDiffers) -> None:
+    """--expect-equal met a difference: what differs, and that nothing was swapped."""
+    console = Console(stderr=True)
+    for line in differs.comparison.describe():
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    console.print(f"{name}: not swapped (--expect-equal); the live view is untouched")

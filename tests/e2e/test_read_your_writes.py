@@ -6,6 +6,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 
+import asyncpg
 import httpx
 import pytest
 
@@ -81,3 +82,39 @@ async def test_replay_while_the_api_answers(tally_up: RunningTally) -> None:
         after = (await http.get("/orders", params={"limit": 500})).json()
     fulfilled = {item["order_id"] for item in after["items"]}
     assert {item["order_id"] for item in before["items"]} <= fulfilled
+
+
+async def _tally_replay(running: RunningTally, *args: str) -> tuple[int, str]:
+    env = os.environ | {"NATS_URL": running.nats_url(), "DATABASE_URL": running.database_url()}
+    done = await asyncio.create_subprocess_exec(
+        TALLY,
+        "replay",
+        *args,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    output, _ = await done.communicate()
+    return int(done.returncode or 0), output.decode()
+
+
+async def test_replay_check_exits_3_on_a_difference(tally_up: RunningTally) -> None:
+    async with httpx.AsyncClient(base_url=tally_up.base, timeout=10) as http:
+        received = (await http.post("/stock/CHECK-1/receive", json={"quantity": 3})).json()
+        await http.get("/stock/CHECK-1", params={"after": received["position"]})
+    code, output = await _tally_replay(tally_up, "stock", "--check")
+    assert code == 0 and "identical" in output and "dropped" in output, output
+    conn = await asyncpg.connect(tally_up.database_url())
+    try:
+        await conn.execute("UPDATE stock_items SET on_hand = on_hand + 1 WHERE sku = 'CHECK-1'")
+    finally:
+        await conn.close()
+    code, output = await _tally_replay(tally_up, "stock", "--check")
+    assert code == 3 and "DIFFERENT" in output and "CHECK-1 on_hand: '4' -> '3'" in output, output
+    code, output = await _tally_replay(tally_up, "stock", "--expect-equal")
+    assert code == 3 and "not swapped" in output, output
+    code, output = await _tally_replay(tally_up, "stock", "--yes")
+    assert code == 0 and "swapped in" in output, output
+    code, output = await _tally_replay(tally_up, "stock", "--check")
+    assert code == 0 and "identical" in output, output

@@ -18,7 +18,7 @@ from projections.base import Projection
 from projections.consumers import ensure_view_consumers
 from projections.partitions import projectors_of
 from projections.registry import get_projection
-from projections.replay import Replay
+from projections.replay import Replay, ReplayNotComparable
 from projections.runner import Projector
 from support.read_side import FAST, order_history, publish
 from support.stream_fold import (
@@ -138,6 +138,33 @@ async def test_replay_rebuilds_every_partition_and_swaps_once(partitioned: NATS,
         await publish(partitioned, order_history(10), start=200)
         await caught_up(partitioned, db)
     await assert_views_are_the_fold(partitioned, db)
+
+
+async def test_check_of_a_partitioned_view_under_appends(partitioned: NATS, db: str) -> None:
+    """Partitions stand at different sequences while events arrive: the check brings the
+    rebuild to each partition's checkpoint (holding back what follows it) and finds it
+    equal; with one partition's projector stopped behind the rebuild, it is not compared."""
+    await publish(partitioned, order_history(30))
+    async with running(partitioned, db, partitions("orders", "stock")):
+        await caught_up(partitioned, db)
+
+        async def append() -> None:
+            for round_ in range(1, 20):
+                await publish(partitioned, order_history(3), start=1000 * round_)
+                await asyncio.sleep(0.02)
+
+        appending = asyncio.create_task(append())
+        checked = Replay(get_projection("orders"), partitioned, db, batch_size=5, check=True)
+        result = await checked.run()
+        await appending
+    assert result.comparison is not None and result.comparison.identical, result.comparison
+    assert not result.swapped
+    others = [p for p in partitions("orders") if not p.name.endswith("/2")]
+    async with running(partitioned, db, others):
+        await publish(partitioned, order_history(6), start=50_000)  # partition 2 falls behind
+        lagging = Replay(get_projection("orders"), partitioned, db, check=True, settle=0.5)
+        with pytest.raises(ReplayNotComparable):
+            await lagging.run()
 
 
 async def test_a_store_made_before_partitions_migrates_losing_and_repeating_nothing(
