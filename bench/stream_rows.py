@@ -90,7 +90,15 @@ async def replay(nc: NATS, dsn: str, name: str, batch: int = 5000) -> float:
     """Events/s of `tally replay NAME` (the same Replay class, in this process)."""
     started = time.perf_counter()
     result = await Replay(get_projection(name), nc, dsn, batch_size=batch).run()
-    return result.events / (time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    if result.comparison is not None:  # the live view was caught up: compared before the swap
+        share = result.compare_seconds / elapsed
+        print(
+            f"  replay {name}: compared with the live view in {result.compare_seconds:.2f} s"
+            f" ({share:.0%} of the replay)",
+            flush=True,
+        )
+    return result.events / elapsed
 
 
 async def raw_copy(dsn: str, count: int, batch: int = 5000) -> float:

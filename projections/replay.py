@@ -82,6 +82,7 @@ class ReplayResult:
     comparison: Comparison | None = None  # None: not compared (see `uncompared`)
     swapped: bool = True
     uncompared: str = ""  # why it was not compared
+    compare_seconds: float = 0.0  # spent comparing (the projectors held)
 
 
 def shadow_schema(projection: Projection) -> str:
@@ -131,6 +132,7 @@ class Replay:
         self._comparing = True
         self._comparison: Comparison | None = None
         self._uncompared = ""
+        self._compare_seconds = 0.0
 
     async def run(self) -> ReplayResult:
         conn = await asyncpg.connect(self._dsn, timeout=10, command_timeout=600)
@@ -156,6 +158,7 @@ class Replay:
                 self._comparison,
                 swapped,
                 self._uncompared,
+                self._compare_seconds,
             )
         finally:
             with contextlib.suppress(Exception):
@@ -319,9 +322,11 @@ class Replay:
                     )
             held = await self._catch_up(conn, stand, taken)
             if self._comparing:
+                started = time.perf_counter()
                 self._comparison = await compare(
                     conn, self.projection, self._schema, stand.furthest
                 )
+                self._compare_seconds = time.perf_counter() - started
                 if self._check:
                     raise _Checked  # rolls back: the checkpoints are released untouched
                 if self._expect_equal and not self._comparison.identical:

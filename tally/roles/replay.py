@@ -37,6 +37,7 @@ def describe(name: str, result: ReplayResult) -> list[str]:
     """What the comparison showed and what became of the rebuild."""
     if result.comparison is not None:
         lines = result.comparison.describe()
+        lines.insert(1, f"  (compared in {result.compare_seconds:.2f} s)")
     else:
         lines = [f"not compared: {result.uncompared or 'no live view to compare with'}"]
     if result.swapped:
