@@ -1,6 +1,10 @@
 """One batch, one transaction: lock the checkpoint, skip what it already covers, apply the
-rest set-based, dead-letter what cannot be decoded or applied, save the checkpoint and
-notify listeners. The notification is delivered at commit, never before."""
+rest set-based, dead-letter what cannot be decoded or applied, save the checkpoint with the
+audit counters and notify listeners. The notification is delivered at commit, never before.
+
+The counters (applied, dead, ignored: another partition's sequences passed over) grow in
+the transaction that moves the position, so `applied + dead + ignored == position -
+counted_from` holds at every commit; an event skipped by the projector breaks it."""
 
 import asyncio
 import logging
@@ -14,6 +18,7 @@ from events.envelope import CORRELATION_ID
 from projections.base import Connection, Projection
 from projections.facts import Fact
 from projections.messages import StoredMessage, decode_all
+from projections.partitions import ViewPartition
 
 log = logging.getLogger("tally.projections")
 CHANNEL = "tally_projections"
@@ -105,9 +110,20 @@ class BatchOutcome:
 
 _LOCK = "SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE"
 _SAVE = """WITH saved AS (
-    UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE name = $1
+    UPDATE projection_checkpoints SET position = $2, updated_at = now(),
+        applied = applied + $5, dead = dead + $6, ignored = ignored + $7
+    WHERE name = $1
     RETURNING position)
 SELECT pg_notify($3, $4) FROM saved"""
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What a batch adds to the audit counters."""
+
+    applied: int = 0
+    dead: int = 0
+    ignored: int = 0
 
 
 async def lock_checkpoint(conn: Connection, projection: Projection) -> int:
@@ -124,10 +140,22 @@ async def lock_checkpoint(conn: Connection, projection: Projection) -> int:
     return int(position or 0)
 
 
-async def save_checkpoint(conn: Connection, projection: Projection, position: int) -> None:
-    """Save the checkpoint and notify listeners (delivered at commit), in one round trip."""
+async def save_checkpoint(
+    conn: Connection, projection: Projection, position: int, counted: Counted
+) -> None:
+    """Save the checkpoint and its counters and notify listeners (delivered at commit), in
+    one round trip."""
     payload = f"{projection.name}:{projection.stream}:{position}"
-    await conn.execute(_SAVE, projection.name, position, CHANNEL, payload)
+    await conn.execute(
+        _SAVE,
+        projection.name,
+        position,
+        CHANNEL,
+        payload,
+        counted.applied,
+        counted.dead,
+        counted.ignored,
+    )
 
 
 async def lock_checkpoints(conn: Connection, projections: Sequence[Projection]) -> dict[str, int]:
@@ -137,9 +165,20 @@ async def lock_checkpoints(conn: Connection, projections: Sequence[Projection]) 
     return {projection.name: await lock_checkpoint(conn, projection) for projection in chosen}
 
 
-async def save_checkpoints(conn: Connection, projections: Sequence[Projection], at: int) -> None:
-    for projection in projections:
-        await save_checkpoint(conn, projection, at)
+_RESET = """UPDATE projection_checkpoints SET position = $2, updated_at = now(),
+    applied = $3, dead = $4, ignored = $5, counted_from = 0 WHERE name = $1"""
+
+
+async def reset_checkpoints(
+    conn: Connection, counts: Sequence[tuple[Projection, Counted]], at: int
+) -> None:
+    """Every row at `at` with the counts of a view rebuilt from the stream's start (a
+    replay's swap), notifying listeners."""
+    for projection, counted in counts:
+        await conn.execute(
+            _RESET, projection.name, at, counted.applied, counted.dead, counted.ignored
+        )
+        await save_checkpoint(conn, projection, at, Counted())
 
 
 async def apply_batch(
@@ -171,11 +210,18 @@ async def apply_batch(
                 },
             )
             await dead_letter(message, error, retry.attempts)
-        await save_checkpoint(conn, projection, fresh[-1].seq)
         applied = len(events) - len(failed)
+        passed_over = fresh[-1].seq - position - len(fresh) if partitioned(projection) else 0
+        counted = Counted(applied, len(dead), passed_over)
+        await save_checkpoint(conn, projection, fresh[-1].seq, counted)
         outcome = BatchOutcome(applied, len(messages) - len(fresh), len(dead), fresh[-1].seq)
     _log_applied(projection, fresh[0].seq, outcome, events)
     return outcome
+
+
+def partitioned(projection: Projection) -> bool:
+    """A partition of a view sees only its own sequences (the others' are passed over)."""
+    return isinstance(projection, ViewPartition)
 
 
 def _log_applied(

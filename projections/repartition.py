@@ -29,8 +29,11 @@ from projections.registry import PROJECTIONS
 log = logging.getLogger("tally.migrate")
 
 
-_REPLACE = """INSERT INTO projection_checkpoints (name, stream, position) VALUES ($1, $2, $3)
-ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, state = 'live'"""
+# the audit counters of a moved row count from where it was moved to
+_REPLACE = """INSERT INTO projection_checkpoints (name, stream, position, counted_from)
+VALUES ($1, $2, $3, $3)
+ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, state = 'live',
+    applied = 0, dead = 0, ignored = 0, counted_from = EXCLUDED.position"""
 
 
 class ViewsBehind(Exception):

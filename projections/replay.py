@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,10 +35,16 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from events.partitions import Layout
 from projections.base import Connection, Projection
-from projections.batch import Retry, apply_guarded, lock_checkpoints, save_checkpoints
+from projections.batch import (
+    Counted,
+    Retry,
+    apply_guarded,
+    lock_checkpoints,
+    reset_checkpoints,
+)
 from projections.live_stand import LiveStand
 from projections.messages import StoredMessage, complete_prefix, decode_all
-from projections.partitions import projectors_of, stream_partitions
+from projections.partitions import ViewPartition, projectors_of, stream_partitions
 from projections.replay_check import Comparison, compare
 from projections.stream_source import StreamSource
 
@@ -127,6 +134,7 @@ class Replay:
         self._position = 0
         self._events = 0
         self._skipped = 0
+        self._counts: Counter[tuple[int | None, bool]] = Counter()  # (partition, dead)
         self._rows: list[Projection] = [projection]  # its checkpoint rows: one a partition
         self._check, self._expect_equal, self._settle = check, expect_equal, settle
         self._comparing = True
@@ -212,6 +220,21 @@ class Replay:
         failed = await apply_guarded(conn, self.projection, self._schema, events, Retry(1, 0))
         self._skipped += len(poison) + len(failed)
         self._events += len(messages)
+        dead = {item.message.seq for item in poison} | {event.seq for event, _ in failed}
+        for message in messages:
+            self._counts[self._partition(message), message.seq in dead] += 1
+
+    def _partition(self, message: StoredMessage) -> int | None:
+        """The partition a message is stored in (`orders.<p>.<id>`), None: not partitioned."""
+        if isinstance(self._rows[0], ViewPartition):
+            return int(message.subject.split(".")[1])
+        return None
+
+    def _counted(self, row: Projection) -> Counted:
+        """The audit counters of a checkpoint row, for the whole rebuilt view."""
+        partition = row.partition if isinstance(row, ViewPartition) else None
+        applied, dead = self._counts[partition, False], self._counts[partition, True]
+        return Counted(applied, dead, self._events - applied - dead)
 
     async def _apply(self, conn: Connection, batch: list[StoredMessage]) -> None:
         await self._fold(conn, self._fresh(batch))
@@ -253,7 +276,7 @@ class Replay:
         deadline = time.monotonic() + (self._settle if self._strict else 0.0)
         attempt = 0
         while True:
-            state = (self._position, self._events, self._skipped)
+            state = (self._position, self._events, self._skipped, self._counts.copy())
             taken: list[StoredMessage] = []
             try:
                 await self._swap_once(conn, taken)
@@ -285,8 +308,12 @@ class Replay:
         """Whether the comparison is the point (a check, or a swap only when equal)."""
         return self._check or self._expect_equal
 
-    def _restore(self, state: tuple[int, int, int], taken: list[StoredMessage]) -> None:
-        self._position, self._events, self._skipped = state
+    def _restore(
+        self,
+        state: tuple[int, int, int, Counter[tuple[int | None, bool]]],
+        taken: list[StoredMessage],
+    ) -> None:
+        self._position, self._events, self._skipped, self._counts = state
         self._source.put_back(taken)
 
     async def _catch_up(
@@ -340,4 +367,5 @@ class Replay:
                 await conn.execute(f'ALTER TABLE "{self._schema}"."{table.name}" SET SCHEMA public')
             await conn.execute(f'DROP SCHEMA "{self._schema}"')
             await self._set_state(conn, "live")
-            await save_checkpoints(conn, self._rows, self._position)
+            counted = [(row, self._counted(row)) for row in self._rows]
+            await reset_checkpoints(conn, counted, self._position)

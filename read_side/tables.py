@@ -92,6 +92,12 @@ projection_checkpoints = Table(
     Column("position", BigInteger, nullable=False, server_default=text("0")),
     Column("state", String(16), nullable=False, server_default=text("'live'")),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    # the completeness audit: applied + dead + ignored == position - counted_from at every
+    # commit (ignored: another partition's events passed over)
+    Column("applied", BigInteger, nullable=False, server_default=text("0")),
+    Column("dead", BigInteger, nullable=False, server_default=text("0")),
+    Column("ignored", BigInteger, nullable=False, server_default=text("0")),
+    Column("counted_from", BigInteger, nullable=False, server_default=text("0")),
 )
 
 VIEW_TABLES: dict[str, tuple[Table, ...]] = {

@@ -37,16 +37,26 @@ async def _last_of(jsm: JetStreamManager, stream: str, subjects: str) -> int:
         return 0
 
 
-async def _checkpoints(parts: Parts) -> dict[str, tuple[int, str]]:
+_CHECKPOINTS = """SELECT name, position, state, applied, dead, ignored,
+    applied + dead + ignored = position - counted_from AS complete FROM projection_checkpoints"""
+
+
+def audited(row: asyncpg.Record) -> str:
+    """The audit counters of a checkpoint row and whether they add up to its position."""
+    counts = f"{row['applied']:,} / {row['dead']:,} / {row['ignored']:,}"
+    return f"{counts} {'ok' if row['complete'] else 'INCOMPLETE'}"
+
+
+async def _checkpoints(parts: Parts) -> dict[str, tuple[int, str, str]]:
     if parts.settings.database_dsn() is None:
         return {}
     try:
         conn = await parts.database()
     except (OSError, TimeoutError, asyncpg.PostgresError) as error:
         state = f"database unreachable ({type(error).__name__})"
-        return {name: (0, state) for name in PROJECTIONS}
-    rows = await conn.fetch("SELECT name, position, state FROM projection_checkpoints")
-    return {row["name"]: (int(row["position"]), row["state"]) for row in rows}
+        return {name: (0, state, "-") for name in PROJECTIONS}
+    rows = await conn.fetch(_CHECKPOINTS)
+    return {row["name"]: (int(row["position"]), row["state"], audited(row)) for row in rows}
 
 
 async def run_status(settings: Settings, console: Console) -> None:
@@ -85,12 +95,13 @@ async def run_status(settings: Settings, console: Console) -> None:
             "last seq",
             "lag",
             "state",
+            "applied / dead / ignored, audit",
             title="Projections",
         )
         layout = await parts.layout()
         for name, projection in PROJECTIONS.items():
             for row in projectors_of(projection, layout):
-                position, mode = checkpoints.get(row.name, (0, "never run"))
+                position, mode, audit = checkpoints.get(row.name, (0, "never run", "-"))
                 top = last.get(projection.stream, 0)
                 partition = row.partition if isinstance(row, ViewPartition) else None
                 if isinstance(row, ViewPartition):  # the partition's own last event
@@ -103,6 +114,7 @@ async def run_status(settings: Settings, console: Console) -> None:
                     str(top),
                     f"{max(0, top - position):,}",
                     mode,
+                    audit,
                 )
         letters: Counter[str] = Counter()
         if DLQ_STREAM in last:  # counted per subject by the server, not read one by one
@@ -145,6 +157,10 @@ async def dlq_drop(settings: Settings, seqs: list[int], everything: bool) -> int
         return sum([await drop_dead_letter(js, seq) for seq in chosen])
 
 
+_RETRIED = """UPDATE projection_checkpoints SET applied = applied + 1, dead = dead - 1
+WHERE name = $1 AND dead > 0"""
+
+
 async def dlq_retry(settings: Settings, seqs: list[int], everything: bool, console: Console) -> int:
     """Apply dead letters again (after a fix) to the live view; those that now apply are
     removed from the dead letters, the others stay with their new error."""
@@ -166,6 +182,7 @@ async def dlq_retry(settings: Settings, seqs: list[int], everything: bool, conso
                 async with conn.transaction():
                     await lock_checkpoint(conn, owner)  # the partition that holds it
                     await projection.apply(conn, "public", [event])
+                    await conn.execute(_RETRIED, owner.name)  # the audit: dead -> applied
             except Exception as error:
                 console.print(f"dead letter {letter.seq}: still failing: {error}")
                 continue

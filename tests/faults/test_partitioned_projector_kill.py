@@ -21,9 +21,11 @@ from support.projector_faults import CheckpointWatch, history, publish, until
 from support.read_side import connect
 from support.roles import Role, migrate, role_env
 from support.stream_fold import (
+    audit_counters,
     differences,
     fold_orders,
     fold_stock,
+    incomplete,
     read_stream,
     view_orders,
     view_stock,
@@ -106,6 +108,8 @@ async def test_a_partition_killed_mid_batch_loses_and_doubles_nothing(
         row[2] for row in actual_stock.values()
     )
     assert applied == published  # every event counted exactly once
+    counters = await audit_counters(database_url)  # the completeness audit holds
+    assert incomplete(counters) == {} and sum(row[0] for row in counters.values()) == published
     standby_log = standby.log.read_text(errors="replace")
     assert "standing by" in standby_log  # it waited for partitions others held, and
     assert '"projection": "stock/1"' in standby_log  # took partition 1 over while it was down

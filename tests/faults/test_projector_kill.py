@@ -16,10 +16,12 @@ from support.projector_faults import CheckpointWatch, history, publish, until
 from support.read_side import connect
 from support.roles import Role, migrate, role_env
 from support.stream_fold import (
+    audit_counters,
     checkpoints,
     differences,
     fold_orders,
     fold_stock,
+    incomplete,
     read_stream,
     view_orders,
     view_stock,
@@ -73,6 +75,8 @@ async def test_projector_killed_ten_times_while_catching_up(
         row[2] for row in actual_stock.values()
     )
     assert applied == published  # every event counted exactly once
+    counters = await audit_counters(database_url)  # the completeness audit holds
+    assert incomplete(counters) == {} and sum(row[0] for row in counters.values()) == published
     report.figure("events", published)
     report.figure("checkpoint_samples", watch.samples)
     report.figure("lost", published - applied if applied < published else 0)

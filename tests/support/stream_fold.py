@@ -146,6 +146,25 @@ async def checkpoints(database_url: str) -> dict[str, int]:
     return {r[0]: int(r[1]) for r in records}
 
 
+async def audit_counters(database_url: str) -> dict[str, tuple[int, int, int, int]]:
+    """Checkpoint name -> (applied, dead, ignored, position - counted_from): the completeness
+    audit holds when the first three add up to the last."""
+    conn = await asyncpg.connect(database_url, timeout=5)
+    try:
+        records = await conn.fetch(
+            "SELECT name, applied, dead, ignored, position - counted_from AS span"
+            " FROM projection_checkpoints"
+        )
+    finally:
+        await conn.close()
+    return {r["name"]: (r["applied"], r["dead"], r["ignored"], r["span"]) for r in records}
+
+
+def incomplete(counters: dict[str, tuple[int, int, int, int]]) -> dict[str, tuple[int, ...]]:
+    """The rows whose counters do not add up to their position."""
+    return {name: row for name, row in counters.items() if sum(row[:3]) != row[3]}
+
+
 async def converged(nats_url: str, database_url: str, timeout: float = 60) -> float:
     """Waits until no order is pending and both views hold the whole stream."""
     started = time.monotonic()
