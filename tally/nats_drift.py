@@ -18,6 +18,7 @@ from events.subjects import ORDERS, PAYMENTS, STOCK
 from projections.consumers import consumer_config as projection_consumer
 from projections.consumers import consumer_name
 from projections.dlq import DLQ_STREAM, dlq_stream_config
+from projections.partitions import projectors_of
 from projections.registry import PROJECTIONS
 from tally.nats_connection import at_start
 from tally.settings import Settings
@@ -26,7 +27,7 @@ from write_side.fulfilment.consumer import consumer_config as fulfilment_consume
 from write_side.fulfilment.status import BUCKET as STATUS_BUCKET
 from write_side.idempotency import BUCKET as IDEMPOTENCY_BUCKET
 from write_side.ids import SECRETS_BUCKET
-from write_side.streams import StreamSettings, stream_config
+from write_side.streams import StreamSettings, read_layout, stream_config
 
 # Never set by `tally migrate`: present, they redirect or drop what a stream holds.
 _STREAM_EXTRAS = ("republish", "sources", "mirror", "subject_transform")
@@ -76,11 +77,13 @@ async def _consumer(
     return differences(f"consumer {name} on {stream}", want, live)
 
 
-def _events(name: str, settings: Settings) -> dict[str, Any]:
-    config = stream_config(
-        name, StreamSettings(settings.stream_replicas, settings.duplicate_window_seconds)
+def _events(name: str, settings: Settings, partitions: int = 1) -> dict[str, Any]:
+    """An event stream as migrate makes it, with the partitions it was given (the stream's
+    subject transform, read from the server: `TALLY_PARTITIONS` of `tally migrate`)."""
+    streams = StreamSettings(
+        settings.stream_replicas, settings.duplicate_window_seconds, partitions=partitions
     )
-    return {"max_age": 0, **config.as_dict()}
+    return {"max_age": 0, **stream_config(name, streams).as_dict()}
 
 
 def _bucket(bucket: str, settings: Settings, ttl_seconds: float = 0) -> dict[str, Any]:
@@ -95,24 +98,27 @@ def _bucket(bucket: str, settings: Settings, ttl_seconds: float = 0) -> dict[str
 async def role_drift(js: JetStreamContext, role: str, settings: Settings) -> list[str]:
     """What differs, for what `role` (api, projector, fulfil) uses; [] when nothing."""
     found: list[str] = []
+    layout = await read_layout(js)
     if role == "api":
         for name in (ORDERS, STOCK):
-            found += await _stream(js, name, _events(name, settings))
+            found += await _stream(js, name, _events(name, settings, layout.count(name)))
         ttl = settings.idempotency_ttl_hours * 3600
         kv = _bucket(IDEMPOTENCY_BUCKET, settings, ttl)
         found += await _stream(js, f"KV_{IDEMPOTENCY_BUCKET}", kv)
         found += await _stream(js, f"KV_{SECRETS_BUCKET}", _bucket(SECRETS_BUCKET, settings))
     elif role == "projector":
         for name in sorted({projection.stream for projection in PROJECTIONS.values()}):
-            found += await _stream(js, name, _events(name, settings))
+            found += await _stream(js, name, _events(name, settings, layout.count(name)))
         dlq = dlq_stream_config(replicas=settings.stream_replicas).as_dict()
         found += await _stream(js, DLQ_STREAM, {"max_age": 0, **dlq})
-        for projection in PROJECTIONS.values():
-            want = projection_consumer(projection).as_dict()
-            found += await _consumer(js, projection.stream, consumer_name(projection), want)
+        for view in PROJECTIONS.values():
+            for projection in projectors_of(view, layout):  # a consumer per partition
+                want = projection_consumer(projection).as_dict()
+                name = consumer_name(projection)
+                found += await _consumer(js, projection.stream, name, want)
     elif role == "fulfil":
         for name in (ORDERS, STOCK, PAYMENTS):
-            found += await _stream(js, name, _events(name, settings))
+            found += await _stream(js, name, _events(name, settings, layout.count(name)))
         config = fulfilment_consumer(max_ack_pending=max(10_000, settings.fulfil_concurrency))
         found += await _consumer(js, ORDERS, FULFILMENT, config.as_dict())
         found += await _stream(js, f"KV_{STATUS_BUCKET}", _bucket(STATUS_BUCKET, settings))

@@ -113,6 +113,24 @@ async def test_a_consumer_s_flow_control_is_not_drift(migrated: NATS) -> None:
     assert await role_drift(js, "projector", Settings()) == []
 
 
+async def test_partitioned_streams_and_their_consumers_are_not_drift(nats_url: str) -> None:
+    """`TALLY_PARTITIONS=3 tally migrate` gives the event streams a subject transform and
+    each view a consumer per partition: what migrate made, whatever the worker's own
+    TALLY_PARTITIONS says (the streams are the truth); a partition's missing consumer is."""
+    await run_migrate(Settings(nats_url=nats_url, partitions=3))
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        for role in WORKERS:
+            assert await role_drift(js, role, Settings()) == [], role
+        await js.delete_consumer("ORDERS", "projection-orders-p1")
+        assert await role_drift(js, "projector", Settings()) == [
+            "consumer projection-orders-p1 on ORDERS is missing"
+        ]
+    finally:
+        await nc.close()
+
+
 @pytest.mark.parametrize("role", WORKERS)
 async def test_each_worker_can_check_with_its_own_rights(
     secured_nats: EmbeddedNats, role: str
