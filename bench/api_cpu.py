@@ -5,7 +5,9 @@ distorts far less than requests/s (the NATS server runs in its own process).
     .venv/bin/python -m bench.api_cpu [--requests 5000]
 
 Prints µs of process CPU per POST /stock/{sku}/receive and POST /orders, and per POST
-for the trivial Starlette app. Logging is configured as `tally api` does (JSON lines, info level),
+for the trivial Starlette app; with `--gets`, per GET of each query measure
+(`bench.view_seed`: view rows written straight into an embedded PostgreSQL) and per GET
+of the trivial app. Logging is configured as `tally api` does (JSON lines, info level),
 written to /dev/null.
 """
 
@@ -18,14 +20,17 @@ import random
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import uvloop
 
 from bench.harness import scratch_dir
 from bench.trivial_app import app as trivial_app
+from bench.view_seed import get_paths, seed_views
 from tally.bootstrap import bootstrap
 from tally.embedded.nats_server import EmbeddedNats
+from tally.embedded.postgres_server import EmbeddedPostgres
 from tally.logging_setup import configure_logging
 from tally.roles.api import api_app
 from tally.roles.migrate import run_migrate
@@ -41,7 +46,8 @@ ORDER = {
 }
 
 
-async def call(app: Asgi, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+async def call(app: Asgi, method: str, target: str, body: bytes = b"") -> tuple[int, bytes]:
+    path, _, query = target.partition("?")
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -50,7 +56,7 @@ async def call(app: Asgi, method: str, path: str, body: bytes = b"") -> tuple[in
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query.encode(),
         "root_path": "",
         "headers": [
             (b"content-type", b"application/json"),
@@ -96,7 +102,29 @@ async def cpu_per_request(app: Asgi, make: Callable[[], tuple[str, str, bytes]],
     return (time.process_time() - started) / n * 1e6
 
 
-async def main(n: int) -> None:
+async def get_figures(n: int, home: Path) -> dict[str, float]:
+    """µs of CPU per GET of each query measure, and of the trivial app's GET."""
+    figures: dict[str, float] = {}
+    with EmbeddedPostgres(home / "pg") as postgres:
+        os.environ["DATABASE_URL"] = postgres.create_database("bench")
+        await run_migrate(Settings())
+        paths = get_paths(await seed_views(os.environ["DATABASE_URL"]))
+        async with bootstrap(Settings(), name="bench-api") as parts:
+            app = await api_app(parts)
+            for key, targets in paths.items():
+                make = _gets(targets)
+                await cpu_per_request(app, make, 500)  # warm: connections, prepared statements
+                figures[f"GET {key}"] = await cpu_per_request(app, make, n)
+        os.environ.pop("DATABASE_URL")
+    figures["trivial GET"] = await cpu_per_request(trivial_app, _gets(paths["get"]), n)
+    return figures
+
+
+def _gets(targets: list[str]) -> Callable[[], tuple[str, str, bytes]]:
+    return lambda: ("GET", random.choice(targets), b"")
+
+
+async def main(n: int, gets: bool) -> None:
     configure_logging("info", "json")
     handler = logging.getLogger().handlers[0]
     assert isinstance(handler, logging.StreamHandler)
@@ -111,6 +139,11 @@ async def main(n: int) -> None:
     with scratch_dir() as home, EmbeddedNats(home / "nats") as server:
         os.environ["NATS_URL"] = server.url
         os.environ.pop("DATABASE_URL", None)
+        if gets:
+            figures = await get_figures(n, home)
+            for name, value in figures.items():
+                print(f"{name:<28} {value:7.0f} µs CPU/request")
+            return
         settings = Settings()
         await run_migrate(settings)
         async with bootstrap(settings, name="bench-api") as parts:
@@ -130,4 +163,6 @@ async def main(n: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=5000)
-    sys.exit(uvloop.run(main(parser.parse_args().requests)))
+    parser.add_argument("--gets", action="store_true", help="the query routes instead")
+    args = parser.parse_args()
+    sys.exit(uvloop.run(main(args.requests, args.gets)))

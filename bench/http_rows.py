@@ -1,5 +1,6 @@
-"""wrk scripts for the HTTP rows, the trivial baseline server, and waiting until the roles
-have caught up with everything the API appended."""
+"""wrk scripts for the command rows (the query rows are `query_rows.py`'s), the trivial
+baseline server, and waiting until the roles have caught up with everything the API
+appended."""
 
 import asyncio
 import time
@@ -14,7 +15,7 @@ from bench.append_rate import RECEIVE
 from bench.fulfilment_rate import PLACE, SKUS
 from bench.harness import port, process, uvicorn_app
 
-__all__ = ["PLACE", "RECEIVE", "SKUS", "get_script", "order_ids", "seed_stock", "settle"]
+__all__ = ["PLACE", "RECEIVE", "SKUS", "seed_stock", "settle"]
 __all__ += ["trivial_app"]
 
 
@@ -26,17 +27,6 @@ def seed_stock(api: str) -> None:
             answer.raise_for_status()
 
 
-def get_script(order_ids: list[str]) -> str:
-    """GET /orders/{id} over ids that the orders view holds (a miss would be a 404)."""
-    table = ",".join(f'"{order_id}"' for order_id in order_ids)
-    return f"""
-ids = {{{table}}}
-request = function()
-  return wrk.format("GET", "/orders/" .. ids[math.random(1, #ids)])
-end
-"""
-
-
 @contextmanager
 def trivial_app() -> Iterator[str]:
     """The baseline Starlette app under the same uvicorn settings as `tally api`."""
@@ -44,15 +34,6 @@ def trivial_app() -> Iterator[str]:
     url = f"http://127.0.0.1:{app_port}"
     with process(uvicorn_app("bench.trivial_app:app", app_port), {}, f"{url}/orders/x"):
         yield url
-
-
-async def order_ids(dsn: str, limit: int = 1000) -> list[str]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        rows = await conn.fetch("SELECT order_id::text FROM orders LIMIT $1", limit)
-        return [row[0] for row in rows]
-    finally:
-        await conn.close()
 
 
 async def settle(nats_url: str, dsn: str, timeout: float = 600) -> None:

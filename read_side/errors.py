@@ -37,3 +37,7 @@ class ProjectionLagging(ReadSideError):
 
 class PositionOfAnotherStream(ReadSideError):
     """`after` names a position of a stream the view is not built from (HTTP 400)."""
+
+
+class AsOfWithAfter(ReadSideError):
+    """`as_of` and `after` given together: a past state cannot wait for a write (HTTP 400)."""

@@ -3,15 +3,19 @@
 One LISTEN connection per API process; the projectors NOTIFY `name:stream:seq` in the
 transaction that saves their checkpoint, so a notification arrives only after the commit.
 A notification is only a wake-up hint: any database login may send one, so what a request
-waits for is the checkpoint row, read again (one read per projection shared by the waiters
-it woke) whenever a notification claims the position. A request registers before it reads
-(so no notification can slip by), never polls in a loop, and reads once more when its
-time is up (in case the LISTEN connection was down).
+waits for is the checkpoint row, read again whenever a notification claims the position.
+A request registers before its read (so no notification can slip by), never polls in a
+loop, and reads once more when its time is up (in case the LISTEN connection was down).
+
+Each waiter reads for itself: the query routes read the checkpoint and the view row in one
+statement (`queries.checked`), so a read that confirms the position also holds the answer.
+What a read returns is the only source of `known()`: a request whose position is already
+known to be applied needs no checkpoint read at all. Positions are kept by checkpoint row
+name (`orders` today; one per partition, `orders/2`, once views are partitioned).
 """
 
 import asyncio
 import contextlib
-import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -28,10 +32,7 @@ class ProjectionPositions:
         self._dsn = dsn
         self._channel = channel
         self._known: dict[str, int] = {}  # only ever from the checkpoint rows
-        self._waiters: dict[str, list[tuple[int, asyncio.Future[int]]]] = {}
-        self._ticks = itertools.count(1)  # orders registrations, hints and reads
-        self._reads: dict[str, tuple[int, asyncio.Future[int]]] = {}
-        self._last_hint: dict[str, int] = {}
+        self._waiters: dict[str, list[tuple[int, asyncio.Future[None]]]] = {}
         self._task: asyncio.Task[None] | None = None
         self.listening = False
 
@@ -48,7 +49,8 @@ class ProjectionPositions:
         """The position of `name` last read from its checkpoint row."""
         return self._known.get(name, 0)
 
-    def _confirm(self, name: str, seq: int) -> None:
+    def confirm(self, name: str, seq: int) -> None:
+        """`seq` was read from the checkpoint row `name` (never from a notification)."""
         if seq > self._known.get(name, 0):
             self._known[name] = seq
 
@@ -60,11 +62,12 @@ class ProjectionPositions:
             claimed = int(seq)
         except ValueError:
             return
-        tick = next(self._ticks)
-        self._last_hint[name] = tick
+        self._wake(name, claimed)
+
+    def _wake(self, name: str, claimed: int) -> None:
         for target, future in self._waiters.get(name, []):
             if target <= claimed and not future.done():
-                future.set_result(tick)
+                future.set_result(None)
 
     async def _supervise(self) -> None:
         delay = 0.2
@@ -86,7 +89,9 @@ class ProjectionPositions:
                 await conn.add_listener(self._channel, self._on_notify)
                 self.listening, delay = True, 0.2
                 for row in await conn.fetch("SELECT name, position FROM projection_checkpoints"):
-                    self._confirm(row["name"], int(row["position"]))
+                    self.confirm(row["name"], int(row["position"]))
+                for name in self._waiters:  # hints may have been missed while not listening
+                    self._wake(name, self.known(name))
                 await lost.wait()
             except Exception as error:  # whatever it was, listen again
                 log.warning("LISTEN connection failed: %s", error)
@@ -95,38 +100,28 @@ class ProjectionPositions:
                 conn.terminate()
             await asyncio.sleep(delay)
 
-    async def _read(self, name: str, since: int, reread: Reread) -> None:
-        """The checkpoint of `name` from a read that began after tick `since`: joins one
-        in flight if it began late enough, else starts one (shared with later waiters)."""
-        running = self._reads.get(name)
-        if running is None or running[0] <= since or running[1].done():
-            running = (next(self._ticks), asyncio.ensure_future(reread()))
-            self._reads[name] = running
-        self._confirm(name, await asyncio.shield(running[1]))
-
-    async def wait_for(self, name: str, seq: int, timeout: float, reread: Reread) -> bool:
-        """True once projection `name` has applied `seq` (by its checkpoint row); False
-        after `timeout` seconds."""
+    async def wait_for(self, name: str, seq: int, timeout: float, read: Reread) -> bool:
+        """True once checkpoint `name` has reached `seq` by a read of its row (`read`
+        returns the position it read; the caller keeps whatever else that read found);
+        False after `timeout` seconds."""
         if self.known(name) >= seq:
             return True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         waiters = self._waiters.setdefault(name, [])
-        since = next(self._ticks)  # a read from before this moment may miss a commit
         while True:
-            future: asyncio.Future[int] = loop.create_future()
+            future: asyncio.Future[None] = loop.create_future()
             entry = (seq, future)
             waiters.append(entry)  # before the read: a hint from now on wakes `future`
             try:
-                await self._read(name, since, reread)
+                self.confirm(name, await read())
                 if self.known(name) >= seq:
                     return True
                 try:
                     await asyncio.wait_for(asyncio.shield(future), max(deadline - loop.time(), 0))
                 except TimeoutError:
-                    await self._read(name, next(self._ticks), reread)
+                    self.confirm(name, await read())
                     return self.known(name) >= seq
-                since = self._last_hint[name]  # the latest hint, not only the one that woke us
             finally:
                 waiters.remove(entry)
                 future.cancel()

@@ -1,26 +1,37 @@
-"""Read-your-writes: a query with `after=<position>` is answered once the view that serves
-it has applied that position, or fails `ProjectionLagging` after `wait` seconds. The wait
-is driven by the projectors' notifications (`positions.py`); the checkpoint is read once
-after registering, so no notification can slip by, and once more at the end.
+"""Read-your-writes: a query with `after=<position>` is answered from a snapshot in which
+the view has applied that position, or fails `ProjectionLagging` after `wait` seconds.
+
+When the process already knows (from an earlier read of the checkpoint row) that the
+position is applied, the query runs as it would without `after`: a later snapshot holds
+everything an earlier one did. Otherwise the query runs in its `checked` form, which reads
+the checkpoint row in the same statement; if that snapshot is behind, the request waits
+for the projector's notification (`positions.py`) and runs it again. Either way the answer
+comes from a snapshot whose checkpoint is at or past the position: never the older row.
 
 A partitioned view has applied a position for one aggregate once the partition that holds
 the aggregate has (for a list: every partition). A partition's checkpoint is the last of
 ITS events it applied, so it "has" a position also when none of its events lies between
 its checkpoint and that position: asked of JetStream (the first event of the partition
-after the checkpoint), capped at the stream's end, whenever the checkpoint is read.
+after the checkpoint), capped at the stream's end, whenever the checkpoint is read. A list
+over several partitions waits for each partition's row, then runs its plain query.
 """
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
 
 from nats.aio.client import Client as NATS
 
 from events.partitions import Layout, partition_of
 from events.subjects import SUBJECT_PREFIX, Position
+from read_side import queries
 from read_side.errors import PositionOfAnotherStream, ProjectionLagging
 from read_side.positions import ProjectionPositions
 from read_side.stream_reader import last_sequence, next_sequence
 from read_side.views import ViewReader
 
+T = TypeVar("T")
+Plain = Callable[[], Awaitable[T]]
+Checked = Callable[[str], Awaitable[tuple[int, T]]]  # checkpoint name -> (position, answer)
 SEPARATOR = "/"  # a partition's checkpoint row: `orders/2` (projections.partitions)
 
 
@@ -48,21 +59,61 @@ class WaitForView:
         chosen = range(count) if key is None else [partition_of(key, count)]
         return [(f"{projection}{SEPARATOR}{p}", p) for p in chosen]
 
-    async def until_applied(
-        self, projection: str, position: Position | None, wait: float, key: str | None = None
-    ) -> None:
-        """`key`: the aggregate asked for (its partition is waited for), None: all."""
+    async def read(
+        self,
+        projection: str,
+        position: Position | None,
+        wait: float,
+        plain: Plain[T],
+        checked: Checked[T],
+        aggregate: str | None = None,
+    ) -> T:
+        """`plain()` when `position` is None or known to be applied; else the answer of a
+        `checked()` read that shows the position applied (`aggregate`: the order id or SKU
+        asked for, whose partition is waited for; None: a list)."""
         if position is None:
-            return
+            return await plain()
         stream = self.streams[projection]
         if position.stream != stream:
             raise PositionOfAnotherStream(
                 f"{position} is in {position.stream}; this view is built from {stream}"
             )
-        for row, partition in self.rows(projection, key):
+        rows = self.rows(projection, aggregate)
+        if len(rows) > 1:
+            await self._until_applied(projection, stream, position, wait, rows)
+            return await plain()  # every partition had applied it: a later snapshot has it
+        ((name, partition),) = rows
+        if self._positions.known(name) >= position.seq:
+            return await plain()
+        latest: tuple[int, T] | None = None
+
+        async def read() -> int:
+            nonlocal latest
+            applied, answer = await checked(name)
+            if partition is not None and applied < position.seq:
+                applied = await self._covered(stream, partition, applied, position.seq)
+            latest = applied, answer
+            return applied
+
+        if not await self._positions.wait_for(name, position.seq, wait, read):
+            applied = Position(stream, self._positions.known(name))
+            raise ProjectionLagging(projection, applied, position)
+        if latest is not None and latest[0] >= position.seq:
+            return latest[1]
+        return await plain()  # known applied by another read: any later snapshot has it
+
+    async def _until_applied(
+        self,
+        projection: str,
+        stream: str,
+        position: Position,
+        wait: float,
+        rows: list[tuple[str, int | None]],
+    ) -> None:
+        for row, partition in rows:
 
             async def reread(row: str = row, partition: int | None = partition) -> int:
-                applied = await self._views.checkpoint(row)
+                applied = int(await self._views.value(queries.CHECKPOINT, row) or 0)
                 if partition is None or applied >= position.seq:
                     return applied
                 return await self._covered(stream, partition, applied, position.seq)

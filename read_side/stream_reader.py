@@ -2,10 +2,18 @@
 helper): `{"seq", "batch", "next_by_subj"}` to `$JS.API.DIRECT.GET.<STREAM>`, answered by
 up to `batch` messages and an end-of-batch status 204 (`Nats-Num-Pending`), or 404; and
 the last sequence of a stream. Every read is bounded by `timeout`, and whatever nats-py
-raises is translated here into `StreamUnavailable`."""
+raises is translated here into `StreamUnavailable`.
+
+Reads as of a point: nats-server 2.15 honours `up_to_seq` / `up_to_time` in a
+`multi_last` request (the last message of a subject at or before a sequence or a time),
+but ignores them in a batch `next_by_subj` read (checked here: the whole subject comes
+back). So `last_at` asks the server which message was the subject's last at a time, and
+`read_subject(..., up_to=seq)` stops at that sequence itself.
+"""
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import nats.errors
@@ -35,11 +43,14 @@ class StreamReadError(Exception):
 LIBRARY_ERRORS = (nats.errors.Error, OSError, TimeoutError, StreamReadError)
 
 
-async def read_subject(nc: NATS, stream: str, subject: str, *, timeout: float) -> list[Stored]:
-    """(seq, data, headers) of every message on `subject`, in stream order."""
+async def read_subject(
+    nc: NATS, stream: str, subject: str, *, timeout: float, up_to: int | None = None
+) -> list[Stored]:
+    """(seq, data, headers) of every message on `subject` (up to sequence `up_to`, when
+    given), in stream order."""
     try:
         async with asyncio.timeout(timeout):
-            return await _read_subject(nc, stream, subject, timeout)
+            return await _read_subject(nc, stream, subject, timeout, up_to)
     except LIBRARY_ERRORS as error:
         raise StreamUnavailable.because(error) from error
 
@@ -81,7 +92,33 @@ async def next_sequence(
     return int(found.seq or 0)
 
 
-async def _read_subject(nc: NATS, stream: str, subject: str, timeout: float) -> list[Stored]:
+async def last_at(
+    nc: NATS, stream: str, subject: str, moment: datetime, *, timeout: float
+) -> int | None:
+    """The sequence of the last message on `subject` stored at or before `moment` (the
+    server's clock); None when there was none yet."""
+    when = moment.astimezone(UTC).isoformat().replace("+00:00", "Z")  # a 4-digit year
+    request = {"multi_last": [subject], "up_to_time": when}
+    try:
+        async with asyncio.timeout(timeout):
+            answer = await nc.request(
+                f"$JS.API.DIRECT.GET.{stream}", json.dumps(request).encode(), timeout=timeout
+            )
+    except LIBRARY_ERRORS as error:
+        raise StreamUnavailable.because(error) from error
+    headers = dict(answer.headers or {})
+    status = headers.get("Status")
+    if status == "404":
+        return None
+    if status is not None or "Nats-Sequence" not in headers:
+        refused = StreamReadError(f"direct get: {status} {headers.get('Description')}")
+        raise StreamUnavailable.because(refused)
+    return int(headers["Nats-Sequence"])
+
+
+async def _read_subject(
+    nc: NATS, stream: str, subject: str, timeout: float, up_to: int | None
+) -> list[Stored]:
     found: list[Stored] = []
     queue: asyncio.Queue[Msg] = asyncio.Queue()
 
@@ -108,7 +145,10 @@ async def _read_subject(nc: NATS, stream: str, subject: str, timeout: float) -> 
                     break
                 if status is not None:
                     raise StreamReadError(f"direct get: {status} {headers.get('Description')}")
-                found.append((int(headers["Nats-Sequence"]), msg.data, headers))
+                number = int(headers["Nats-Sequence"])
+                if up_to is not None and number > up_to:
+                    return found
+                found.append((number, msg.data, headers))
     finally:
         await subscription.unsubscribe()
 

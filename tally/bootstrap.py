@@ -21,14 +21,15 @@ from wsgiref.simple_server import WSGIServer
 import asyncpg
 from nats.aio.client import Client as NATS
 from prometheus_client import start_http_server
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import BaseRoute
 
 from events.partitions import Layout
+from projections.as_of import VIEW_FOLDS
 from projections.registry import PROJECTIONS
 from read_side.http.routes import QueryRoutes
 from read_side.positions import ProjectionPositions
 from read_side.read_your_writes import WaitForView
+from read_side.temporal import TemporalReads
 from read_side.views import ViewReader
 from tally.checks import postgres_check, projections_check
 from tally.database_url import asyncpg_dsn
@@ -38,7 +39,6 @@ from tally.metric_probes import refresh_every
 from tally.metrics import Metrics
 from tally.nats_auth import nats_auth_options
 from tally.nats_connection import at_start, connect_nats
-from tally.roles.database import create_engine
 from tally.settings import Settings
 from write_side.command_service import CommandService
 from write_side.event_store import JetStreamEventStore
@@ -183,18 +183,20 @@ class Parts:
             log.warning("DATABASE_URL is not set: no query routes")
             return QuerySide([], {})
         settings = self.settings
-        engine = create_engine(dsn, pool_size=settings.db_pool_size, timeout=settings.query_timeout)
-        self._stack.push_async_callback(_dispose, engine)
+        views = ViewReader.open(
+            asyncpg_dsn(dsn), size=settings.db_pool_size, timeout=settings.query_timeout
+        )
+        self._stack.push_async_callback(views.close)
         positions = ProjectionPositions(asyncpg_dsn(dsn))
         await positions.start()
         self._stack.push_async_callback(positions.close)
-        views = ViewReader(engine, timeout=settings.query_timeout)
         streams = {name: projection.stream for name, projection in PROJECTIONS.items()}
         nc = await self.nats()
         waiting = WaitForView(positions, views, streams, layout=await self.layout(), nc=nc)
-        routes = QueryRoutes(views, nc, waiting)
+        temporal = TemporalReads(nc, VIEW_FOLDS, streams, timeout=settings.query_timeout)
+        routes = QueryRoutes(views, nc, waiting, temporal)
         checks = {
-            "postgres": postgres_check(engine),
+            "postgres": postgres_check(views.ping),
             "projections": projections_check(routes, settings.projection_ready_lag),
         }
         return QuerySide(list(routes.routes()), checks)
@@ -264,10 +266,6 @@ async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-
-
-async def _dispose(engine: AsyncEngine) -> None:
-    await asyncio.shield(engine.dispose())
 
 
 @contextlib.asynccontextmanager

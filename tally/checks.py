@@ -2,9 +2,9 @@
 answering a SELECT, every projection within the allowed lag, and the payment breaker's
 state (reported, never failing: an open breaker parks payments, the API takes orders)."""
 
+from collections.abc import Awaitable, Callable
+
 from nats.aio.client import Client as NATS
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from read_side.http.routes import QueryRoutes
 from tally.http.ops import Check, CheckResult
@@ -23,10 +23,11 @@ def nats_check(nc: NATS) -> Check:
     return check
 
 
-def postgres_check(engine: AsyncEngine) -> Check:
+def postgres_check(ping: Callable[[], Awaitable[None]]) -> Check:
+    """`ping`: one `SELECT 1` on the query routes' own pool."""
+
     async def check() -> CheckResult:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        await ping()
         return True, "ok"
 
     return check

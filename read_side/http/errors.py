@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from http_edge.errors import ErrorMap
 from http_edge.problems import Problem, service_unavailable
 from read_side.errors import (
+    AsOfWithAfter,
     PositionOfAnotherStream,
     ProjectionLagging,
     ReadSideError,
@@ -35,6 +36,9 @@ QUERY_ERRORS = ErrorMap(
         PositionOfAnotherStream: lambda error: Problem(
             400, "position-of-another-stream", "The position names another stream", str(error)
         ),
+        AsOfWithAfter: lambda error: Problem(
+            400, "as-of-with-after", "`as_of` and `after` exclude each other", str(error)
+        ),
         ReadSideError: lambda error: _unavailable(f"unexpected: {error!r}"),
     }
 )
@@ -42,6 +46,8 @@ QUERY_ERRORS = ErrorMap(
 QUERY_PAGES: Mapping[str, str] = {
     "projection-lagging": "The view has not applied the position named by `after` within "
     "`wait` seconds. Ask again after `Retry-After` seconds.",
-    "position-of-another-stream": "`after` names a position of a stream this view is not "
-    "built from (e.g. a STOCK position on an order query).",
+    "position-of-another-stream": "`after` or `as_of` names a position of a stream this "
+    "view is not built from (e.g. a STOCK position on an order query).",
+    "as-of-with-after": "`as_of` asks for a past state and `after` waits for a write to "
+    "show: a request gives one or the other.",
 }

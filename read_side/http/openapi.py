@@ -10,7 +10,7 @@ from read_side.http.params import position_pattern
 from read_side.http.table import QUERIES, QueryRoute
 
 ERRORS = {
-    400: "`after` names a position of another stream",
+    400: "`after` or `as_of` names a position of another stream, or both are given",
     404: "Unknown order or SKU",
     422: "Invalid query parameter (one entry per parameter in `errors`)",
     503: "PostgreSQL or NATS unreachable, or `projection-lagging` (with Retry-After)",
@@ -21,14 +21,22 @@ def _parameters(route: QueryRoute) -> list[dict[str, Any]]:
     path = [parameter.openapi() for parameter in route.parameters]
     if route.query is None:
         return path
-    after: dict[str, Any] = {}
+    narrowed: dict[str, Any] = {}  # `after` and `as_of` take the route's stream's positions
     if route.stream is not None:
-        after["after"] = {
+        narrowed["after"] = {
             "type": "string",
             "pattern": position_pattern(route.stream),
             "examples": [f"{route.stream}:42"],
         }
-    return [*path, *query_parameters(route.query, after)]
+        if "as_of" in route.query.model_fields:
+            narrowed["as_of"] = {
+                "anyOf": [
+                    {"type": "string", "pattern": position_pattern(route.stream)},
+                    {"type": "string", "format": "date-time"},
+                ],
+                "examples": [f"{route.stream}:42", "2026-11-30T10:00:00Z"],
+            }
+    return [*path, *query_parameters(route.query, narrowed)]
 
 
 def openapi_paths() -> tuple[dict[str, Any], dict[str, Any]]:

@@ -7,9 +7,11 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.datastructures import QueryParams
+from starlette.requests import Request
 
 from events.subjects import STREAM_SUBJECTS, Position
 from http_edge.problems import invalid, validation_problem
+from read_side.temporal import AsOf, parse_as_of
 
 OrderStatus = Literal["pending", "confirmed", "rejected", "cancelled", "shipped"]
 DEFAULT_WAIT = 5.0
@@ -53,6 +55,30 @@ class ReadYourWrites(BaseModel):
         return Position.parse(self.after) if self.after is not None else None
 
 
+class ViewQuery(ReadYourWrites):
+    """One view row: now (after `after`), or as of a point of the view's stream."""
+
+    as_of: str | None = Field(
+        default=None,
+        max_length=64,
+        description="a position of the view's stream (`ORDERS:42`) or an RFC 3339 time: "
+        "the row folded from the aggregate's events up to that point, with `as_of` naming "
+        "the last position folded; excludes `after`",
+        examples=["ORDERS:42", "2026-11-30T10:00:00Z"],
+    )
+
+    @field_validator("as_of")
+    @classmethod
+    def _point(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_as_of(value)
+        return value
+
+    @property
+    def point(self) -> AsOf | None:
+        return parse_as_of(self.as_of) if self.as_of is not None else None
+
+
 class Page(ReadYourWrites):
     limit: int = Field(default=50, ge=1, le=500, description="items per page (1-500)")
     cursor: str | None = Field(
@@ -81,3 +107,17 @@ def parse_query(model: type[M], query: QueryParams) -> M:
         return model.model_validate(dict(query))
     except ValidationError as error:
         raise validation_problem(error, whole="query") from None
+
+
+_DEFAULTS: dict[type[BaseModel], BaseModel] = {}
+
+
+def query_of(model: type[M], request: Request) -> M:
+    """`parse_query` of the request's query string; no query string (the common GET) is the
+    model's defaults, made once instead of validated per request."""
+    if request.scope["query_string"]:
+        return parse_query(model, request.query_params)
+    default = _DEFAULTS.get(model)
+    if default is None:
+        default = _DEFAULTS[model] = model()
+    return default  # type: ignore[return-value]  # keyed by its own type

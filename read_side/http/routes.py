@@ -1,9 +1,11 @@
 """The query routes of SPEC §3: views from PostgreSQL through the pool, events straight
 from JetStream, read-your-writes with `after`/`wait`, and GET /projections.
 
-Every database or NATS call is bounded by the query timeout and its failures arrive here
-already translated (`ReadSideUnavailable`); refusals are raised and answered by the app's
-error table (`errors.py`), so a dependency that is down is a 503, never a hang or a 500.
+A view route runs one statement of `queries.py`, whose rows are already the answer's JSON
+(`JSON_ANSWER` passes them through). Every database or NATS call is bounded by the query
+timeout and its failures arrive here already translated (`ReadSideUnavailable`);
+refusals are raised and answered by the app's error table (`errors.py`), so a dependency
+that is down is a 503, never a hang or a 500.
 """
 
 from collections.abc import Awaitable, Callable
@@ -14,26 +16,37 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from events.subjects import ORDERS, STOCK, SUBJECT_PREFIX
+from events.subjects import ORDERS, STOCK, SUBJECT_PREFIX, order_subject, stock_subject
 from http_edge.params import ORDER_ID, SKU
 from http_edge.problems import invalid, not_found
 from read_side import queries
 from read_side.cursors import InvalidCursor, parse_order_cursor, parse_stock_cursor
-from read_side.errors import PositionOfAnotherStream
-from read_side.http.params import OrderListQuery, ReadYourWrites, StockListQuery, parse_query
+from read_side.errors import AsOfWithAfter, PositionOfAnotherStream
+from read_side.http.params import (
+    OrderListQuery,
+    ReadYourWrites,
+    StockListQuery,
+    ViewQuery,
+    query_of,
+)
 from read_side.http.table import QUERIES
 from read_side.read_your_writes import WaitForView
 from read_side.stream_reader import describe, last_of, last_sequence, read_subject
+from read_side.temporal import AsOf, TemporalReads
 from read_side.views import ViewReader
 
 Handler = Callable[[Request], Awaitable[Response]]
+JSON_ANSWER = "application/json"
 
 
 class QueryRoutes:
-    def __init__(self, views: ViewReader, nc: NATS, waiting: WaitForView) -> None:
+    def __init__(
+        self, views: ViewReader, nc: NATS, waiting: WaitForView, temporal: TemporalReads
+    ) -> None:
         self._views = views
         self._nc = nc
         self._waiting = waiting
+        self._temporal = temporal
         self._timeout = views.timeout
 
     def routes(self) -> list[Route]:
@@ -50,60 +63,109 @@ class QueryRoutes:
             Route(route.path, handlers[route.operation_id], methods=["GET"]) for route in QUERIES
         ]
 
-    async def get_order(self, request: Request) -> Response:
-        query = parse_query(ReadYourWrites, request.query_params)
-        order_id = ORDER_ID(request)
-        await self._waiting.until_applied("orders", query.position, query.wait, str(order_id))
-        found = await self._views.read_direct(
-            lambda driver: queries.get_order_direct(driver, order_id)
+    async def _one(
+        self, projection: str, query: ReadYourWrites, sql: tuple[str, str], key: Any
+    ) -> str | None:
+        """The JSON of one view row (None: no such row), read after `query.after`;
+        `sql` is the statement and its `checked` form."""
+        plain, with_checkpoint = sql
+
+        async def checked(checkpoint: str) -> tuple[int, str | None]:
+            position, body = await self._views.row(with_checkpoint, key, checkpoint)
+            return position, body
+
+        return await self._waiting.read(
+            projection,
+            query.position,
+            query.wait,
+            lambda: self._views.value(plain, key),
+            checked,
+            str(key),
         )
-        if found is None:
+
+    async def _page(
+        self, projection: str, query: ReadYourWrites, sql: str, args: tuple[Any, ...], order: str
+    ) -> list[Any]:
+        """The rows of one page of a list, read after `query.after`."""
+
+        async def checked(checkpoint: str) -> tuple[int, list[Any]]:
+            statement = queries.checked(sql, len(args) + 1, order)
+            found = await self._views.rows(statement, *args, checkpoint)
+            return found[0]["position"], found
+
+        return await self._waiting.read(
+            projection, query.position, query.wait, lambda: self._views.rows(sql, *args), checked
+        )
+
+    async def _as_of(
+        self, projection: str, query: ViewQuery, point: AsOf, subject: str, what: str
+    ) -> Response:
+        """The row as of `point`, folded from the stream (`temporal.py`)."""
+        if query.after is not None:
+            raise AsOfWithAfter("`as_of` and `after` exclude each other: give one")
+        stream = self._waiting.streams[projection]
+        stored = self._waiting.layout.stored(stream, subject)  # orders.<p>.<id> if partitioned
+        row = await self._temporal.row(projection, stored, point)
+        if row is None:
+            raise not_found(f"no {what} as of {query.as_of}")
+        return JSONResponse(row)
+
+    async def get_order(self, request: Request) -> Response:
+        query = query_of(ViewQuery, request)
+        order_id = ORDER_ID(request)
+        point = query.point
+        if point is not None:
+            subject = order_subject(order_id)
+            return await self._as_of("orders", query, point, subject, f"order {order_id}")
+        body = await self._one("orders", query, queries.ORDER_BY_ID, order_id)
+        if body is None:
             raise not_found(f"no order {order_id}")
-        return JSONResponse(found)
+        return Response(body, media_type=JSON_ANSWER)
 
     async def list_orders(self, request: Request) -> Response:
-        query = parse_query(OrderListQuery, request.query_params)
+        query = query_of(OrderListQuery, request)
         try:
             before = parse_order_cursor(query.cursor) if query.cursor else None
         except InvalidCursor as error:
             raise invalid("cursor", str(error), "invalid_cursor") from None
-        await self._waiting.until_applied("orders", query.position, query.wait)
-        items, cursor = await self._views.read(
-            lambda conn: queries.list_orders(
-                conn,
-                limit=query.limit,
-                status=query.status,
-                customer_id=query.customer_id,
-                before=before,
-            )
+        sql = queries.list_orders_sql(
+            status=query.status is not None,
+            customer=query.customer_id is not None,
+            before=before is not None,
         )
-        return JSONResponse({"items": items, "next_cursor": cursor})
+        given = (query.status, query.customer_id, *(before or (None, None)))
+        args = (query.limit + 1, *(value for value in given if value is not None))
+        rows = await self._page("orders", query, sql, args, queries.ORDER_PAGE_ORDER)
+        return Response(queries.order_page(rows, query.limit), media_type=JSON_ANSWER)
 
     async def get_stock(self, request: Request) -> Response:
-        query = parse_query(ReadYourWrites, request.query_params)
+        query = query_of(ViewQuery, request)
         sku = SKU(request)
-        await self._waiting.until_applied("stock", query.position, query.wait, sku)
-        found = await self._views.read(lambda conn: queries.get_stock(conn, sku))
-        if found is None:
+        point = query.point
+        if point is not None:
+            subject = stock_subject(sku)
+            return await self._as_of("stock", query, point, subject, f"stock item {sku}")
+        body = await self._one("stock", query, queries.STOCK_BY_SKU, sku)
+        if body is None:
             raise not_found(f"no stock item {sku}")
-        return JSONResponse(found)
+        return Response(body, media_type=JSON_ANSWER)
 
     async def list_stock(self, request: Request) -> Response:
-        query = parse_query(StockListQuery, request.query_params)
+        query = query_of(StockListQuery, request)
         try:
             after_sku = parse_stock_cursor(query.cursor) if query.cursor else None
         except InvalidCursor as error:
             raise invalid("cursor", str(error), "invalid_cursor") from None
-        await self._waiting.until_applied("stock", query.position, query.wait)
-        items, cursor = await self._views.read(
-            lambda conn: queries.list_stock(
-                conn, limit=query.limit, max_available=query.max_available, after_sku=after_sku
-            )
+        sql = queries.list_stock_sql(
+            max_available=query.max_available is not None, after=after_sku is not None
         )
-        return JSONResponse({"items": items, "next_cursor": cursor})
+        given = (query.max_available, after_sku)
+        args = (query.limit + 1, *(value for value in given if value is not None))
+        rows = await self._page("stock", query, sql, args, queries.STOCK_PAGE_ORDER)
+        return Response(queries.stock_page(rows, query.limit), media_type=JSON_ANSWER)
 
     async def _events(self, request: Request, stream: str, subject: str, what: str) -> Response:
-        query = parse_query(ReadYourWrites, request.query_params)
+        query = query_of(ReadYourWrites, request)
         if query.position is not None and query.position.stream != stream:
             raise PositionOfAnotherStream(f"{query.position} is not a position of {stream}")
         stored = self._waiting.layout.stored(stream, subject)  # orders.<p>.<id> if partitioned
@@ -127,12 +189,13 @@ class QueryRoutes:
     async def projection_states(self) -> list[dict[str, Any]]:
         """One item per view, or per partition of a partitioned view (`partition` set; its
         `stream_last_seq` is the partition's last event, its lag the sequences between)."""
-        known = await self._views.read(queries.checkpoints)
+        known = {row["name"]: row for row in await self._views.rows(queries.CHECKPOINTS)}
         items = []
         for name, stream in self._waiting.streams.items():
             last = await last_sequence(self._nc, stream, timeout=self._timeout)
-            for row, partition in self._waiting.rows(name):
-                _, position, state = known.get(row, (stream, 0, "live"))
+            for checkpoint, partition in self._waiting.rows(name):
+                row = known.get(checkpoint)
+                position, state = (row["position"], row["state"]) if row else (0, "live")
                 top = last
                 if partition is not None:
                     subjects = f"{SUBJECT_PREFIX[stream]}.{partition}.*"

@@ -24,6 +24,9 @@ class OrderView(BaseModel):
     created_at: str = Field(json_schema_extra={"format": "date-time"})
     updated_at: str = Field(json_schema_extra={"format": "date-time"})
     version: int = Field(description="events of the order applied to this view")
+    as_of: str | None = Field(
+        default=None, description="with `?as_of=`: the last position folded (`ORDERS:42`)"
+    )
 
 
 class OrderList(BaseModel):
@@ -37,6 +40,9 @@ class StockView(BaseModel):
     reserved: int
     available: int
     version: int
+    as_of: str | None = Field(
+        default=None, description="with `?as_of=`: the last position folded (`STOCK:42`)"
+    )
 
 
 class StockList(BaseModel):

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from events.subjects import ORDERS, STOCK
 from http_edge.params import ORDER_ID, SKU, PathParameter
-from read_side.http.params import OrderListQuery, ReadYourWrites, StockListQuery
+from read_side.http.params import OrderListQuery, ReadYourWrites, StockListQuery, ViewQuery
 from read_side.http.schemas import (
     EventList,
     OrderList,
@@ -42,14 +42,14 @@ PROJECTIONS = "Projections: position, stream end, lag, state"
 QUERIES = (
     QueryRoute("/orders", "List orders, newest first", "ListOrders", OrderList, OrderListQuery,
                (), ORDERS, LIST),
-    QueryRoute("/orders/{order_id}", "One order", "GetOrder", OrderView, ReadYourWrites,
-               (ORDER_ID,), ORDERS, LOOKUP),
+    QueryRoute("/orders/{order_id}", "One order, now or as of a point", "GetOrder", OrderView,
+               ViewQuery, (ORDER_ID,), ORDERS, LOOKUP),
     QueryRoute("/orders/{order_id}/events", ORDER_EVENTS, "GetOrderEvents", EventList,
                ReadYourWrites, (ORDER_ID,), ORDERS, LOOKUP),
     QueryRoute("/stock", "List stock items by SKU", "ListStock", StockList, StockListQuery,
                (), STOCK, LIST),
-    QueryRoute("/stock/{sku}", "One stock item", "GetStock", StockView, ReadYourWrites,
-               (SKU,), STOCK, LOOKUP),
+    QueryRoute("/stock/{sku}", "One stock item, now or as of a point", "GetStock", StockView,
+               ViewQuery, (SKU,), STOCK, LOOKUP),
     QueryRoute("/stock/{sku}/events", STOCK_EVENTS, "GetStockEvents", EventList,
                ReadYourWrites, (SKU,), STOCK, LOOKUP),
     QueryRoute("/projections", PROJECTIONS, "ListProjections", ProjectionList,
