@@ -26,6 +26,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--orders", type=float, default=100.0, help="orders per second")
     parser.add_argument("--receives", type=float, default=30.0, help="receipts per second")
     parser.add_argument("--skus", type=int, default=100)
+    parser.add_argument("--units", type=int, default=7, help="units per receipt")
     parser.add_argument(
         "--ship-after",
         type=float,
@@ -47,7 +48,9 @@ async def lag(base_url: str) -> int:
 
 
 async def soak(args: argparse.Namespace, target: Target) -> list[Row]:
-    load = SoakLoad(args.base_url, args.orders, args.receives, args.skus, args.ship_after)
+    load = SoakLoad(
+        args.base_url, args.orders, args.receives, args.skus, args.ship_after, args.units
+    )
     sampler = Sampler(target.pids)
     stop = asyncio.Event()
     running = asyncio.create_task(load.run(stop))

@@ -37,6 +37,7 @@ class SoakLoad:
     receives_per_s: float
     skus: int = 100
     ship_after: float | None = None  # None: orders stay open (confirmed, holding stock)
+    units: int = 7  # per receipt: 7 x receipts/s covers 2 x orders/s at 30 vs 100
     minutes: dict[int, Minute] = field(default_factory=lambda: defaultdict(Minute))
     started: float = field(default_factory=time.monotonic)
     _rng: random.Random = field(default_factory=lambda: random.Random(21))
@@ -101,4 +102,4 @@ class SoakLoad:
 
     async def _receive(self, pool: Pool) -> None:
         sku = f"SOAK-{self._rng.randrange(self.skus)}"
-        await self._post(pool, f"/stock/{sku}/receive", {"quantity": 3})
+        await self._post(pool, f"/stock/{sku}/receive", {"quantity": self.units})
