@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 import time
 
@@ -62,9 +63,8 @@ async def soak(args: argparse.Namespace, target: Target) -> list[Row]:
         names = names or sorted(memory)
         placed = sum(m.placed for m in load.minutes.values())
         shipped = sum(m.shipped for m in load.minutes.values())
-        rows.append(
-            row(minute, load.minutes[minute], await lag(args.base_url), placed - shipped, memory)
-        )
+        figures, behind = load.minutes[minute], await lag(args.base_url)
+        rows.append(row(minute, figures, behind, placed - shipped, memory, os.getloadavg()[0]))
         if minute == 0:
             print(header(names), flush=True)
         print(render(rows[-1], names), flush=True)

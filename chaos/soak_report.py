@@ -1,7 +1,7 @@
 """The soak's figures: one row per minute (throughput, p50/p99 latency, projection lag,
-open orders, RSS and open file descriptors of every process) and the verdict on drift:
-RSS growth per hour (least squares after the warm-up) and p99 growth (the last third of
-the run against the first)."""
+open orders, the machine's load average, RSS and open file descriptors of every process)
+and the verdict on drift: RSS growth per hour (least squares after the warm-up) and p99
+growth (the last third of the run against the first)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ class Row:
     lag: int
     open_orders: int
     memory: dict[str, Sample]
+    load: float = 0.0  # the machine's 1-minute load average (it is shared)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -31,7 +32,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def row(minute: int, figures: Minute, lag: int, open_orders: int, memory: dict[str, Sample]) -> Row:
+def row(
+    minute: int,
+    figures: Minute,
+    lag: int,
+    open_orders: int,
+    memory: dict[str, Sample],
+    load: float = 0.0,
+) -> Row:
     return Row(
         minute,
         len(figures.latencies) / 60,
@@ -41,12 +49,16 @@ def row(minute: int, figures: Minute, lag: int, open_orders: int, memory: dict[s
         lag,
         open_orders,
         memory,
+        load,
     )
 
 
 def header(names: list[str]) -> str:
     columns = " ".join(f"{name[:14]:>14}" for name in names)
-    figures = f"{'min':>3} {'ok/s':>6} {'err':>4} {'p50ms':>6} {'p99ms':>6} {'lag':>6} {'open':>7}"
+    figures = (
+        f"{'min':>3} {'ok/s':>6} {'err':>4} {'p50ms':>6} {'p99ms':>6} {'lag':>6} {'open':>7} "
+        f"{'load':>5}"
+    )
     return f"{figures} | RSS MB / fds: {columns}"
 
 
@@ -59,7 +71,7 @@ def render(line: Row, names: list[str]) -> str:
     )
     return (
         f"{line.minute:>3} {line.ok_per_s:>6.1f} {line.errors:>4} {line.p50_ms:>6.1f} "
-        f"{line.p99_ms:>6.1f} {line.lag:>6} {line.open_orders:>7} | {memory}"
+        f"{line.p99_ms:>6.1f} {line.lag:>6} {line.open_orders:>7} {line.load:>5.1f} | {memory}"
     )
 
 
