@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 import time
 
@@ -55,10 +56,17 @@ async def soak(args: argparse.Namespace, target: Target) -> list[Row]:
     sampler = Sampler(target.pids)
     stop = asyncio.Event()
     running = asyncio.create_task(load.run(stop))
+    ended = asyncio.Event()  # SIGINT or SIGTERM: the verdict on the minutes so far
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(signum, ended.set)
     rows: list[Row] = []
     names: list[str] = []
     for minute in range(args.minutes):
-        await asyncio.sleep(max(0.0, load.started + 60 * (minute + 1) - time.monotonic()))
+        with contextlib.suppress(TimeoutError):
+            wait = max(0.0, load.started + 60 * (minute + 1) - time.monotonic())
+            await asyncio.wait_for(ended.wait(), wait)
+        if ended.is_set():
+            break
         memory = sampler.sample(minute)
         names = names or sorted(memory)
         placed = sum(m.placed for m in load.minutes.values())
@@ -70,7 +78,7 @@ async def soak(args: argparse.Namespace, target: Target) -> list[Row]:
         print(render(rows[-1], names), flush=True)
     stop.set()
     await running
-    for line in verdict(rows, names, args.warmup):
+    for line in verdict(rows, names, args.warmup) if rows else []:
         print(line, flush=True)
     return rows
 
