@@ -91,5 +91,7 @@ async def _drive(config: RunConfig, deployment: Deployment, history: History, nc
         outcome.violations.insert(0, violation("settle", f"not caught up: {unsettled}"))
     outcome.figures["settle_s"] = f"{took:.0f}"
     outcome.rss = sampler.drift()
+    if sampler.loads:
+        outcome.figures["load"] = f"{min(sampler.loads):.1f}-{max(sampler.loads):.1f}"
     outcome.restarts = {name: role.starts for name, role in deployment.roles.items()}
     return outcome

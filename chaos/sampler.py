@@ -1,10 +1,12 @@
-"""Resident memory and open file descriptors of named processes, sampled at an interval:
-for the chaos run's RSS drift and the soak's per-minute table."""
+"""Resident memory and open file descriptors of named processes, and the machine's load
+average (it is shared), sampled at an interval: for the chaos run's RSS drift and the
+soak's per-minute table."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,9 +26,11 @@ class Sample:
 class Sampler:
     pids: Callable[[], dict[str, int | None]]  # name -> pid now (None: not running)
     samples: dict[str, list[Sample]] = field(default_factory=dict)
+    loads: list[float] = field(default_factory=list)  # the machine's 1-minute load average
 
     def sample(self, at: float) -> dict[str, Sample]:
         taken = {}
+        self.loads.append(os.getloadavg()[0])
         for name, pid in self.pids().items():
             if pid is None:
                 continue
