@@ -104,6 +104,8 @@ class Deployment:
             "TALLY_NATS_CONNECT_TIMEOUT": "300",
             "TALLY_DB_POOL_SIZE": "5",
         }
+        if self.shape.partitions:  # `tally migrate` splits ORDERS and STOCK
+            self.env["TALLY_PARTITIONS"] = str(self.shape.partitions)
         done = subprocess.run(
             [TALLY, "migrate"], env=self.env, capture_output=True, timeout=300, check=False
         )

@@ -1,10 +1,10 @@
 """The shape of the deployment under test: how many processes of each role, and whether
 the projectors are partitioned.
 
-Partitioned projectors (`tally project NAME --partitions N --take P,...`, issue 14) are a
-parameter: with `partitions` set, every view's standbys each take all partitions, and
-the per-partition locks decide which process is active for which partition. Until the
-CLI takes those options, leave `partitions` unset (`--partitions` on `python -m chaos`).
+Partitioned projectors (`tally project NAME --partitions N --take P,...`) are a parameter:
+with `partitions` set, `tally migrate` splits ORDERS and STOCK (`TALLY_PARTITIONS`), every
+view's projector processes each take all partitions, and the per-partition locks decide
+which process is active for which partition (the others stand by for it).
 """
 
 from __future__ import annotations

@@ -19,9 +19,16 @@ from events.subjects import STREAM_SUBJECTS
 STREAMS = ("ORDERS", "STOCK", "PAYMENTS")
 
 
+def aggregate_subject(stored: str) -> str:
+    """`orders.<p>.<id>` (stored in partition p) or `orders.<id>` -> `orders.<id>`."""
+    prefix, _, rest = stored.partition(".")
+    return f"{prefix}.{rest.rpartition('.')[2]}"
+
+
 @dataclass(frozen=True)
 class Stored:
-    """One stored event, as plain data."""
+    """One stored event, as plain data; `subject` is the aggregate's (`orders.<id>`), as
+    written, also when the stream stores it in a partition."""
 
     stream: str
     seq: int
@@ -75,7 +82,9 @@ async def read_stream(nc: NATS, stream: str, into: Streams, timeout: float = 120
     config = ConsumerConfig(
         deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE, inactive_threshold=60.0
     )
-    sub = await js.pull_subscribe(STREAM_SUBJECTS[stream], stream=stream, config=config)
+    # `orders.>`: a partitioned stream stores `orders.<id>` as `orders.<p>.<id>`
+    subjects = STREAM_SUBJECTS[stream].removesuffix("*") + ">"
+    sub = await js.pull_subscribe(subjects, stream=stream, config=config)
     seq = 0
     try:
         async with asyncio.timeout(timeout):
@@ -83,9 +92,10 @@ async def read_stream(nc: NATS, stream: str, into: Streams, timeout: float = 120
                 for message in await sub.fetch(1000, timeout=10):
                     seq = message.metadata.sequence.stream
                     headers = message.headers or {}
+                    subject = aggregate_subject(message.subject)
                     try:
                         recorded = decode(
-                            message.data, headers, stream=stream, seq=seq, subject=message.subject
+                            message.data, headers, stream=stream, seq=seq, subject=subject
                         )
                     except DecodeError as error:
                         into.poison.append(f"{stream}:{seq} {error}")
@@ -95,7 +105,7 @@ async def read_stream(nc: NATS, stream: str, into: Streams, timeout: float = 120
                         Stored(
                             stream,
                             seq,
-                            message.subject,
+                            subject,
                             recorded.event_type,
                             recorded.event.model_dump(mode="json"),
                             str(envelope.event_id),
