@@ -87,6 +87,16 @@ def slope_per_hour(points: list[tuple[float, float]]) -> float:
     return 60 * sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
 
 
+def _per_open_order(steady: list[Row], name: str) -> str:
+    """RSS growth per order opened meanwhile (orders that stay open hold state)."""
+    held = [r for r in steady if name in r.memory]
+    opened = held[-1].open_orders - held[0].open_orders if held else 0
+    if opened <= 0:
+        return ""
+    grown = held[-1].memory[name].rss - held[0].memory[name].rss
+    return f", {grown / opened / 1024:+.1f} KB per order opened"
+
+
 def verdict(rows: list[Row], names: list[str], warmup: int) -> list[str]:
     steady = [r for r in rows if r.minute >= warmup] or rows
     lines = []
@@ -96,12 +106,21 @@ def verdict(rows: list[Row], names: list[str], warmup: int) -> list[str]:
             lines.append(
                 f"drift {name}: RSS {points[0][1]:.0f} -> {points[-1][1]:.0f} MB, "
                 f"{slope_per_hour(points):+.0f} MB/h after minute {warmup}"
+                f"{_per_open_order(steady, name)}"
             )
-    third = max(1, len(steady) // 3)
-    first = statistics.fmean(r.p99_ms for r in steady[:third])
-    last = statistics.fmean(r.p99_ms for r in steady[-third:])
+    answered = [r for r in steady if r.ok_per_s > 0]  # a minute without answers has no p99
+    third = max(1, len(answered) // 3)
+    first = statistics.fmean(r.p99_ms for r in answered[:third]) if answered else 0.0
+    last = statistics.fmean(r.p99_ms for r in answered[-third:]) if answered else 0.0
     growth = last / first if first else 0.0
     lines.append(
         f"drift p99: {first:.1f} ms (first third) -> {last:.1f} ms (last third), x{growth:.2f}"
+    )
+    failing = [r for r in rows if r.errors]
+    loads = [r.load for r in rows]
+    lines.append(
+        f"errors: {sum(r.errors for r in rows)} in {len(failing)} of {len(rows)} minutes, "
+        f"{len(steady) - len(answered)} minutes without an answer; "
+        f"load average {min(loads):.1f}-{max(loads):.1f}"
     )
     return lines

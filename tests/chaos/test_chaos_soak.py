@@ -53,5 +53,26 @@ def test_the_verdict_names_rss_growth_after_the_warmup_and_p99_growth() -> None:
         memory = {"tally-up": Sample(minute, (100 + 2 * minute) * MB, 40)}
         minutes.append(row(minute, figures, 0, 60 * minute, memory))
     lines = verdict(minutes, ["tally-up"], warmup=3)
-    assert lines[0] == "drift tally-up: RSS 106 -> 116 MB, +120 MB/h after minute 3"
+    assert lines[0] == (
+        "drift tally-up: RSS 106 -> 116 MB, +120 MB/h after minute 3, +34.1 KB per order opened"
+    )
     assert lines[1].startswith("drift p99: 40.0 ms (first third) -> 60.0 ms (last third), x1.50")
+
+
+def test_minutes_without_answers_are_named_and_left_out_of_the_p99() -> None:
+    minutes = [
+        row(
+            m,
+            Minute(latencies=[] if m in (4, 5) else [0.010] * 100, errors=50 * (m in (4, 5))),
+            0,
+            10,
+            {},
+            load=2.0 + m,
+        )
+        for m in range(9)
+    ]
+    lines = verdict(minutes, [], warmup=3)
+    assert lines[0].startswith("drift p99: 10.0 ms (first third) -> 10.0 ms (last third), x1.00")
+    assert lines[1] == (
+        "errors: 100 in 2 of 9 minutes, 2 minutes without an answer; load average 2.0-10.0"
+    )
