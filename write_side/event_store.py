@@ -43,6 +43,7 @@ _UNAVAILABLE = (
 )
 _LOOKUP_FAILED = (APIError, TimeoutError, nats.errors.TimeoutError, *_UNAVAILABLE)
 REPLICAS_TTL = 30.0
+LOOKUP_RETRY = 5.0  # after a lookup of the replicas that went unanswered
 
 
 class JetStreamEventStore:
@@ -56,7 +57,8 @@ class JetStreamEventStore:
         self._js = nc.jetstream(timeout=timeout)
         self._timeout = timeout
         self._reader = DirectReader(nc)
-        self._replicas: dict[str, tuple[bool, float]] = {}  # stream -> (replicated, when)
+        self._replicas: dict[str, tuple[bool, float]] = {}  # stream -> (replicated, until)
+        self._lookups: dict[str, asyncio.Future[bool]] = {}  # stream -> the lookup in flight
 
     def _check_connected(self) -> None:
         if not self._nc.is_connected:
@@ -121,17 +123,33 @@ class JetStreamEventStore:
 
     async def _replicated(self, stream: str) -> bool:
         """Whether the stream has followers that may serve a stale read (looked up again
-        every REPLICAS_TTL seconds: `tally migrate` may change the replicas)."""
+        every REPLICAS_TTL seconds: `tally migrate` may change the replicas). One lookup at
+        a time per stream, whoever asks meanwhile waits for it."""
         known = self._replicas.get(stream)
-        now = time.monotonic()
-        if known is None or now - known[1] > REPLICAS_TTL:
-            try:
-                info = await self._js.stream_info(stream)
-            except (NotFoundError, *_LOOKUP_FAILED):
-                return True  # not known: check against the leader, to be safe
-            known = ((info.config.num_replicas or 1) > 1, now)
-            self._replicas[stream] = known
-        return known[0]
+        if known is not None and time.monotonic() < known[1]:
+            return known[0]
+        lookup = self._lookups.get(stream)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._look_up_replicas(stream, known))
+            self._lookups[stream] = lookup
+            lookup.add_done_callback(lambda _: self._lookups.pop(stream, None))
+        return await asyncio.shield(lookup)
+
+    async def _look_up_replicas(self, stream: str, known: tuple[bool, float] | None) -> bool:
+        """An unanswered lookup keeps what was known (else: check against the leader, to be
+        safe) and is asked again LOOKUP_RETRY seconds later, not on every read: a lookup is
+        a JetStream API request, and an overloaded server that failed them, asked again on
+        every read together with the leader check a failure implies, stayed overloaded (a
+        soak of `tally up` stopped answering for minutes; found by the soak)."""
+        try:
+            info = await self._js.stream_info(stream)
+        except (NotFoundError, *_LOOKUP_FAILED):
+            replicated = known[0] if known is not None else True
+            self._replicas[stream] = (replicated, time.monotonic() + LOOKUP_RETRY)
+            return replicated
+        replicated = (info.config.num_replicas or 1) > 1
+        self._replicas[stream] = (replicated, time.monotonic() + REPLICAS_TTL)
+        return replicated
 
     def _decode(self, stream: str, subject: str, messages: list[StoredMessage]) -> LoadedEvents:
         events: list[RecordedEvent] = []
