@@ -116,10 +116,16 @@ class Parts:
 
     async def layout(self) -> Layout:
         """How the event streams are partitioned, as the server has them (read once: a
-        repartitioning `tally migrate` asks for the writers to be restarted)."""
+        repartitioning `tally migrate` asks for the writers to be restarted). Read while
+        JetStream cannot answer yet (a leader election), the role waits rather than exits."""
 
         async def read() -> Layout:
-            return await read_layout((await self.nats()).jetstream())
+            js = (await self.nats()).jetstream()
+            return await at_start(
+                "reading the partitions of the streams",
+                lambda: read_layout(js),
+                timeout=self._connect_timeout,
+            )
 
         return await self._once("layout", read)
 

@@ -9,11 +9,13 @@ from pathlib import Path
 import nats
 import pytest
 
+from events.subjects import ORDERS, STOCK
 from support.plain_nats import without_jetstream
 from tally.bootstrap import bootstrap
 from tally.embedded import EmbeddedNats, free_port
 from tally.settings import Settings
 from write_side.idempotency import BUCKET, open_bucket
+from write_side.streams import StreamSettings, ensure_streams
 
 pytestmark = pytest.mark.integration
 
@@ -40,6 +42,35 @@ async def test_a_bucket_is_bound_once_jetstream_answers(tmp_path: Path) -> None:
             await kv.put("k", b"bound")
             entry = await kv.get("k")
             assert entry is not None and entry.value == b"bound"
+    finally:
+        plain.kill()
+        plain.wait()
+        await asyncio.to_thread(server.stop)
+
+
+async def test_the_stream_layout_is_read_once_jetstream_answers(tmp_path: Path) -> None:
+    """The same for the partitions of the streams, which every role reads at start (found
+    by the chaos run with partitions: `tally project`, restarted during a NATS node kill,
+    exited with `nats: timeout` reading them)."""
+    port = free_port()
+    plain = await asyncio.to_thread(without_jetstream, port)
+    server = EmbeddedNats(tmp_path / "nats", port=port)
+    try:
+        settings = Settings(nats_url=f"nats://127.0.0.1:{port}", nats_connect_timeout=60)
+        async with bootstrap(settings, name="layout") as parts:
+            reading = asyncio.create_task(parts.layout())
+            await asyncio.sleep(2)
+            assert not reading.done(), reading  # before the fix: an error at once
+            plain.terminate()
+            plain.wait(10)
+            await asyncio.to_thread(server.start)  # the same port, with JetStream
+            nc = await nats.connect(server.url)
+            try:
+                await ensure_streams(nc.jetstream(), StreamSettings(partitions=3))
+            finally:
+                await nc.close()
+            layout = await asyncio.wait_for(reading, 60)
+            assert (layout.count(ORDERS), layout.count(STOCK)) == (3, 3)
     finally:
         plain.kill()
         plain.wait()
