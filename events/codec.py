@@ -17,6 +17,7 @@ from events.envelope import (
     EVENT_VERSION,
     MSG_ID,
     OCCURRED_AT,
+    TRACEPARENT,
     Envelope,
     format_timestamp,
     parse_timestamp,
@@ -68,6 +69,8 @@ def encode_headers(event: Event, envelope: Envelope, data: bytes) -> dict[str, s
     }
     if envelope.causation_id is not None:
         headers[CAUSATION_ID] = envelope.causation_id
+    if envelope.traceparent is not None:
+        headers[TRACEPARENT] = envelope.traceparent
     return headers
 
 
@@ -96,6 +99,7 @@ def decode_envelope(headers: Mapping[str, str]) -> Envelope:
         correlation_id=_header(headers, CORRELATION_ID),
         causation_id=headers.get(CAUSATION_ID) or None,
         occurred_at=occurred_at,
+        traceparent=headers.get(TRACEPARENT) or None,
     )
 
 

@@ -10,6 +10,9 @@ EVENT_VERSION = "Tally-Event-Version"
 CORRELATION_ID = "Tally-Correlation-Id"
 CAUSATION_ID = "Tally-Causation-Id"
 OCCURRED_AT = "Tally-Occurred-At"
+# W3C Trace Context: the trace of the command that appended the event (only when tracing
+# is on); whoever acts on the event continues that trace.
+TRACEPARENT = "traceparent"
 
 REQUIRED_HEADERS = (MSG_ID, EVENT_TYPE, EVENT_VERSION, CORRELATION_ID, OCCURRED_AT)
 
@@ -35,13 +38,15 @@ class Envelope:
     """Identity and lineage of one event.
 
     `correlation_id` ties together everything one request caused; `causation_id` names the
-    event (or request) that directly caused this one.
+    event (or request) that directly caused this one; `traceparent` is the span that
+    appended it, when tracing is on.
     """
 
     event_id: UUID = field(default_factory=uuid4)
     correlation_id: str = field(default_factory=lambda: str(uuid4()))
     causation_id: str | None = None
     occurred_at: datetime = field(default_factory=utc_now)
+    traceparent: str | None = None  # `00-<trace id>-<span id>-<flags>`, when traced
 
     def caused(self, event_id: UUID | None = None) -> "Envelope":
         """The envelope of an event caused by the one this envelope belongs to."""
