@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -29,6 +30,14 @@ from projections.pull import PullReader
 
 log = logging.getLogger("tally.projections")
 AfterCommit = Callable[[int], Awaitable[None]]
+# A span around each batch applied (view, messages): given by the composition root when
+# tracing is on; the default opens nothing.
+BatchSpan = Callable[[str, Sequence[StoredMessage]], AbstractContextManager[object]]
+_UNTRACED = contextlib.nullcontext()
+
+
+def untraced(view: str, messages: Sequence[StoredMessage]) -> AbstractContextManager[object]:
+    return _UNTRACED
 
 
 class ProjectorObserver(Protocol):
@@ -68,8 +77,10 @@ class Projector:
         *,
         after_commit: AfterCommit | None = None,
         observer: ProjectorObserver | None = None,
+        batch_span: BatchSpan = untraced,
     ) -> None:
         self.projection = projection
+        self._batch_span = batch_span
         self._nc = nc
         self._js = nc.jetstream()
         self._dsn = database_url
@@ -193,13 +204,14 @@ class Projector:
     ) -> None:
         self._check_gap(batch)
         started = time.perf_counter()
-        outcome = await apply_batch(
-            conn,
-            self.projection,
-            batch,
-            retry=self._settings.retry,
-            dead_letter=self._dead_letter,
-        )
+        with self._batch_span(self.projection.name, batch):
+            outcome = await apply_batch(
+                conn,
+                self.projection,
+                batch,
+                retry=self._settings.retry,
+                dead_letter=self._dead_letter,
+            )
         self.position = outcome.position
         if self._after_commit is not None:
             await self._after_commit(outcome.position)

@@ -12,10 +12,11 @@ Importing this module builds nothing.
 import asyncio
 import contextlib
 import logging
+import os
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from wsgiref.simple_server import WSGIServer
 
 import asyncpg
@@ -40,6 +41,7 @@ from tally.metrics import Metrics
 from tally.nats_auth import nats_auth_options
 from tally.nats_connection import at_start, connect_nats
 from tally.settings import Settings
+from tally.tracing.switch import exporter_named
 from write_side.command_service import CommandService
 from write_side.event_store import JetStreamEventStore
 from write_side.fulfilment.breaker import CircuitBreaker
@@ -54,6 +56,9 @@ from write_side.idempotency import IdempotencyStore
 from write_side.ids import SECRETS_BUCKET, read_id_secret
 from write_side.key_value import JetStreamKeyValue
 from write_side.streams import read_layout
+
+if TYPE_CHECKING:  # loaded only by a process that traces
+    from tally.tracing.setup import Tracing
 
 log = logging.getLogger("tally.bootstrap")
 T = TypeVar("T")
@@ -140,7 +145,9 @@ class Parts:
         """One per process: the API and fulfilment of `tally up` share its state cache."""
 
         async def build() -> CommandService:
-            return CommandService(
+            tracing = self.tracing()
+            make = CommandService if tracing is None else tracing.command_service
+            return make(
                 await self.event_store(),
                 max_attempts=self.settings.command_max_attempts,
                 observer=self.metrics,
@@ -220,6 +227,21 @@ class Parts:
             return conn
 
         return await self._once("database", connect)
+
+    def tracing(self) -> "Tracing | None":
+        """The process's tracing, as the OTEL_* variables ask (None: off, the default, and
+        OpenTelemetry is not even imported); what it holds is exported when the root
+        closes. The roles ask it for the traced version of the parts they wrap."""
+        if "tracing" not in self._built:
+            tracing = None
+            if exporter_named(os.environ) is not None:
+                from tally.tracing.setup import start_tracing
+
+                tracing = start_tracing(self._name)
+                if tracing is not None:
+                    self._stack.push_async_callback(tracing.close)
+            self._built["tracing"] = tracing
+        return cast("Tracing | None", self._built["tracing"])
 
     def breaker(self) -> CircuitBreaker:
         """The payment gateway's breaker; its changes go to the metrics."""

@@ -34,7 +34,9 @@ async def api_app(parts: Parts) -> Starlette:
 
 
 async def serve_api(parts: Parts, stop: asyncio.Event) -> None:
-    await serve_http(await api_app(parts), parts.settings, stop)
+    app = await api_app(parts)
+    tracing = parts.tracing()
+    await serve_http(app if tracing is None else tracing.asgi(app), parts.settings, stop)
 
 
 async def run_api(settings: Settings, stop: asyncio.Event) -> None:

@@ -36,8 +36,10 @@ async def fulfil(parts: Parts, stop: asyncio.Event) -> None:
     metrics.watch_fulfilment(breaker, STEPS)
     publisher = BreakerStatusPublisher(await parts.status_bucket(), breaker)
     gateway = parts.gateway()
+    tracing = parts.tracing()
+    timed = TimedGateway(gateway, metrics)
     guarded = GuardedGateway(
-        TimedGateway(gateway, metrics),
+        timed if tracing is None else tracing.gateway(timed),
         breaker,
         max_attempts=settings.payment_max_attempts,
         observer=metrics,
@@ -49,9 +51,10 @@ async def fulfil(parts: Parts, stop: asyncio.Event) -> None:
         call_budget=settings.payment_timeout_seconds * settings.payment_max_attempts + 1,
         observer=metrics,
     )
+    handler = timed_handler(fulfilment.handle, metrics)
     consumer = FulfilmentConsumer(
         nc,
-        timed_handler(fulfilment.handle, metrics),
+        handler if tracing is None else tracing.fulfilment_handler(handler),
         concurrency=settings.fulfil_concurrency,
         observer=metrics,
     )

@@ -8,7 +8,7 @@ from collections.abc import Coroutine, Generator
 from typing import Any
 
 import uvicorn
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from tally.http.head_timeout import KEEP_ALIVE_SECONDS
 from tally.http.limits import limited_httptools
@@ -30,7 +30,7 @@ def install_stop_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-async def serve_http(app: Starlette, settings: Settings, stop: asyncio.Event) -> None:
+async def serve_http(app: ASGIApp, settings: Settings, stop: asyncio.Event) -> None:
     proxies = proxy_options(settings.trusted_proxies)
     config = uvicorn.Config(
         app,

@@ -11,7 +11,7 @@ from projections.base import Projection
 from projections.batch import Retry
 from projections.partitions import projectors_of
 from projections.registry import PROJECTIONS, get_projection
-from projections.runner import Projector, ProjectorSettings
+from projections.runner import Projector, ProjectorSettings, untraced
 from tally.bootstrap import Parts, bootstrap
 from tally.database_url import asyncpg_dsn
 from tally.metric_probes import ProjectionProbe
@@ -66,8 +66,10 @@ async def project(
     nc = await parts.nats()
     await require_no_drift(nc.jetstream(), "projector", settings)  # or stop, loudly
     config = projector_settings(settings)
+    tracing = parts.tracing()
+    span = untraced if tracing is None else tracing.batch_span
     projectors = [
-        Projector(projection, nc, asyncpg_dsn(dsn), config, observer=parts.metrics)
+        Projector(projection, nc, asyncpg_dsn(dsn), config, observer=parts.metrics, batch_span=span)
         for projection in chosen
     ]
     # Lag, stream head and dead letters of these views, sampled for the metrics.
