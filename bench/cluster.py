@@ -112,20 +112,25 @@ class Cluster:
     def dsn(self) -> str:
         return self.env["DATABASE_URL"]
 
-    def start(self, *args: str, url: str = "") -> Role:
-        """Starts `tally <args>`; its log goes to /dev/null (info level: the per-command
-        line is rendered and written, as in production)."""
+    def start(self, *args: str, url: str = "", **env: str) -> Role:
+        """Starts `tally <args>` (with `env` added to the cluster's); its log goes to
+        /dev/null (info level: the per-command line is rendered and written, as in
+        production)."""
         proc = subprocess.Popen(
-            [TALLY, *args], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [TALLY, *args],
+            env=self.env | env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         self._stack.callback(_stop, proc)
         role = Role(args[0], proc, url)
         self.rss.watch(role.name, proc.pid)
         return role
 
-    def api(self) -> Role:
+    def api(self, **env: str) -> Role:
         api_port = port()
-        return self.start("api", "--port", str(api_port), url=f"http://127.0.0.1:{api_port}")
+        url = f"http://127.0.0.1:{api_port}"
+        return self.start("api", "--port", str(api_port), url=url, **env)
 
 
 @contextmanager
