@@ -1,16 +1,21 @@
 """Orders confirmed per second, end to end: wrk POSTs 2-line orders over 100 SKUs to
-`tally api`; `tally fulfil` (its own process) reserves, takes the simulated payment and
-confirms. The figure is confirmed orders / (last confirmation - first placement), read from
-the ORDERS stream live; the lag is placement -> confirmation by JetStream timestamps.
+`tally api`; `tally fulfil` (1 or more processes, on one durable consumer) reserves, takes
+the simulated payment and confirms. The figure is confirmed orders / (last confirmation -
+first placement), read from the ORDERS stream live; the lag is placement -> confirmation by
+JetStream timestamps. Besides: the fulfilment processes' CPU (user + system, from /proc)
+per confirmed order, and the stock conflicts they met (their metrics) per confirmed order.
 
     .venv/bin/python -m bench.fulfilment_rate [--runs 3] [--seconds 10] [--connections 32]
-        [--fulfil 1] [--drain]
+        [--fulfil 1 2] [--drain]
+
+`--drain`: the fulfilment processes are stopped (SIGSTOP) while wrk places the orders and
+resumed afterwards: fulfilment alone, from its first decision to its last.
 """
 
 import argparse
 import asyncio
 import os
-import statistics
+import re
 import subprocess
 import time
 from datetime import datetime
@@ -18,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import nats
+import psutil
 import uvloop
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
@@ -39,6 +45,7 @@ request = function()
   return wrk.format(nil, "/orders", nil, body)
 end
 """
+CONFLICTS = re.compile(r"^tally_concurrency_conflicts_total\{[^}]*\} ([0-9.e+]+)$", re.M)
 
 
 class Watch:
@@ -49,6 +56,8 @@ class Watch:
         self.lags: list[float] = []
         self.confirmed = self.rejected = 0
         self.first = self.first_decided = self.last = 0.0
+        self.cpu_seconds = 0.0  # of the fulfilment processes, when the bench knows them
+        self.conflicts = 0.0
 
     async def on_message(self, msg: Msg) -> None:
         kind = (msg.headers or {}).get("Tally-Event-Type")
@@ -64,17 +73,36 @@ class Watch:
             if msg.subject in self.placed:
                 self.lags.append((stamp - self.placed[msg.subject]).total_seconds())
 
+    def lag(self, quantile: float) -> float:
+        lags = sorted(self.lags)
+        return lags[min(len(lags) - 1, int(len(lags) * quantile))] if lags else float("nan")
+
 
 class Workers:
-    """The `tally fulfil` processes."""
+    """The `tally fulfil` processes, each with its metrics on a port of its own."""
 
     def __init__(self, count: int, env: dict[str, str]) -> None:
         self.count, self.env = count, env
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.ports: list[int] = []
 
     def start(self) -> None:
         tally = str(VENV_BIN / "tally")
-        self.procs = [subprocess.Popen([tally, "fulfil"], env=self.env) for _ in range(self.count)]
+        self.ports = [port() for _ in range(self.count)]
+        self.procs = [
+            subprocess.Popen(
+                [tally, "fulfil"],
+                env={**self.env, "TALLY_METRICS_PORT": str(p)},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for p in self.ports
+        ]
+        deadline = time.monotonic() + 60
+        while not all(self._scrape(p) is not None for p in self.ports):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
+                raise RuntimeError("tally fulfil did not start")
+            time.sleep(0.2)
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -82,30 +110,71 @@ class Workers:
             proc.wait(30)
         self.procs = []
 
+    def pause(self) -> None:
+        for proc in self.procs:
+            psutil.Process(proc.pid).suspend()
+
+    def resume(self) -> None:
+        for proc in self.procs:
+            psutil.Process(proc.pid).resume()
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for proc in self.procs:
+            times = psutil.Process(proc.pid).cpu_times()
+            total += times.user + times.system
+        return total
+
+    def conflicts(self) -> float:
+        return sum(self._scrape(p) or 0.0 for p in self.ports)
+
+    @staticmethod
+    def _scrape(metrics_port: int) -> float | None:
+        """Conflicts counted by one process (all streams), None while it does not answer."""
+        try:
+            text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2).text
+        except httpx.HTTPError:
+            return None
+        return sum(float(value) for value in CONFLICTS.findall(text))
+
 
 async def measure(
-    nats_url: str, api: str, seconds: int, connections: int, drain: Workers | None
+    nats_url: str,
+    api: str,
+    seconds: int,
+    connections: int,
+    drain: Workers | None,
+    *,
+    workers: Workers | None = None,
 ) -> tuple[float, Watch]:
-    """Orders placed by wrk while fulfilment runs; with `drain`, fulfilment starts only
-    once wrk is done, and the rate is from its first decision to its last."""
+    """Orders placed by wrk while fulfilment runs; with `drain`, fulfilment is paused until
+    wrk is done, and the rate is from its first decision to its last. With `workers` (or
+    `drain`), their CPU and conflicts over the measure go into the watch."""
+    workers = workers or drain
     nc = await nats.connect(nats_url)
     watch = Watch()
     js = nc.jetstream()
     subscription = await js.subscribe(
         "orders.*", cb=watch.on_message, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
     )
+    cpu = workers.cpu_seconds() if workers else 0.0
+    conflicts = await asyncio.to_thread(workers.conflicts) if workers else 0.0
+    if drain is not None:
+        drain.pause()
     requests = await asyncio.to_thread(wrk, api, PLACE, seconds=seconds, connections=connections)
     placed = round(requests * seconds)
     if drain is not None:
-        await asyncio.to_thread(drain.start)
+        drain.resume()
     deadline = time.monotonic() + 300
     while watch.confirmed + watch.rejected < len(watch.placed) or len(watch.placed) < placed * 0.9:
         if time.monotonic() > deadline:
             raise RuntimeError(f"not settled: {watch.confirmed} of {len(watch.placed)}")
         await asyncio.sleep(0.2)
     await asyncio.sleep(1.0)
+    if workers is not None:
+        watch.cpu_seconds = workers.cpu_seconds() - cpu
+        watch.conflicts = await asyncio.to_thread(workers.conflicts) - conflicts
     if drain is not None:
-        await asyncio.to_thread(drain.stop)
         watch.first = watch.first_decided
     await subscription.unsubscribe()
     await nc.close()
@@ -117,17 +186,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--fulfil", type=int, default=1, help="tally fulfil processes")
+    parser.add_argument(
+        "--fulfil", type=int, nargs="+", default=[1, 2], help="tally fulfil processes"
+    )
     parser.add_argument(
         "--drain", action="store_true", help="place first, then fulfil (fulfilment alone)"
     )
     parser.add_argument("--out", type=Path, default=Path("bench/results/fulfilment_rate.json"))
     args = parser.parse_args()
     what = "drained" if args.drain else "e2e"
-    confirmed = Figure(
-        f"orders confirmed/s {what}, {SKUS} SKUs, 2 lines, {args.fulfil} fulfil", "orders/s"
-    )
-    accepted = Figure(f"POST /orders accepted, {args.connections} conns", "req/s")
+    rows: list[tuple[Figure, Figure | None]] = []
     with scratch_dir() as home:
         server = EmbeddedNats(home / "nats")
         server.start()
@@ -143,36 +211,64 @@ def main() -> None:
         subprocess.run([str(VENV_BIN / "tally"), "migrate"], env=env, check=True)
         api_port = port()
         api = f"http://127.0.0.1:{api_port}"
-        workers = Workers(args.fulfil, env)
-        if not args.drain:
-            workers.start()
         try:
             with process([str(VENV_BIN / "tally"), "api", "--port", str(api_port)], env, api):
                 for sku in range(1, SKUS + 1):
                     answer = httpx.post(f"{api}/stock/SKU-{sku}/receive", json={"quantity": 10**8})
                     answer.raise_for_status()
-                for _ in range(args.runs):
-                    rate, watch = uvloop.run(
-                        measure(
-                            server.url,
-                            api,
-                            args.seconds,
-                            args.connections,
-                            workers if args.drain else None,
-                        )
-                    )
-                    accepted.runs.append(rate)
-                    confirmed.runs.append(watch.confirmed / (watch.last - watch.first))
-                    lags = sorted(watch.lags)
-                    print(
-                        f"run: {watch.confirmed} confirmed, {watch.rejected} rejected, "
-                        f"lag p50 {statistics.median(lags):.2f} s, "
-                        f"p99 {lags[int(len(lags) * 0.99)]:.2f} s"
-                    )
+                for count in args.fulfil:
+                    rows += run_with(count, what, api, server.url, env, args)
         finally:
-            workers.stop()
             server.stop()
-    print_table([(confirmed, accepted), (accepted, None)], args.out)
+    print_table(rows, args.out)
+
+
+def run_with(
+    count: int, what: str, api: str, nats_url: str, env: dict[str, str], args: argparse.Namespace
+) -> list[tuple[Figure, Figure | None]]:
+    label = f"{count} fulfil, {what}"
+    confirmed = Figure(f"orders confirmed/s, {label}", "orders/s")
+    cpu = Figure(f"fulfil CPU per confirmed order, {label}", "us")
+    conflicts = Figure(f"conflicts per confirmed order x1000, {label}", "")
+    p50 = Figure(f"placed -> confirmed p50, {label}", "ms")
+    p99 = Figure(f"placed -> confirmed p99, {label}", "ms")
+    accepted = Figure(f"POST /orders accepted, {args.connections} conns, {label}", "req/s")
+    workers = Workers(count, env)
+    workers.start()
+    try:
+        for _ in range(args.runs):
+            rate, watch = uvloop.run(
+                measure(
+                    nats_url,
+                    api,
+                    args.seconds,
+                    args.connections,
+                    workers if args.drain else None,
+                    workers=workers,
+                )
+            )
+            accepted.runs.append(rate)
+            confirmed.runs.append(watch.confirmed / (watch.last - watch.first))
+            cpu.runs.append(watch.cpu_seconds / max(watch.confirmed, 1) * 1e6)
+            conflicts.runs.append(watch.conflicts / max(watch.confirmed, 1) * 1000)
+            p50.runs.append(watch.lag(0.5) * 1000)
+            p99.runs.append(watch.lag(0.99) * 1000)
+            print(
+                f"run ({label}): {watch.confirmed} confirmed, {watch.rejected} rejected, "
+                f"{watch.cpu_seconds:.2f} s CPU, {watch.conflicts:.0f} conflicts, "
+                f"lag p50 {watch.lag(0.5):.3f} s, p99 {watch.lag(0.99):.3f} s",
+                flush=True,
+            )
+    finally:
+        workers.stop()
+    return [
+        (confirmed, None),
+        (cpu, None),
+        (conflicts, None),
+        (p50, None),
+        (p99, None),
+        (accepted, None),
+    ]
 
 
 if __name__ == "__main__":
