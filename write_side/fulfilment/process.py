@@ -7,6 +7,7 @@ Every step is decided from the aggregate it changes (so a repeat changes nothing
 carries a deterministic idempotency key per (order, step).
 """
 
+import asyncio
 import logging
 import random
 from collections.abc import Callable
@@ -111,8 +112,8 @@ class Fulfilment:
                 return await self._settle(trigger, await self._order(trigger))
             case OrderShipped():
                 order = await self._order(trigger)
-                for sku in order_skus(order.lines):
-                    await self._stock(trigger, sku, ShipReserved(trigger.order_id), "ship")
+                shipping = ShipReserved(trigger.order_id)
+                await self._each_sku(trigger, order_skus(order.lines), shipping, "ship")
         return ACK
 
     async def _stock(self, t: _Trigger, sku: str, command: StockCommand, step: str) -> None:
@@ -120,25 +121,57 @@ class Fulfilment:
             await self._service.handle(STOCK_ITEM, sku, command, t.meta(f"{step}:{sku}"))
         self._failpoint(f"after-{step}")  # tests only: TALLY_FAILPOINTS, inert when unset
 
+    async def _each_sku(
+        self, t: _Trigger, skus: list[str], command: StockCommand, step: str
+    ) -> None:
+        """The same idempotent command on several SKUs at once; the first failure is raised
+        once all are done."""
+        outcomes = await asyncio.gather(
+            *(self._stock(t, sku, command, step) for sku in skus), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
     async def _order(self, trigger: _Trigger) -> OrderState:
         state, _ = await self._service.load(ORDER, trigger.order_id)
         return state
 
     async def _placed(self, t: _Trigger) -> Outcome:
-        order = await self._order(t)
+        # Independent reads go out together (one flush, one wait): the payment is read now
+        # rather than after the reservations, which changes nothing (a twin delivery may
+        # record it at any time either way; the gateway and the payment are idempotent).
+        (order, _), (payment, _) = await asyncio.gather(
+            self._service.load(ORDER, t.order_id), self._service.load(PAYMENT, t.order_id)
+        )
         if order.status != "pending":
             return await self._settle(t, order)
-        for sku, quantity in reservation_plan(order.lines):
-            try:
-                await self._stock(t, sku, ReserveStock(t.order_id, quantity), "reserve")
-            except OutOfStock as error:
-                return await self._reject(t, "out_of_stock", error.detail)
-        payment, _ = await self._service.load(PAYMENT, t.order_id)
+        short = await self._reserve(t, reservation_plan(order.lines))
+        if short is not None:
+            return await self._reject(t, "out_of_stock", short.detail)
         if payment.authorization_id is not None:
             return await self._confirm(t, payment.authorization_id)
         if payment.declined:
             return await self._reject(t, "payment_declined", "declined by the payment gateway")
         return await self._authorize(t, order)
+
+    async def _reserve(self, t: _Trigger, plan: list[tuple[str, int]]) -> OutOfStock | None:
+        """Reserves every SKU of the plan at once (each under its own SKU's lock, so one
+        order never holds two locks and cannot deadlock with another). Every reservation is
+        finished before this returns: a release decided afterwards cannot be overtaken by
+        a reservation still in flight. A failure other than a shortage is raised (the
+        message comes back; the reservations made are kept and found again)."""
+        reserving = [
+            self._stock(t, sku, ReserveStock(t.order_id, qty), "reserve") for sku, qty in plan
+        ]
+        outcomes = await asyncio.gather(*reserving, return_exceptions=True)
+        shortages: list[OutOfStock] = []
+        for outcome in outcomes:
+            if isinstance(outcome, OutOfStock):
+                shortages.append(outcome)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+        return shortages[0] if shortages else None
 
     async def _authorize(self, t: _Trigger, order: OrderState) -> Outcome:
         left = seconds_left(t.envelope.occurred_at, self._clock(), self._deadline)
@@ -202,8 +235,8 @@ class Fulfilment:
         """A final order that did not go through holds no stock and keeps no money."""
         if order.status not in ("rejected", "cancelled"):
             return ACK
-        for sku in order_skus(order.lines):
-            await self._stock(t, sku, ReleaseReservation(t.order_id), "release")
+        releasing = ReleaseReservation(t.order_id)
+        await self._each_sku(t, order_skus(order.lines), releasing, "release")
         payment, _ = await self._service.load(PAYMENT, t.order_id)
         if payment.authorization_id is None or payment.refunded:
             return ACK
