@@ -29,7 +29,17 @@ from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
 from bench.harness import VENV_BIN, Figure, port, print_table, process, scratch_dir, wrk
+from events.base import Event
+from events.envelope import Envelope
+from events.stock import StockReceived, StockReservationReleased, StockReserved
 from tally.embedded.nats_server import EmbeddedNats
+from write_side.aggregates import STOCK_ITEM
+from write_side.command_service import CommandService, Metadata
+from write_side.domain.stock import ReserveStock
+from write_side.event_store import JetStreamEventStore
+from write_side.key_value import JetStreamKeyValue
+from write_side.ports import PendingEvent
+from write_side.snapshots import BUCKET, Snapshots
 
 SKUS = 100
 PLACE = f"""
@@ -181,6 +191,43 @@ async def measure(
     return requests, watch
 
 
+COLD_EVENTS = 100_000
+
+
+async def cold_start(nats_url: str, runs: int) -> tuple[Figure, Figure]:
+    """A stock item with COLD_EVENTS events (a receipt, then reservations and releases);
+    the first command of a process that has never seen it (an empty cache), with and
+    without the snapshot a warm process wrote."""
+    without = Figure(f"cold start, {COLD_EVENTS:,} events, first command", "ms")
+    with_snapshot = Figure(f"cold start, {COLD_EVENTS:,} events, from a snapshot", "ms")
+    nc = await nats.connect(nats_url)
+    store = JetStreamEventStore(nc, timeout=30.0)
+    bucket = JetStreamKeyValue(await nc.jetstream().key_value(BUCKET), BUCKET)
+    events: list[Event] = [StockReceived(quantity=10**6)]
+    for n in range(1, COLD_EVENTS, 2):
+        events.append(StockReserved(order_id=f"o{n}", quantity=1))
+        events.append(StockReservationReleased(order_id=f"o{n}", quantity=1))
+    last = 0
+    for start in range(0, len(events), 1000):
+        batch = [PendingEvent(event, Envelope()) for event in events[start : start + 1000]]
+        last = (await store.append("stock.COLD-1", batch, last)).last_seq
+    warm = Snapshots(bucket, store, every=1000)
+    await CommandService(store, max_attempts=10, snapshots=warm).load(STOCK_ITEM, "COLD-1")
+    await warm.flush()
+    for run in range(runs):
+        for figure, snapshots in (
+            (without, None),
+            (with_snapshot, Snapshots(bucket, store, every=10**6)),
+        ):
+            service = CommandService(store, max_attempts=10, snapshots=snapshots)
+            started = time.perf_counter()
+            command = ReserveStock(f"cold-{run}-{len(figure.runs)}", 1)
+            await service.handle(STOCK_ITEM, "COLD-1", command, Metadata("bench"))
+            figure.runs.append((time.perf_counter() - started) * 1000)
+    await nc.close()
+    return without, with_snapshot
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
@@ -191,6 +238,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--drain", action="store_true", help="place first, then fulfil (fulfilment alone)"
+    )
+    parser.add_argument(
+        "--cold-start", action="store_true", help="only the cold-start rows (snapshots)"
     )
     parser.add_argument("--out", type=Path, default=Path("bench/results/fulfilment_rate.json"))
     args = parser.parse_args()
@@ -209,6 +259,11 @@ def main() -> None:
         }
         env.pop("DATABASE_URL", None)
         subprocess.run([str(VENV_BIN / "tally"), "migrate"], env=env, check=True)
+        if args.cold_start:
+            rows += [(f, None) for f in uvloop.run(cold_start(server.url, args.runs))]
+            server.stop()
+            print_table(rows, args.out)
+            return
         api_port = port()
         api = f"http://127.0.0.1:{api_port}"
         try:

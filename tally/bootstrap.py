@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from wsgiref.simple_server import WSGIServer
 
 import asyncpg
+import nats.errors
 from nats.aio.client import Client as NATS
+from nats.js.errors import NotFoundError
 from prometheus_client import start_http_server
 from starlette.routing import BaseRoute
 
@@ -55,6 +57,8 @@ from write_side.idempotency import BUCKET as IDEMPOTENCY_BUCKET
 from write_side.idempotency import IdempotencyStore
 from write_side.ids import SECRETS_BUCKET, read_id_secret
 from write_side.key_value import JetStreamKeyValue
+from write_side.snapshots import BUCKET as SNAPSHOT_BUCKET
+from write_side.snapshots import Snapshots
 from write_side.streams import read_layout
 
 if TYPE_CHECKING:  # loaded only by a process that traces
@@ -151,6 +155,7 @@ class Parts:
                 await self.event_store(),
                 max_attempts=self.settings.command_max_attempts,
                 observer=self.metrics,
+                snapshots=await self._snapshots(),
             )
 
         return await self._once("command_service", build)
@@ -166,6 +171,19 @@ class Parts:
             )
 
         return await self._once("command_routes", build)
+
+    async def _snapshots(self) -> Snapshots | None:
+        """Snapshots of stock items every `snapshot_every` events (0: none). Without their
+        bucket (not migrated yet, no permission) commands fold from sequence 1."""
+        every = self.settings.snapshot_every
+        if every == 0:
+            return None
+        try:
+            kv = await self.key_value(SNAPSHOT_BUCKET)
+        except (NotFoundError, nats.errors.Error, TimeoutError) as error:
+            log.warning("no snapshots: bucket %s not bound: %r", SNAPSHOT_BUCKET, error)
+            return None
+        return Snapshots(kv, await self.event_store(), every=every)
 
     async def key_value(self, bucket: str) -> JetStreamKeyValue:
         """A key-value bucket `tally migrate` made (the roles' NATS users may not create

@@ -34,6 +34,7 @@ from write_side.fulfilment.consumer import CONSUMER as FULFILMENT
 from write_side.fulfilment.status import BUCKET as STATUS_BUCKET
 from write_side.idempotency import BUCKET as IDEMPOTENCY_BUCKET
 from write_side.ids import SECRETS_BUCKET
+from write_side.snapshots import BUCKET as SNAPSHOT_BUCKET
 
 
 def inbox_prefix(user: str) -> str:
@@ -99,6 +100,7 @@ def role_permissions() -> dict[str, Permissions]:
                 *_read_streams(ORDERS, STOCK),
                 *_bucket(IDEMPOTENCY_BUCKET),
                 *_read_streams(f"KV_{SECRETS_BUCKET}")[1:],  # read only: the order-id secret
+                *_bucket(SNAPSHOT_BUCKET),
             )
         ),
         "projector": Permissions(tuple(projector)),
@@ -108,6 +110,7 @@ def role_permissions() -> dict[str, Permissions]:
                 *_read_streams(ORDERS, STOCK, PAYMENTS),
                 *_durable(ORDERS, FULFILMENT),
                 *_bucket(STATUS_BUCKET),
+                *_bucket(SNAPSHOT_BUCKET),
             )
         ),
         "admin": Permissions(

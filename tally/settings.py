@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     nats_connect_timeout: float = Field(default=30.0, gt=0, le=3600)
     command_deadline: float = Field(default=10.0, gt=0, le=120)
     command_max_attempts: int = Field(default=120, ge=1, le=10_000)
+    snapshot_every: int = Field(default=1000, ge=0, le=1_000_000)  # 0: no snapshots
 
     payment_limit: Decimal = Field(default=Decimal(10000), ge=0)
     payment_failure_rate: float = Field(default=0.0, ge=0, le=1)

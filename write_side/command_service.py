@@ -31,6 +31,7 @@ from write_side.errors import (
 )
 from write_side.observer import CommandObserver, NoObserver
 from write_side.ports import EventStore, PendingEvent
+from write_side.snapshots import Snapshots
 
 log = logging.getLogger(__name__)
 S = TypeVar("S")
@@ -74,7 +75,8 @@ class _Folded:
 
 class CommandService:
     """`max_attempts`: how many times a command is decided and appended before a conflict
-    is given up (the `command_max_attempts` setting)."""
+    is given up (the `command_max_attempts` setting). `snapshots`: where a subject not in
+    the cache starts from (its snapshot, if it has one), and what is told of every fold."""
 
     def __init__(
         self,
@@ -83,8 +85,10 @@ class CommandService:
         max_attempts: int,
         cache_size: int = CACHE_SIZE,
         observer: CommandObserver | None = None,
+        snapshots: Snapshots | None = None,
     ) -> None:
         self._store = store
+        self._snapshots = snapshots
         self._observer: CommandObserver = observer or NoObserver()
         self._max_attempts = max_attempts
         self._cache: OrderedDict[str, _Folded] = OrderedDict()
@@ -93,12 +97,17 @@ class CommandService:
     async def load(self, aggregate: Aggregate[S, C], aggregate_id: str) -> tuple[S, int]:
         """The aggregate's current state and the sequence of its last event (0: none)."""
         subject = aggregate.subject(aggregate_id)
-        state, seen = self._cached(aggregate, subject) or (aggregate.initial(aggregate_id), 0)
+        known = self._cached(aggregate, subject)
+        if known is None and self._snapshots is not None and self._snapshots.applies(aggregate):
+            known = await self._snapshots.read(aggregate, subject)
+        state, seen = known or (aggregate.initial(aggregate_id), 0)
         loaded = await self._store.load(subject, from_seq=seen + 1)
         for recorded in loaded.events:
             state = aggregate.evolve(state, recorded.event)
         last_seq = max(seen, loaded.last_seq)
         self._remember(subject, _Folded(state, last_seq))
+        if self._snapshots is not None:
+            self._snapshots.folded(aggregate, subject, state, last_seq, len(loaded.events))
         return state, last_seq
 
     async def handle(
@@ -230,6 +239,8 @@ class CommandService:
         for event in events:
             state = aggregate.evolve(state, event)
         self._remember(subject, _Folded(state, result.last_seq))
+        if self._snapshots is not None:
+            self._snapshots.folded(aggregate, subject, state, result.last_seq, len(events))
         return CommandResult(result.position, events, state)
 
     @staticmethod

@@ -18,6 +18,8 @@ from tally.roles.fulfil import ensure_fulfilment
 from tally.settings import Settings
 from write_side.idempotency import open_bucket
 from write_side.ids import ensure_id_secret
+from write_side.key_value import open_key_value
+from write_side.snapshots import BUCKET as SNAPSHOT_BUCKET
 from write_side.streams import PARTITIONED, StreamSettings, ensure_streams
 
 log = logging.getLogger("tally.migrate")
@@ -32,14 +34,21 @@ def stream_settings(settings: Settings) -> StreamSettings:
 
 
 async def migrate_streams(nc: NATS, settings: Settings) -> list[str]:
-    """The event streams, the Idempotency-Key bucket and the order-id secret; the
-    streams' names."""
+    """The event streams, the Idempotency-Key and snapshot buckets and the order-id
+    secret; the streams' names."""
     js = nc.jetstream()
     names = await ensure_streams(js, stream_settings(settings))
     await open_bucket(
         js, ttl_seconds=settings.idempotency_ttl_hours * 3600, replicas=settings.stream_replicas
     )
     await ensure_id_secret(js, replicas=settings.stream_replicas)
+    await open_key_value(
+        js,
+        SNAPSHOT_BUCKET,
+        ttl_seconds=None,
+        replicas=settings.stream_replicas,
+        description="Tally: snapshots of long aggregates (a hint; the streams are the truth)",
+    )
     return names
 
 

@@ -29,7 +29,15 @@ from tally.roles.migrate import run_migrate
 from write_side.fulfilment.consumer import CONSUMER as FULFILMENT
 
 pytestmark = pytest.mark.integration
-STREAMS = ("ORDERS", "STOCK", "PAYMENTS", "DLQ", "KV_tally_idempotency", "KV_tally_fulfilment")
+STREAMS = (
+    "ORDERS",
+    "STOCK",
+    "PAYMENTS",
+    "DLQ",
+    "KV_tally_idempotency",
+    "KV_tally_fulfilment",
+    "KV_tally_snapshots",
+)
 STOLEN = f"{inbox_prefix('api')}.stolen"  # the API's replies arrive under this prefix
 CONSUMERS = [(p.stream, consumer_name(p)) for p in PROJECTIONS.values()]
 CONSUMERS += [("ORDERS", FULFILMENT), ("ORDERS", "evil"), ("PAYMENTS", "evil")]
