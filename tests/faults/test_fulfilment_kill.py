@@ -23,6 +23,8 @@ from write_side.domain.order import CancelOrder, ShipOrder
 from write_side.fulfilment.consumer import consumer_config
 from write_side.fulfilment.failpoints import EXIT_CODE
 from write_side.fulfilment.status import open_status_bucket
+from write_side.key_value import open_key_value
+from write_side.snapshots import BUCKET as SNAPSHOT_BUCKET
 
 pytestmark = pytest.mark.faults
 SKUS = ["a", "b", "scarce"]
@@ -87,10 +89,18 @@ async def test_fulfilment_killed_between_each_pair_of_steps(
     points += ["after-reject", "after-release", "after-refund", "after-ship"]
     orders: list[str] = []
     async with ledger_gateway(Decimal(1000)) as (ledger, url), shop(nats_url) as s:
-        env = role_env(nats_url, TALLY_PAYMENT_URL=url, TALLY_PAYMENT_DEADLINE_SECONDS="300")
+        env = role_env(
+            nats_url,
+            TALLY_PAYMENT_URL=url,
+            TALLY_PAYMENT_DEADLINE_SECONDS="300",
+            TALLY_SNAPSHOT_EVERY="2",  # each restarted process starts from snapshots
+        )
         process = Role(["fulfil"], env, tmp_path / "fulfil.log")
         await s.nc.jetstream().add_consumer("ORDERS", short_config())  # as migrate does,
         await open_status_bucket(s.nc.jetstream())  # and its status bucket
+        snapshots = await open_key_value(
+            s.nc.jetstream(), SNAPSHOT_BUCKET, ttl_seconds=None, replicas=1, description="test"
+        )
         for sku in SKUS:
             await s.receive(sku, 3 if sku == "scarce" else 1000)
         for point in points:
@@ -107,7 +117,9 @@ async def test_fulfilment_killed_between_each_pair_of_steps(
         problems = await outstanding(s, ledger, orders, SKUS)
         doubled, broken, events = await doubled_events(s.nc)
         statuses = [str((await s.order(order_id)).status) for order_id in orders]
+        snapshotted = [sku for sku in SKUS if await snapshots.get(f"stock.{sku}") is not None]
     assert problems == [], problems
+    assert snapshotted, "snapshots were on, yet no stock item was snapshotted"
     assert doubled == [], doubled
     assert broken == [], broken
     report.figure("orders", len(orders))
