@@ -3,10 +3,17 @@ their headers, where they came from and the error. `tally dlq list | retry | dro
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.api import (
+    DiscardPolicy,
+    RawStreamMsg,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import APIError, NotFoundError
 
 from projections.messages import StoredMessage
 
@@ -80,6 +87,29 @@ class DeadLetter:
     error: str
     attempts: int
     original: StoredMessage
+    dead_at: datetime | None = None  # when it was dead-lettered
+
+
+def _letter(raw: RawStreamMsg) -> DeadLetter:
+    # the original's Nats-* headers were not copied (but its id), a direct get adds some
+    headers = {k: v for k, v in (raw.headers or {}).items() if not k.startswith("Nats-")}
+    original_headers = {k: v for k, v in headers.items() if not k.startswith("Tally-Dlq-")}
+    if SOURCE_MSG_ID in headers:
+        original_headers["Nats-Msg-Id"] = headers[SOURCE_MSG_ID]
+    return DeadLetter(
+        seq=int(raw.seq or 0),
+        projection=headers.get(PROJECTION, "?"),
+        error=headers.get(ERROR, ""),
+        attempts=int(headers.get(ATTEMPTS, "0")),
+        original=StoredMessage(
+            stream=headers.get(SOURCE_STREAM, "?"),
+            seq=int(headers.get(SOURCE_SEQ, "0")),
+            subject=headers.get(SOURCE_SUBJECT, ""),
+            data=raw.data or b"",
+            headers=original_headers,
+        ),
+        dead_at=raw.time,
+    )
 
 
 async def list_dead_letters(
@@ -92,24 +122,7 @@ async def list_dead_letters(
             raw = await js.get_msg(DLQ_STREAM, seq, subject=DLQ_SUBJECTS, next=True)
         except NotFoundError:
             return letters
-        headers = dict(raw.headers or {})
-        headers.pop("Nats-Msg-Id", None)
-        original_headers = {k: v for k, v in headers.items() if not k.startswith("Tally-Dlq-")}
-        if SOURCE_MSG_ID in headers:
-            original_headers["Nats-Msg-Id"] = headers[SOURCE_MSG_ID]
-        letter = DeadLetter(
-            seq=int(raw.seq or 0),
-            projection=headers.get(PROJECTION, "?"),
-            error=headers.get(ERROR, ""),
-            attempts=int(headers.get(ATTEMPTS, "0")),
-            original=StoredMessage(
-                stream=headers.get(SOURCE_STREAM, "?"),
-                seq=int(headers.get(SOURCE_SEQ, "0")),
-                subject=headers.get(SOURCE_SUBJECT, ""),
-                data=raw.data or b"",
-                headers=original_headers,
-            ),
-        )
+        letter = _letter(raw)
         if projection is None or letter.projection == projection:
             letters.append(letter)
         seq = letter.seq + 1
@@ -128,8 +141,25 @@ async def dead_letter_counts(js: JetStreamContext) -> dict[str, int]:
     }
 
 
+async def read_dead_letter(js: JetStreamContext, seq: int) -> DeadLetter | None:
+    """Dead letter `seq`, or None when there is none (never was, or dropped)."""
+    try:
+        raw = await js.get_msg(DLQ_STREAM, seq, direct=True)
+    except NotFoundError:
+        return None
+    return _letter(raw)
+
+
+NO_MESSAGE = 10057  # JetStream's error code for deleting a message that is not there
+
+
 async def drop_dead_letter(js: JetStreamContext, seq: int) -> bool:
+    """True when dead letter `seq` was there and is deleted now."""
     try:
         return bool(await js.delete_msg(DLQ_STREAM, seq))
     except NotFoundError:
         return False
+    except APIError as error:
+        if error.err_code == NO_MESSAGE:
+            return False
+        raise

@@ -17,13 +17,11 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
-from wsgiref.simple_server import WSGIServer
 
 import asyncpg
 import nats.errors
 from nats.aio.client import Client as NATS
 from nats.js.errors import NotFoundError
-from prometheus_client import start_http_server
 from starlette.routing import BaseRoute
 
 from events.partitions import Layout
@@ -35,13 +33,14 @@ from read_side.read_your_writes import WaitForView
 from read_side.temporal import TemporalReads
 from read_side.views import ViewReader
 from tally.checks import postgres_check, projections_check
+from tally.database_connection import connect_database
 from tally.database_url import asyncpg_dsn
 from tally.http.errors import API_ERRORS
 from tally.http.ops import Check
-from tally.metric_probes import refresh_every
 from tally.metrics import Metrics
 from tally.nats_auth import nats_auth_options
 from tally.nats_connection import at_start, connect_nats
+from tally.operator.progress import StallTracker
 from tally.settings import Settings
 from tally.tracing.switch import exporter_named
 from write_side.command_service import CommandService
@@ -228,19 +227,22 @@ class Parts:
         routes = QueryRoutes(views, nc, waiting, temporal)
         checks = {
             "postgres": postgres_check(views.ping),
-            "projections": projections_check(routes, settings.projection_ready_lag),
+            "projections": projections_check(
+                routes.projection_states, StallTracker(settings.ready_stall_seconds)
+            ),
         }
         return QuerySide(list(routes.routes()), checks)
 
     async def database(self) -> asyncpg.Connection:
         """One connection as the database's owner (DATABASE_URL), for the operator's
-        commands (`status`, `dlq retry`); OSError, TimeoutError or PostgresError if down."""
+        commands (`status`, `dlq retry`); DatabaseUnavailable (the URL masked, the cause)
+        when it cannot be made within the root's connect timeout."""
 
         async def connect() -> asyncpg.Connection:
             dsn = self.settings.database_dsn()
             if dsn is None:
                 raise RuntimeError("DATABASE_URL is not set")
-            conn = await asyncpg.connect(asyncpg_dsn(dsn), timeout=5)
+            conn = await connect_database(dsn, timeout=self._connect_timeout)
             self._stack.push_async_callback(conn.close)
             return conn
 
@@ -280,17 +282,9 @@ class Parts:
             self._built["gateway"] = gateway
         return cast(PaymentGateway, self._built["gateway"])
 
-    def serve_metrics(self) -> None:
-        """/metrics on TALLY_METRICS_PORT, for a process without the API (which serves its
-        own): `tally project`, `tally fulfil`. The server is a thread that cannot wait for
-        the metrics' probes, so they are refreshed on a timer instead."""
-        if self.settings.metrics_port:
-            server, _ = start_http_server(
-                self.settings.metrics_port, self.settings.host, registry=self.metrics.registry
-            )
-            self._stack.push_async_callback(_stop_server, server)
-            refreshing = asyncio.create_task(refresh_every(self.metrics))
-            self._stack.push_async_callback(_cancel, refreshing)
+    def on_close(self, close: Callable[[], Awaitable[None]]) -> None:
+        """Run `close` when the root closes (before what was built earlier)."""
+        self._stack.push_async_callback(close)
 
 
 def _payment_gateway(settings: Settings) -> PaymentGateway:
@@ -301,17 +295,6 @@ def _payment_gateway(settings: Settings) -> PaymentGateway:
         failure_rate=settings.payment_failure_rate,
         rng=random.Random(settings.payment_seed),
     )
-
-
-async def _stop_server(server: WSGIServer) -> None:
-    await asyncio.to_thread(server.shutdown)  # waits for its serving thread's next poll
-    server.server_close()
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 @contextlib.asynccontextmanager

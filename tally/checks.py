@@ -1,15 +1,19 @@
 """What /ready asks of each dependency: NATS connected and answering a flush, PostgreSQL
-answering a SELECT, every projection within the allowed lag, and the payment breaker's
-state (reported, never failing: an open breaker parks payments, the API takes orders)."""
+answering a SELECT, no projection stalled (a lag that moves is reported, not failed: a
+backlog must not take the API out of service), and the payment breaker's state (reported,
+never failing: an open breaker parks payments, the API takes orders)."""
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from nats.aio.client import Client as NATS
 
-from read_side.http.routes import QueryRoutes
 from tally.http.ops import Check, CheckResult
+from tally.operator.progress import StallTracker
 from tally.redaction import host_port
 from write_side.fulfilment.breaker import CircuitBreaker
+
+States = Callable[[], Awaitable[list[dict[str, Any]]]]  # GET /projections' items
 
 
 def nats_check(nc: NATS) -> Check:
@@ -33,13 +37,26 @@ def postgres_check(ping: Callable[[], Awaitable[None]]) -> Check:
     return check
 
 
-def projections_check(routes: QueryRoutes, max_lag: int) -> Check:
+def projections_check(states: States, tracker: StallTracker) -> Check:
+    """Fails only when a projection is stalled (lagging at the same position for the
+    tracker's time); a lag that moves is reported with `ok`."""
+
     async def check() -> CheckResult:
-        states = await routes.projection_states()
-        behind = [f"{item['name']} lag {item['lag']}" for item in states if item["lag"] > max_lag]
-        if behind:
-            return False, f"over {max_lag} behind: " + ", ".join(behind)
-        return True, ", ".join(f"{item['name']} lag {item['lag']}" for item in states)
+        stalled, moving = [], []
+        for item in await states():
+            name = (
+                item["name"]
+                if item.get("partition") is None
+                else (f"{item['name']}/{item['partition']}")
+            )
+            still = tracker.stalled(name, int(item["position"]), int(item["lag"]))
+            if still is not None:
+                stalled.append(f"{name} lag {item['lag']}, no progress for {still:.0f} s")
+            else:
+                moving.append(f"{name} lag {item['lag']}")
+        if stalled:
+            return False, "stalled: " + ", ".join(stalled)
+        return True, ", ".join(moving)
 
     return check
 

@@ -1,53 +1,66 @@
 """The `tally` command line. Each command validates the settings, sets up logging and runs
-one composition root."""
+one composition root; what is shared (options, exit codes, finding `tally up`) is in
+`cli_common.py`, the dead-letter commands in `cli_dlq.py`."""
 
 import asyncio
-import contextlib
 import sys
 from collections.abc import Coroutine
+from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import uvloop
 
-from tally.logging_setup import configure_logging
-from tally.settings import Settings, SettingsError, load_settings
+from projections.registry import PROJECTIONS
+from tally.cli_common import (
+    EXIT_CODES,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    FAST_TIMEOUT,
+    DataDirOption,
+    HostOption,
+    JsonOption,
+    PortOption,
+    TimeoutOption,
+    console,
+    fail,
+    load,
+    print_json,
+    run,
+)
+from tally.settings import Settings
+
+NAMES = ", ".join(PROJECTIONS)
 
 app = typer.Typer(
     name="tally",
     help="Tally: an event-sourced CQRS backend for orders and stock.",
+    epilog=EXIT_CODES,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
-HostOption = Annotated[str | None, typer.Option("--host", help="listen address")]
-PortOption = Annotated[int | None, typer.Option("--port", help="listen port")]
+
+def _version(shown: bool) -> None:
+    if shown:
+        typer.echo(f"tally {installed_version('tally')}")
+        raise typer.Exit()
 
 
-def _settings(**overrides: Any) -> Settings:
-    given = {key: value for key, value in overrides.items() if value is not None}
-    try:
-        settings = load_settings(**given)
-    except SettingsError as error:
-        typer.echo(f"tally: {error}", err=True)
-        raise typer.Exit(2) from None
-    configure_logging(settings.log_level, settings.log_format)
-    return settings
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
+    ] = False,
+) -> None:
+    """Tally: an event-sourced CQRS backend for orders and stock."""
 
 
-def _run(main: Coroutine[Any, Any, None]) -> None:
-    from tally.nats_auth import NatsAuthConfigError
-    from tally.nats_connection import NatsUnavailable
-    from tally.nats_drift import ConfigurationDrift
-
-    try:
-        with contextlib.suppress(KeyboardInterrupt):
-            uvloop.run(main)
-    except (NatsUnavailable, NatsAuthConfigError, ConfigurationDrift) as error:  # refused
-        # credentials, bad TLS files, streams or consumers not as `tally migrate` made them
-        typer.echo(f"tally: {error}", err=True)
-        raise typer.Exit(1) from None
+def _projection_names(incomplete: str) -> list[str]:
+    return [name for name in PROJECTIONS if name.startswith(incomplete)]
 
 
 def _stoppable(settings: Settings, role: Any) -> Coroutine[Any, Any, None]:
@@ -62,50 +75,86 @@ def _stoppable(settings: Settings, role: Any) -> Coroutine[Any, Any, None]:
 
 
 @app.command()
-def up(
-    host: HostOption = None,
-    port: PortOption = None,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="where data lives")] = None,
-) -> None:
-    """Run everything on this machine: embedded NATS and PostgreSQL, migrations, all roles."""
+def up(host: HostOption = None, port: PortOption = None, data_dir: DataDirOption = None) -> None:
+    """Run everything on this machine: embedded NATS and PostgreSQL (unless NATS_URL /
+    DATABASE_URL are set), migrations, all roles. Writes the servers' URLs to
+    <data-dir>/env, which every other command reads."""
     from tally.roles.up import run_up
 
-    _run(run_up(_settings(host=host, port=port, data_dir=data_dir)))
+    settings = load(need_nats=False, use_up=False, host=host, port=port, data_dir=data_dir)
+    run(run_up(settings))
 
 
 @app.command()
-def migrate() -> None:
-    """Create or update the streams, the key-value bucket and the database schema."""
-    from tally.roles.migrate import run_migrate
+def migrate(
+    check: Annotated[
+        bool, typer.Option("--check", help="change nothing; exit 1 unless all is at head")
+    ] = False,
+    data_dir: DataDirOption = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            min=0.1,
+            show_default=False,
+            help="seconds to reach NATS and PostgreSQL (default: 3 with --check, else "
+            "TALLY_NATS_CONNECT_TIMEOUT)",
+        ),
+    ] = None,
+) -> None:
+    """Create or update the streams, consumers, key-value buckets and the database schema."""
+    from tally.roles.migrate import run_migrate, run_migrate_check
 
-    settings = _settings()
-    _require_nats(settings)
-    _run(run_migrate(settings))
+    settings = load(data_dir=data_dir)
+    if check:
+        if not run_and_tell(run_migrate_check(settings, timeout or FAST_TIMEOUT)):
+            raise typer.Exit(EXIT_FAILED)
+        return
+    run(run_migrate(settings, timeout or settings.nats_connect_timeout))
+
+
+def run_and_tell(check: Coroutine[Any, Any, list[str]]) -> bool:
+    """Runs a check that returns what differs; prints it; True when nothing does."""
+    found: list[list[str]] = []
+
+    async def main() -> None:
+        found.append(await check)
+
+    run(main())
+    for line in found[0]:
+        typer.echo(line)
+    return not found[0]
 
 
 @app.command()
-def api(host: HostOption = None, port: PortOption = None) -> None:
+def api(host: HostOption = None, port: PortOption = None, data_dir: DataDirOption = None) -> None:
     """Serve the HTTP API (commands, queries, operations)."""
     from tally.roles.api import run_api
 
-    settings = _settings(host=host, port=port)
-    _require_nats(settings)
-    _run(_stoppable(settings, run_api))
+    settings = load(host=host, port=port, data_dir=data_dir)
+    run(_stoppable(settings, run_api))
 
 
 @app.command()
-def fulfil() -> None:
+def fulfil(data_dir: DataDirOption = None) -> None:
     """Run the order fulfilment process (stock reservation, payment, compensation)."""
     from tally.roles.fulfil import run_fulfil
 
-    settings = _settings()
-    _require_nats(settings)
-    _run(_stoppable(settings, run_fulfil))
+    settings = load(data_dir=data_dir)
+    run(_stoppable(settings, run_fulfil))
 
 
 @app.command()
 def project(
-    names: Annotated[list[str] | None, typer.Argument(help="projections (default: all)")] = None,
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help=f"projections: {NAMES} (default: all)",
+            metavar="NAME",
+            autocompletion=_projection_names,
+            show_default=False,
+        ),
+    ] = None,
     partitions: Annotated[
         int | None,
         typer.Option("--partitions", min=1, help="the views' partitions (as `tally migrate` made)"),
@@ -113,34 +162,41 @@ def project(
     take: Annotated[
         str | None, typer.Option("--take", help="only these partitions, e.g. 0,2 (default: all)")
     ] = None,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Run the projectors that fold the streams into the read models."""
     from tally.roles.project import PartitionsMismatch, run_projectors
 
-    settings = _settings()
-    _require_nats(settings)
+    settings = load(data_dir=data_dir)
+    unknown = sorted(set(names or []) - set(PROJECTIONS))
+    if unknown:
+        fail(f"no projection {', '.join(map(repr, unknown))} (known: {NAMES})", EXIT_USAGE)
     if settings.projector_database_dsn() is None:  # its own role's URL is enough
-        typer.echo("tally: TALLY_PROJECTOR_DATABASE_URL (or DATABASE_URL) is not set", err=True)
-        raise typer.Exit(2)
+        fail("TALLY_PROJECTOR_DATABASE_URL (or DATABASE_URL) is not set", EXIT_USAGE)
     try:
         taken = [int(part) for part in take.split(",")] if take else None
     except ValueError:
-        typer.echo(f"tally: --take takes partition numbers, e.g. 0,2 (not {take!r})", err=True)
-        raise typer.Exit(2) from None
+        fail(f"--take takes partition numbers, e.g. 0,2 (not {take!r})", EXIT_USAGE)
 
     async def role(settings: Settings, stop: asyncio.Event) -> None:
         try:
             await run_projectors(settings, stop, names or None, partitions=partitions, take=taken)
         except (PartitionsMismatch, ValueError) as error:
-            typer.echo(f"tally: {error}", err=True)
-            raise typer.Exit(2) from None
+            fail(str(error), EXIT_USAGE)
 
-    _run(_stoppable(settings, role))
+    run(_stoppable(settings, role))
 
 
 @app.command()
 def replay(
-    name: Annotated[str, typer.Argument(help="the projection to rebuild, e.g. orders")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help=f"the projection to rebuild: {NAMES}",
+            metavar="NAME",
+            autocompletion=_projection_names,
+        ),
+    ],
     yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
     check: Annotated[
         bool,
@@ -154,18 +210,25 @@ def replay(
         bool,
         typer.Option("--expect-equal", help="swap only if the rebuild equals the live view"),
     ] = False,
+    data_dir: DataDirOption = None,
+    timeout: TimeoutOption = FAST_TIMEOUT,
 ) -> None:
     """Rebuild a view from sequence 1 into shadow tables, compare it with the live view row
-    by row, then swap it in atomically (exit 3: --check or --expect-equal found differences)."""
-    from projections.registry import PROJECTIONS
+    by row, then swap it in atomically (exit 3: --check or --expect-equal found differences).
+    Asks for confirmation on a terminal (never with --yes or --check); elsewhere it goes
+    ahead."""
     from tally.roles.replay import run_replay
 
-    settings = _require_database(_settings())
     if name not in PROJECTIONS:
-        typer.echo(f"tally: no projection {name!r} (known: {', '.join(PROJECTIONS)})", err=True)
-        raise typer.Exit(2)
-    if not yes and not check and sys.stdin.isatty():
-        typer.confirm(f"Rebuild the {name} view from its stream?", abort=True)
+        fail(f"no projection {name!r} (known: {NAMES})", EXIT_USAGE)
+    settings = load(need_database=True, data_dir=data_dir)
+    if (
+        not yes
+        and not check
+        and sys.stdin.isatty()
+        and not typer.confirm(f"Rebuild the {name} view from its stream?")
+    ):
+        fail("aborted")
 
     async def role(settings: Settings, stop: asyncio.Event) -> None:
         from projections.replay import (
@@ -177,101 +240,77 @@ def replay(
         from tally.roles.replay import print_differs
 
         try:
-            result = await run_replay(settings, name, stop, check=check, expect_equal=expect_equal)
+            result = await run_replay(
+                settings, name, stop, timeout, check=check, expect_equal=expect_equal
+            )
         except ReplayDiffers as differs:
             print_differs(name, differs)
             raise typer.Exit(3) from None
         except ReplayNotComparable as error:
-            typer.echo(f"tally: not compared: {error}", err=True)
-            raise typer.Exit(1) from None
+            fail(f"not compared: {error}")
         except ReplayStopped:
-            typer.echo("tally: replay stopped; the old view is untouched", err=True)
-            raise typer.Exit(130) from None
+            fail("replay stopped; the old view is untouched", 130)
         except ReplayBusy as error:
-            typer.echo(f"tally: {error}", err=True)
-            raise typer.Exit(1) from None
+            fail(str(error))
         if check and result.comparison is not None and not result.comparison.identical:
             raise typer.Exit(3)
 
-    _run(_stoppable(settings, role))
+    run(_stoppable(settings, role))
 
 
 @app.command()
-def status() -> None:
-    """Streams, consumers, projections and their lag, dead letters."""
-    from rich.console import Console
+def status(
+    as_json: JsonOption = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="exit 1, saying why, when a projection is stalled or over --max-lag, "
+            "dead letters exist or the payment breaker is open",
+        ),
+    ] = False,
+    max_lag: Annotated[
+        int | None,
+        typer.Option("--max-lag", min=0, help="with --check: the most lag allowed (events)"),
+    ] = None,
+    data_dir: DataDirOption = None,
+    timeout: TimeoutOption = FAST_TIMEOUT,
+) -> None:
+    """Streams, consumers, projections and their lag, dead letters, the payment breaker."""
+    from tally.operator.status import problems, read_status
+    from tally.status_output import render_status, status_json
 
-    from tally.roles.status import run_status
+    settings = load(data_dir=data_dir)
+    found: list[Any] = []
 
-    settings = _settings()
-    _require_nats(settings)
-    _run(run_status(settings, Console()))
+    async def main() -> None:
+        found.append(await read_status(settings, timeout))
 
-
-dlq_app = typer.Typer(help="The dead-letter stream.", no_args_is_help=True)
-app.add_typer(dlq_app, name="dlq")
-SeqArgument = Annotated[list[int] | None, typer.Argument(help="dead letter sequences")]
-AllOption = Annotated[bool, typer.Option("--all", help="every dead letter")]
-
-
-@dlq_app.command("list")
-def dlq_list() -> None:
-    """List the dead letters: where they came from and why."""
-    from rich.console import Console
-
-    from tally.roles.status import dlq_list as run
-
-    settings = _settings()
-    _require_nats(settings)
-    _run(run(settings, Console()))
-
-
-@dlq_app.command("retry")
-def dlq_retry(seqs: SeqArgument = None, everything: AllOption = False) -> None:
-    """Apply dead letters again (after a fix); those that apply now are removed."""
-    from rich.console import Console
-
-    from tally.roles.status import dlq_retry as run
-
-    settings = _require_database(_settings())
-    _run(_discard(run(settings, seqs or [], everything, Console())))
-
-
-@dlq_app.command("drop")
-def dlq_drop(seqs: SeqArgument = None, everything: AllOption = False) -> None:
-    """Delete dead letters."""
-    from tally.roles.status import dlq_drop as run
-
-    settings = _settings()
-    _require_nats(settings)
-
-    async def drop() -> None:
-        typer.echo(f"dropped {await run(settings, seqs or [], everything)} dead letter(s)")
-
-    _run(drop())
-
-
-async def _discard(work: Coroutine[Any, Any, object]) -> None:
-    await work
-
-
-def _require_database(settings: Settings) -> Settings:
-    _require_nats(settings)
-    if settings.database_url is None:
-        typer.echo("tally: DATABASE_URL is not set (only `tally up` embeds a server)", err=True)
-        raise typer.Exit(2)
-    return settings
+    run(main())
+    report = found[0]
+    if as_json:
+        print_json(status_json(report, settings.ready_stall_seconds))
+    else:
+        render_status(report, console(), settings.ready_stall_seconds)
+    if check:
+        wrong = problems(report, max_lag=max_lag, stall_seconds=settings.ready_stall_seconds)
+        for line in wrong:
+            typer.echo(f"tally: check failed: {line}", err=True)
+        if wrong:
+            raise typer.Exit(EXIT_FAILED)
 
 
 @app.command()
-def config() -> None:
-    """Print the effective settings, secrets masked."""
-    from tally.redaction import mask_url
+def config(as_json: JsonOption = False, data_dir: DataDirOption = None) -> None:
+    """Print the effective settings as an env file (passwords masked), or as JSON."""
+    from tally.settings_output import settings_json, settings_lines
 
-    settings = _settings()
-    for name, value in sorted(settings.model_dump(mode="json").items()):
-        shown = "" if value is None else mask_url(value) if isinstance(value, str) else value
-        typer.echo(f"{name}={shown}")
+    settings = load(need_nats=False, data_dir=data_dir)
+    if as_json:
+        print_json(settings_json(settings))
+    else:
+        for line in settings_lines(settings):
+            typer.echo(line)
 
 
 token_app = typer.Typer(help="API tokens (TALLY_API_TOKENS).", no_args_is_help=True)
@@ -287,8 +326,7 @@ def token_new(
 
     chosen = [scope.strip() for scope in scopes.split(",") if scope.strip()]
     if not chosen or set(chosen) - set(SCOPES):
-        typer.echo(f"tally: --scopes takes some of {','.join(SCOPES)}", err=True)
-        raise typer.Exit(2)
+        fail(f"--scopes takes some of {','.join(SCOPES)}", EXIT_USAGE)
     token, entry = new_token(chosen)
     typer.echo(f"token (give it to the client, it is shown once): {token}")
     typer.echo(f"configure (entries joined with ';'): TALLY_API_TOKENS={entry}")
@@ -317,14 +355,28 @@ def schemas_export(directory: RegistryOption = None) -> None:
     raise typer.Exit(run_export(directory))
 
 
-def _require_nats(settings: Settings) -> None:
-    if not settings.nats_servers:
-        typer.echo("tally: NATS_URL is not set (only `tally up` embeds a server)", err=True)
-        raise typer.Exit(2)
+def _register_dlq() -> None:
+    from tally.cli_dlq import dlq_app
+
+    app.add_typer(dlq_app, name="dlq")
+
+
+_register_dlq()
 
 
 def main() -> None:
-    app(prog_name="tally")
+    """Runs the command line to one of the exit codes (click's own "Aborted!", exit 1,
+    is exit 130 here, as for any interruption)."""
+    try:
+        code = app(prog_name="tally", standalone_mode=False)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("tally: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except typer.TyperException as error:  # a usage error: shown as click shows it
+        show = getattr(error, "show", None)
+        show() if show else typer.echo(f"tally: {error.format_message()}", err=True)
+        sys.exit(error.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

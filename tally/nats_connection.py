@@ -20,6 +20,7 @@ from tenacity import (
 )
 from tenacity import wait_random_exponential as backoff
 
+from tally.connect_errors import cause
 from tally.redaction import mask_url
 
 log = logging.getLogger("tally.nats")
@@ -55,42 +56,57 @@ def _refusal(error: BaseException | None) -> str | None:
     return None
 
 
-async def _connect_once(refusal: asyncio.Event, **options: Any) -> NATS:
+async def _connect_once(refusal: asyncio.Event, nc: NATS, **options: Any) -> NATS:
     """One nats-py connect, cut short as soon as the server refuses us: nats-py may
     otherwise wait for ever (seen with a server certificate that fails verification)."""
-    nc = NATS()
     connecting = asyncio.ensure_future(nc.connect(**options))
     refused = asyncio.ensure_future(refusal.wait())
     try:
         await asyncio.wait({connecting, refused}, return_when=asyncio.FIRST_COMPLETED)
+        if connecting.done():
+            connecting.result()  # its error, if it failed
+            return nc
+        raise nats.errors.Error("refused")
     finally:
         refused.cancel()
-    if connecting.done():
-        connecting.result()  # its error, if it failed
-        return nc
-    connecting.cancel()
-    with contextlib.suppress(Exception, asyncio.CancelledError):
-        await connecting
-    with contextlib.suppress(Exception):
-        await nc.close()
-    raise nats.errors.Error("refused")
+        if not connecting.done():  # refused, or our caller gave up (cancelled)
+            connecting.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await connecting
+            with contextlib.suppress(Exception):
+                await nc.close()
 
 
 async def connect_nats(
     servers: list[str], *, name: str, connect_timeout: float = 30.0, **options: object
 ) -> NATS:
+    """Connected to one of `servers` within `connect_timeout` seconds, else NatsUnavailable
+    (NatsRefused at once when the server refuses the credentials or TLS) naming the URLs,
+    passwords masked, and the cause. The failed attempts before are logged at debug level
+    only: the caller says it once."""
     refused: list[str] = []
+    seen: list[BaseException] = []
     refusal = asyncio.Event()
     shown = ", ".join(mask_url(server) for server in servers)  # user:password@ masked
+    client: list[NATS] = []
 
     async def error_cb(error: Exception) -> None:
         if (reason := _refusal(error)) is not None:
             refused[:] = [reason]
             refusal.set()
-        log.warning("nats error: %s", mask_url(str(error) or type(error).__name__))
+        seen[:] = [error]
+        connected = bool(client) and client[0].is_connected
+        log.log(
+            logging.WARNING if connected else logging.DEBUG,
+            "nats error: %s",
+            mask_url(str(error) or type(error).__name__),
+        )
 
     async def disconnected_cb() -> None:
-        log.warning("nats disconnected")
+        if client and client[0].is_closed:  # our own close or drain: nothing went wrong
+            log.debug("nats connection closed")
+        else:
+            log.warning("nats disconnected")
 
     async def reconnected_cb() -> None:
         log.info("nats reconnected")
@@ -99,39 +115,42 @@ async def connect_nats(
         retry=retry_if_exception_type((OSError, TimeoutError, nats.errors.Error))
         & retry_if_not_exception_type((NatsRefused, ssl.SSLError)),
         wait=backoff(multiplier=0.2, max=3.0),
-        stop=stop_after_delay(connect_timeout),
         reraise=True,
     )
     try:
-        async for attempt in retrying:
-            with attempt:
-                refused.clear()
-                refusal.clear()
-                try:
-                    nc = await _connect_once(
-                        refusal,
-                        servers=servers,
-                        name=name,
-                        connect_timeout=2,
-                        reconnect_time_wait=0.5,
-                        max_reconnect_attempts=1,
-                        ping_interval=10,
-                        max_outstanding_pings=3,
-                        error_cb=error_cb,
-                        disconnected_cb=disconnected_cb,
-                        reconnected_cb=reconnected_cb,
-                        **options,
-                    )
-                except (OSError, TimeoutError, nats.errors.Error) as error:
-                    reason = refused[-1] if refused else _refusal(error)
-                    if reason is None:
-                        raise
-                    raise NatsRefused(
-                        f"cannot connect to NATS at {shown}: {reason}; "
-                        "check the TALLY_NATS_* credentials and TLS settings"
-                    ) from error
+        async with asyncio.timeout(connect_timeout):
+            async for attempt in retrying:
+                with attempt:
+                    refused.clear()
+                    refusal.clear()
+                    client[:] = [NATS()]
+                    try:
+                        nc = await _connect_once(
+                            refusal,
+                            client[0],
+                            servers=servers,
+                            name=name,
+                            connect_timeout=min(2.0, connect_timeout),
+                            reconnect_time_wait=0.5,
+                            max_reconnect_attempts=1,
+                            ping_interval=10,
+                            max_outstanding_pings=3,
+                            error_cb=error_cb,
+                            disconnected_cb=disconnected_cb,
+                            reconnected_cb=reconnected_cb,
+                            **options,
+                        )
+                    except (OSError, TimeoutError, nats.errors.Error) as error:
+                        reason = refused[-1] if refused else _refusal(error)
+                        if reason is None:
+                            raise
+                        raise NatsRefused(
+                            f"cannot connect to NATS at {shown}: {reason}; "
+                            "check the TALLY_NATS_* credentials and TLS settings"
+                        ) from error
     except (OSError, TimeoutError, nats.errors.Error) as error:
-        raise NatsUnavailable(f"cannot connect to NATS at {shown}: {error}") from error
+        why = cause(seen[-1] if seen else error)
+        raise NatsUnavailable(f"cannot connect to NATS at {shown}: {why}") from error
     # Connected: from now on, reconnect for as long as the process lives. nats-py reads
     # this option at every reconnect; the initial attempts above were bounded instead.
     nc.options["max_reconnect_attempts"] = -1

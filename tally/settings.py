@@ -3,6 +3,8 @@
 `NATS_URL` and `DATABASE_URL` keep their conventional names; everything else is `TALLY_*`.
 """
 
+import difflib
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
@@ -15,14 +17,21 @@ from tally.database_url import validate_database_url
 from tally.http.tokens import parse_tokens
 from tally.redaction import mask_url
 
+NATS_SCHEMES = ("nats", "tls", "ws", "wss")
+
 
 def _nats_servers(value: str | None) -> str | None:
-    if value is None:
-        return None
+    if value is None or not value.strip():
+        return None  # unset, or set to nothing: the same
     for server in value.split(","):
         server = server.strip()
         if not server or ("://" not in server and ":" not in server):
             raise ValueError(f"not a NATS server URL: {mask_url(server)!r}")
+        scheme = server.partition("://")[0].lower() if "://" in server else "nats"
+        if scheme not in NATS_SCHEMES:
+            raise ValueError(
+                f"{mask_url(server)!r}: the scheme must be nats://, tls://, ws:// or wss://"
+            )
     return value
 
 
@@ -84,7 +93,9 @@ class Settings(BaseSettings):
     projector_max_deliveries: int = Field(default=5, ge=1, le=100)
     projector_retry_backoff: float = Field(default=0.1, ge=0, le=60)
     replay_batch_size: int = Field(default=5000, ge=1, le=100_000)
-    projection_ready_lag: int = Field(default=10_000, ge=0)  # /ready fails above this lag
+    # /ready fails when a projection lags and has not moved for this long (a backlog being
+    # worked off is reported, never failed)
+    ready_stall_seconds: float = Field(default=60.0, gt=0, le=86_400)
     query_timeout: float = Field(default=1.5, gt=0, le=30)
     db_pool_size: int = Field(default=10, ge=1, le=200)
 
@@ -132,10 +143,21 @@ class Settings(BaseSettings):
 
 
 def env_name(field: str) -> str:
+    """The environment variable behind a setting (or behind an error's location, which
+    pydantic gives as the alias for `NATS_URL` and `DATABASE_URL`)."""
     info = Settings.model_fields.get(field)
     if info is not None and isinstance(info.validation_alias, str):
         return info.validation_alias
+    if field in _ALIASES:
+        return field
     return f"TALLY_{field.upper()}"
+
+
+_ALIASES = frozenset(
+    info.validation_alias
+    for info in Settings.model_fields.values()
+    if isinstance(info.validation_alias, str)
+)
 
 
 class SettingsError(Exception):
@@ -155,9 +177,32 @@ def load_settings(**overrides: object) -> Settings:
         return settings
     except ValidationError as error:
         problems = [
-            f"{env_name(str(item['loc'][0])) if item['loc'] else '?'}: {item['msg']}"
+            f"{env_name(str(item['loc'][0])) if item['loc'] else '?'}: "
+            + item["msg"].removeprefix("Value error, ")
             for item in error.errors(include_url=False)
         ]
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
     except ValueError as error:
         raise SettingsError(f"invalid settings:\n  DATABASE_URL: {error}") from None
+
+
+# TALLY_* variables read by something other than the settings: the tests' failpoints, the
+# image's health check, the compose file's publishing of the API.
+NOT_SETTINGS = frozenset(
+    {"TALLY_FAILPOINTS", "TALLY_HEALTHCHECK_URL", "TALLY_API_BIND", "TALLY_API_PORT"}
+    | {"TALLY_IMAGE_TAG"}
+)
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A warning for each `TALLY_*` variable that nothing reads (a typo, or a setting of
+    another version), with the closest known name."""
+    known = {env_name(field) for field in Settings.model_fields} | NOT_SETTINGS
+    warnings = []
+    for name in sorted(environ):
+        upper = name.upper()  # the settings are read case-insensitively
+        if upper.startswith("TALLY_") and upper not in known:
+            close = difflib.get_close_matches(upper, sorted(known), n=1, cutoff=0.75)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            warnings.append(f"{name} is not a Tally setting and is ignored{hint}")
+    return warnings

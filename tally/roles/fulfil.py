@@ -8,6 +8,8 @@ from nats.aio.client import Client as NATS
 from tally.bootstrap import Parts, bootstrap
 from tally.fulfilment_metrics import STEPS, TimedGateway, timed_handler
 from tally.nats_drift import require_no_drift
+from tally.roles.lifecycle import run_until_stopped
+from tally.roles.worker_http import fulfilment_checks, serve_worker_http
 from tally.settings import Settings
 from write_side.fulfilment.consumer import FulfilmentConsumer, consumer_config, ensure_consumer
 from write_side.fulfilment.payments import GuardedGateway
@@ -72,7 +74,10 @@ async def fulfil(parts: Parts, stop: asyncio.Event) -> None:
 
 
 async def run_fulfil(settings: Settings, stop: asyncio.Event) -> None:
-    """`tally fulfil` alone: its metrics on TALLY_METRICS_PORT when that is set."""
+    """`tally fulfil` alone: its /metrics, /health and /ready on TALLY_METRICS_PORT when
+    that is set."""
     async with bootstrap(settings, name="tally-fulfil") as parts:
-        parts.serve_metrics()
-        await fulfil(parts, stop)
+        checks = await fulfilment_checks(parts)
+        await run_until_stopped(
+            fulfil(parts, stop), serve_worker_http(parts, stop, checks), stop=stop
+        )

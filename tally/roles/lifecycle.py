@@ -14,6 +14,7 @@ from tally.http.head_timeout import KEEP_ALIVE_SECONDS
 from tally.http.limits import limited_httptools
 from tally.http.proxies import proxy_options
 from tally.settings import Settings
+from tally.stop_signals import take_early_stop
 
 
 class _Server(uvicorn.Server):
@@ -25,9 +26,12 @@ class _Server(uvicorn.Server):
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:
+    """SIGINT/SIGTERM set `stop`; one that came while the command was starting too."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if take_early_stop():
+        stop.set()
 
 
 async def serve_http(app: ASGIApp, settings: Settings, stop: asyncio.Event) -> None:

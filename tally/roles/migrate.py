@@ -12,9 +12,11 @@ from projections.dlq import ensure_dlq_stream
 from projections.registry import PROJECTIONS
 from tally.bootstrap import Parts, bootstrap
 from tally.database_url import asyncpg_dsn
+from tally.operator.session import operator_session
 from tally.partitioning import restore_consumers, rewrite_partitions
 from tally.roles.database import upgrade_database
 from tally.roles.fulfil import ensure_fulfilment
+from tally.roles.migrate_check import database_behind, streams_behind
 from tally.settings import Settings
 from write_side.idempotency import open_bucket
 from write_side.ids import ensure_id_secret
@@ -80,6 +82,21 @@ async def migrate(parts: Parts) -> None:
     )
 
 
-async def run_migrate(settings: Settings) -> None:
-    async with bootstrap(settings, name="tally-migrate") as parts:
+async def run_migrate(settings: Settings, timeout: float | None = None) -> None:
+    """`tally migrate`: NATS (and PostgreSQL, when set) reached within `timeout` seconds
+    (default TALLY_NATS_CONNECT_TIMEOUT), else one error naming the server."""
+    async with bootstrap(settings, name="tally-migrate", connect_timeout=timeout) as parts:
+        await parts.nats()
+        if settings.database_dsn() is not None:
+            await parts.database()  # reachable, or one line now rather than retries later
         await migrate(parts)
+
+
+async def run_migrate_check(settings: Settings, timeout: float) -> list[str]:
+    """`tally migrate --check`: what is not at head (nothing changed); [] when all is."""
+    dsn = settings.database_dsn()
+    async with operator_session(settings, timeout, database=dsn is not None) as parts:
+        found = await streams_behind((await parts.nats()).jetstream(), settings)
+        if dsn is not None:
+            found += await database_behind(await parts.database(), dsn)
+        return found

@@ -16,6 +16,8 @@ from tally.bootstrap import Parts, bootstrap
 from tally.database_url import asyncpg_dsn
 from tally.metric_probes import ProjectionProbe
 from tally.nats_drift import require_no_drift
+from tally.roles.lifecycle import run_until_stopped
+from tally.roles.worker_http import projector_checks, serve_worker_http
 from tally.settings import Settings
 
 log = logging.getLogger("tally.project")
@@ -91,7 +93,16 @@ async def run_projectors(
     partitions: int | None = None,
     take: list[int] | None = None,
 ) -> None:
-    """`tally project` alone: its metrics on TALLY_METRICS_PORT when that is set."""
+    """`tally project` alone: its /metrics, /health and /ready on TALLY_METRICS_PORT when
+    that is set."""
     async with bootstrap(settings, name="tally-project") as parts:
-        parts.serve_metrics()
-        await project(parts, stop, names, partitions=partitions, take=take)
+        dsn = settings.projector_database_dsn()
+        assert dsn is not None  # the CLI refuses to start without one
+        views = [get_projection(name) for name in (names or list(PROJECTIONS))]
+        chosen = choose(views, await parts.layout(), partitions, take)
+        checks = await projector_checks(parts, chosen, dsn)
+        await run_until_stopped(
+            project(parts, stop, names, partitions=partitions, take=take),
+            serve_worker_http(parts, stop, checks),
+            stop=stop,
+        )

@@ -1,10 +1,13 @@
-"""`tally replay NAME [--check | --expect-equal]`: rebuild a view into shadow tables with a
-progress bar, compare it with the live view row by row, then swap it in (or, for a check,
-only compare). Ctrl-C before the swap leaves the old view as it was."""
+"""`tally replay NAME [--check | --expect-equal]`: rebuild a view into shadow tables,
+compare it with the live view row by row, then swap it in (or, for a check, only compare).
+Progress goes to stderr: a bar on a terminal, else a plain line every few seconds (for logs
+and CI). Ctrl-C before the swap leaves the old view as it was."""
 
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from rich.console import Console
 from rich.progress import (
@@ -25,6 +28,8 @@ from tally.database_url import asyncpg_dsn
 from tally.settings import Settings
 
 log = logging.getLogger("tally.replay")
+PLAIN_EVERY = 5.0  # seconds between two progress lines when stderr is not a terminal
+Show = Callable[[int, int], None]
 
 
 class RateColumn(ProgressColumn):
@@ -47,6 +52,51 @@ def describe(name: str, result: ReplayResult) -> list[str]:
     return lines
 
 
+@contextmanager
+def progress_bar(name: str, console: Console) -> Iterator[Show]:
+    columns = (
+        TextColumn(f"replay {name}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(name, total=None)
+
+        def show(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=max(total, done))
+
+        yield show
+
+
+@contextmanager
+def progress_lines(
+    name: str,
+    console: Console,
+    every: float = PLAIN_EVERY,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[Show]:
+    """One plain line every `every` seconds: done of total, percent, rate."""
+    started = clock()
+    last = [started]
+
+    def show(done: int, total: int) -> None:
+        now = clock()
+        if now - last[0] < every:
+            return
+        last[0] = now
+        total = max(total, done)
+        share = f" ({done / total:.0%})" if total else ""
+        rate = done / (now - started) if now > started else 0.0
+        console.print(
+            f"replay {name}: {done:,} of {total:,} events{share}, {rate:,.0f} events/s",
+            highlight=False,
+        )
+
+    yield show
+
+
 async def replay(
     parts: Parts,
     name: str,
@@ -64,19 +114,8 @@ async def replay(
         raise RuntimeError("DATABASE_URL is not set")
     nc = await parts.nats()
     console = Console(stderr=True)
-    columns = (
-        TextColumn(f"replay {name}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        RateColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task(name, total=None)
-
-        def show(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=max(total, done))
-
+    shown = progress_bar if console.is_terminal else progress_lines
+    with shown(name, console) as show:
         started = time.monotonic()
         result = await Replay(
             projection,
@@ -93,7 +132,8 @@ async def replay(
     console.print(
         f"{name}: {result.events:,} events replayed in {elapsed:.1f} s ({rate:,.0f}/s), "
         f"{'swapped in' if result.swapped else 'compared'} at {projection.stream}:{result.position}"
-        + (f"; {result.skipped} undecodable or failing events skipped" if result.skipped else "")
+        + (f"; {result.skipped} undecodable or failing events skipped" if result.skipped else ""),
+        highlight=False,
     )
     for line in describe(name, result):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
@@ -104,11 +144,16 @@ async def run_replay(
     settings: Settings,
     name: str,
     stop: asyncio.Event,
+    timeout: float | None = None,
     *,
     check: bool = False,
     expect_equal: bool = False,
 ) -> ReplayResult:
-    async with bootstrap(settings, name="tally-replay") as parts:
+    """NATS and PostgreSQL reached within `timeout` seconds (default
+    TALLY_NATS_CONNECT_TIMEOUT) or one error naming the one that is not, then the replay."""
+    async with bootstrap(settings, name="tally-replay", connect_timeout=timeout) as parts:
+        await parts.nats()
+        await parts.database()
         return await replay(parts, name, stop, check=check, expect_equal=expect_equal)
 
 

@@ -1,63 +1,138 @@
-"""`tally dlq`: listing, retrying a dead letter after a fix, dropping; `tally status`."""
+"""Dead letters an operator can work with: the operations that `tally dlq` and the admin
+API share (list, show, retry after a fix, drop), and the CLI's answers and exit codes."""
 
 from __future__ import annotations
 
-import io
+import asyncio
+import json
+import subprocess
 from collections.abc import AsyncIterator
 from uuid import uuid4
 
+import asyncpg
 import pytest
 from nats.aio.client import Client as NATS
-from rich.console import Console
 
 from projections.dlq import dead_letter, ensure_dlq_stream, list_dead_letters
 from projections.messages import StoredMessage
-from support.query_app import settings_for
 from support.read_side import connect, placed, publish, ready_streams, rows
+from support.roles import TALLY, role_env
+from tally.operator import dead_letters as letters
 from tally.roles.database import run_alembic
-from tally.roles.status import dlq_drop, dlq_list, dlq_retry, run_status
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[NATS]:
+async def nc(nats_url: str, database_url: str) -> AsyncIterator[NATS]:
     client = await connect(nats_url)
     await ready_streams(client)
     await ensure_dlq_stream(client.jetstream())
+    await run_alembic(database_url)
     try:
         yield client
     finally:
         await client.close()
 
 
-async def _dead_letter_order(nc: NATS, customer: str) -> int:
-    """An OrderPlaced dead-lettered as if a bug (since fixed) had refused it."""
-    seq = await publish(nc, [(f"orders.{uuid4()}", placed(customer))])
+async def _dead_letter(nc: NATS, seq: int, error: str) -> int:
     raw = await nc.jetstream().get_msg("ORDERS", seq)
     message = StoredMessage(
         "ORDERS", seq, raw.subject or "", raw.data or b"", dict(raw.headers or {})
     )
-    return await dead_letter(nc.jetstream(), "orders", message, "a bug, since fixed", 5)
+    return await dead_letter(nc.jetstream(), "orders", message, error, 5)
 
 
-async def test_list_retry_drop_and_status(nc: NATS, nats_url: str, database_url: str) -> None:
-    await run_alembic(database_url)
-    settings = settings_for(nats_url, database_url)
-    first = await _dead_letter_order(nc, "fixed")
-    second = await _dead_letter_order(nc, "dropped")
-    output = io.StringIO()
-    console = Console(file=output, width=200)
+async def _fixed_order(nc: NATS, customer: str) -> tuple[int, str]:
+    """An OrderPlaced dead-lettered as if a bug (since fixed) had refused it."""
+    subject = f"orders.{uuid4()}"
+    seq = await publish(nc, [(subject, placed(customer))])
+    return await _dead_letter(nc, seq, "a bug, since fixed\nsecond line"), subject
 
-    await dlq_list(settings, console)
-    assert "a bug, since fixed" in output.getvalue() and "OrderPlaced" in output.getvalue()
-    status = io.StringIO()
-    await run_status(settings, Console(file=status, width=200))
-    assert "│ orders     │ 2 " in status.getvalue(), status.getvalue()
 
-    assert await dlq_retry(settings, [first], False, console) == 1
+async def _broken_order(nc: NATS) -> int:
+    """An event that no fix can apply: its body is not JSON."""
+    subject = f"orders.{uuid4()}"
+    headers = {"Tally-Event-Type": "OrderPlaced", "Tally-Event-Version": "1"}
+    ack = await nc.jetstream().publish(subject, b"{not json", headers=headers)
+    return await _dead_letter(nc, ack.seq, "undecodable")
+
+
+def tally(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [TALLY, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+async def test_listed_shown_retried_dropped(nc: NATS, database_url: str) -> None:
+    fixed, subject = await _fixed_order(nc, "fixed")
+    broken = await _broken_order(nc)
+    js = nc.jetstream()
+
+    listed = [letters.item(letter) for letter in await letters.list_letters(js)]
+    assert [item["seq"] for item in listed] == [fixed, broken]
+    first = listed[0]
+    assert first["projection"] == "orders" and first["subject"] == subject
+    assert first["position"].startswith("ORDERS:") and first["type"] == "OrderPlaced"
+    assert first["attempts"] == 5 and first["dead_at"].endswith("Z")
+    assert letters.first_line(first["error"]) == "a bug, since fixed second line"
+
+    shown = await letters.show_letter(js, fixed)
+    assert shown is not None
+    detail = letters.detail(shown)
+    assert json.loads(detail["data"])["customer_id"] == "fixed"
+    assert detail["headers"]["Tally-Event-Type"] == "OrderPlaced"
+    assert await letters.show_letter(js, broken + 100) is None
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        applied = await letters.retry_letter(js, conn, fixed)
+        failed = await letters.retry_letter(js, conn, broken)
+        missing = await letters.retry_letter(js, conn, fixed)
+    finally:
+        await conn.close()
+    assert (applied.outcome, applied.projection) == ("applied", "orders")
+    assert failed.outcome == "failed" and failed.error
+    assert missing.outcome == "not-found"
     assert [row[1] for row in await rows(database_url, "orders", "order_id")] == ["fixed"]
-    assert [letter.seq for letter in await list_dead_letters(nc.jetstream())] == [second]
+    assert [letter.seq for letter in await list_dead_letters(js)] == [broken]
 
-    assert await dlq_drop(settings, [], True) == 1
-    assert await list_dead_letters(nc.jetstream()) == []
+    assert (await letters.drop_letter(js, broken)).outcome == "dropped"
+    assert (await letters.drop_letter(js, broken)).outcome == "not-found"
+    assert await list_dead_letters(js) == []
+
+
+async def test_the_cli_answers_and_exit_codes(nc: NATS, nats_url: str, database_url: str) -> None:
+    fixed, _ = await _fixed_order(nc, "fixed")
+    broken = await _broken_order(nc)
+    env = role_env(nats_url, database_url)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return tally(env, *args)
+
+    listed = await asyncio.to_thread(run, "dlq", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [item["seq"] for item in json.loads(listed.stdout)["items"]] == [fixed, broken]
+    table = await asyncio.to_thread(run, "dlq", "list")
+    assert "a bug, since fixed" in table.stdout and "OrderPlaced" in table.stdout
+    assert "…" not in table.stdout  # piped: nothing cut
+    shown = await asyncio.to_thread(run, "dlq", "show", str(fixed))
+    assert "Tally-Event-Type: OrderPlaced" in shown.stdout and '"fixed"' in shown.stdout
+    assert (await asyncio.to_thread(run, "dlq", "show", "999999")).returncode == 1
+
+    for usage in (("retry",), ("drop",), ("drop", "1", "--all"), ("drop", "--all")):
+        refused = await asyncio.to_thread(run, "dlq", *usage)
+        assert refused.returncode == 2, (usage, refused.stderr)
+        assert "Traceback" not in refused.stderr
+    assert "--yes" in (await asyncio.to_thread(run, "dlq", "drop", "--all")).stderr
+
+    retried = await asyncio.to_thread(run, "dlq", "retry", "--all")
+    assert retried.returncode == 1, retried.stderr  # the broken one still fails
+    assert f"dead letter {fixed}: applied to orders" in retried.stdout
+    assert f"dead letter {broken}: still failing" in retried.stderr
+    assert [letter.seq for letter in await list_dead_letters(nc.jetstream())] == [broken]
+
+    dropped = await asyncio.to_thread(run, "dlq", "drop", "--all", "--yes")
+    assert dropped.returncode == 0 and "dropped 1 dead letter(s)" in dropped.stdout
+    empty = await asyncio.to_thread(run, "dlq", "list", "--json")
+    assert json.loads(empty.stdout) == {"items": []}

@@ -1,7 +1,6 @@
 """`tally up` as a child process, for end-to-end tests."""
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -14,18 +13,22 @@ from pathlib import Path
 
 import httpx
 
+from tally.embedded.postgres_server import with_database
+from tally.env_file import parse_env
+
 TALLY = str(Path(sys.executable).parent / "tally")
 
 
 class RunningTally:
     def __init__(self, data_dir: Path, port: int, log: Path) -> None:
         self.data_dir, self.port, self.log = data_dir, port, log
+        self.stdout = log.with_name(log.name + ".stdout")  # the start banner
         env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")} | {
             "TALLY_LOG_FORMAT": "json"
         }
         self.proc = subprocess.Popen(
             [TALLY, "up", "--port", str(port), "--data-dir", str(data_dir)],
-            stdout=subprocess.DEVNULL,
+            stdout=self.stdout.open("ab"),
             stderr=log.open("ab"),
             env=env,
         )
@@ -43,21 +46,16 @@ class RunningTally:
             time.sleep(0.25)
         raise AssertionError("tally up did not become ready:\n" + self.log.read_text()[-3000:])
 
+    def written(self) -> dict[str, str]:
+        """What `tally up` wrote to `<data-dir>/env` for the other commands."""
+        return parse_env((self.data_dir / "env").read_text())
+
     def nats_url(self) -> str:
-        for line in self.log.read_text().splitlines():
-            if line.startswith("{") and "embedded NATS started" in line:
-                url: str = json.loads(line)["url"]
-                return url
-        raise AssertionError("no NATS url in the log")
+        return self.written()["NATS_URL"]
 
     def database_url(self, name: str = "tally") -> str:
-        """The embedded PostgreSQL's URL, with the password `tally up` keeps in its data dir."""
-        password = (self.data_dir / "postgres.password").read_text().strip()
-        for line in self.log.read_text().splitlines():
-            if line.startswith("{") and "embedded PostgreSQL started" in line:
-                port = json.loads(line)["port"]
-                return f"postgresql://postgres:{password}@127.0.0.1:{port}/{name}"
-        raise AssertionError("no PostgreSQL port in the log")
+        """The embedded PostgreSQL's URL (with the password kept in the data dir)."""
+        return with_database(self.written()["DATABASE_URL"], name)
 
     def shut_down(self) -> None:
         """Stop it as Ctrl-C would, so it stops its embedded servers; kill it only if that

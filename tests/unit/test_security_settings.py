@@ -32,7 +32,7 @@ def test_tally_config_prints_no_token_digest_or_nats_secret() -> None:
     }
     shown = subprocess.run([TALLY, "config"], env=env, capture_output=True, text=True, check=True)
     output = shown.stdout + shown.stderr
-    assert "api_tokens=**********" in shown.stdout
+    assert "TALLY_API_TOKENS=***" in shown.stdout.splitlines()
     for secret in (digest(TOKEN), "nats-pass-123", "nats-token-456", "dbpass789", TOKEN):
         assert secret not in output
 

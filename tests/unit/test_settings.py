@@ -1,6 +1,7 @@
 """Settings come from the environment, are validated at start with the variable named, and
 are printed with secrets masked."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tally.database_url import asyncpg_dsn, sqlalchemy_url
-from tally.settings import SettingsError, load_settings
+from tally.env_file import parse_env
+from tally.settings import SettingsError, load_settings, unknown_variables
 
 TALLY = str(Path(sys.executable).parent / "tally")
 
@@ -54,14 +56,86 @@ def test_driver_urls_are_derived_from_the_libpq_uri() -> None:
     assert asyncpg_dsn("postgres://u@h/db") == "postgresql://u@h/db"
 
 
-def test_tally_config_masks_secrets_and_the_cli_refuses_bad_settings() -> None:
-    env = {"DATABASE_URL": "postgresql://tally:s3cret@db:5432/tally", "PATH": "/usr/bin:/bin"}
-    shown = subprocess.run([TALLY, "config"], env=env, capture_output=True, text=True, check=True)
-    assert "database_url=**********" in shown.stdout
-    assert "s3cret" not in shown.stdout + shown.stderr
-    refused = subprocess.run(
-        [TALLY, "config"], env={**env, "TALLY_PORT": "x"}, capture_output=True, text=True
-    )
-    assert refused.returncode == 2
-    assert "TALLY_PORT" in refused.stderr
+def tally(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "TALLY_DATA_DIR": "/nonexistent/tally"} | env
+    return subprocess.run([TALLY, *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_tally_config_is_a_pasteable_env_file_with_passwords_masked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = {
+        "DATABASE_URL": "postgresql+asyncpg://tally:s3cret@db:5432/tally",
+        "NATS_URL": "nats://n1:4222,nats://n2:4222",
+        "TALLY_PORT": "9000",
+        "TALLY_ACCESS_LOG": "true",
+        "TALLY_NATS_PASSWORD": "n4ts",
+    }
+    shown = tally(env, "config")
+    assert shown.returncode == 0, shown.stderr
+    assert "s3cret" not in shown.stdout + shown.stderr and "n4ts" not in shown.stdout
+    lines = shown.stdout.splitlines()
+    # only the password is masked; the driver part is dropped
+    assert "DATABASE_URL=postgresql://tally:***@db:5432/tally" in lines
+    assert "NATS_URL=nats://n1:4222,nats://n2:4222" in lines
+    assert "TALLY_NATS_PASSWORD=***" in lines and "# TALLY_METRICS_PORT=" in lines
+    pasted = parse_env(shown.stdout)  # an env file: the values read back as given
+    assert pasted["TALLY_PORT"] == "9000" and pasted["TALLY_ACCESS_LOG"] == "true"
+    assert "TALLY_METRICS_PORT" not in pasted  # unset stays unset
+    for name, value in pasted.items():
+        if "***" not in value:  # a masked password must be filled in again
+            monkeypatch.setenv(name, value)
+    again = load_settings()
+    assert again.port == 9000 and again.access_log is True
+    assert again.nats_servers == ["nats://n1:4222", "nats://n2:4222"]
+    as_json = json.loads(tally(env, "config", "--json").stdout)
+    assert as_json["TALLY_PORT"] == 9000 and as_json["TALLY_METRICS_PORT"] is None
+    assert as_json["DATABASE_URL"] == "postgresql://tally:***@db:5432/tally"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("TALLY_PORT", "x", "TALLY_PORT"),
+        ("NATS_URL", "http://n1:4222", "NATS_URL: 'http://n1:4222': the scheme must be nats://"),
+        ("NATS_URL", "", "NATS_URL is not set"),
+        ("DATABASE_URL", "mysql://u@h/db", "DATABASE_URL: must start with postgresql://"),
+    ],
+)
+def test_a_bad_setting_is_exit_2_naming_the_variable_set(
+    variable: str, value: str, said: str
+) -> None:
+    refused = tally({variable: value}, "status")
+    assert refused.returncode == 2, refused.stderr
+    assert said in refused.stderr and "TALLY_NATS_URL" not in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_nats_schemes_and_database_drivers(monkeypatch: pytest.MonkeyPatch) -> None:
+    for url in ("nats://a:1", "tls://a:1", "ws://a:1", "wss://a:1", "a:4222"):
+        monkeypatch.setenv("NATS_URL", url)
+        assert load_settings().nats_servers == [url]
+    for url in ("http://a:1", "nats://a:1,https://b:2"):
+        monkeypatch.setenv("NATS_URL", url)
+        with pytest.raises(SettingsError, match=r"NATS_URL: .* the scheme must be"):
+            load_settings()
+    monkeypatch.delenv("NATS_URL")
+    for driver in ("asyncpg", "psycopg"):
+        monkeypatch.setenv("DATABASE_URL", f"postgresql+{driver}://u:p@db:5432/tally")
+        assert load_settings().database_dsn() == "postgresql://u:p@db:5432/tally"
+    monkeypatch.setenv("DATABASE_URL", "postgresql+pg9000://u@db/tally")
+    with pytest.raises(SettingsError, match="DATABASE_URL"):
+        load_settings()
+
+
+def test_unknown_tally_variables_are_warned_about() -> None:
+    assert unknown_variables({"TALLY_PORT": "1", "TALLY_FAILPOINTS": "x", "PATH": "/"}) == []
+    assert unknown_variables({"TALLY_PROT": "1"}) == [
+        "TALLY_PROT is not a Tally setting and is ignored (did you mean TALLY_PORT?)"
+    ]
+    shown = tally({"TALLY_STALL_SECONDS": "5"}, "config")
+    assert shown.returncode == 0
+    assert shown.stderr == (
+        "tally: warning: TALLY_STALL_SECONDS is not a Tally setting and is ignored "
+        "(did you mean TALLY_READY_STALL_SECONDS?)\n"
+    )

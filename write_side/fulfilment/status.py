@@ -76,10 +76,9 @@ async def read_breaker_status(js: JetStreamContext) -> dict[str, Any] | None:
     return record
 
 
-def describe_status(record: dict[str, Any] | None, now: float) -> str:
-    """One line for `tally status` from what `read_breaker_status` returned."""
-    if record is None:
-        return "payment breaker: no fulfilment process has reported yet"
+def reported_snapshot(record: dict[str, Any], now: float) -> tuple[BreakerSnapshot, float]:
+    """The breaker as it stands at `now` from what `read_breaker_status` returned (an open
+    breaker whose wait is over lets a trial through: half-open), and the report's age."""
     age = max(0.0, now - float(record.get("updated_at", now)))
     snapshot = BreakerSnapshot(
         state=record.get("state", "closed"),
@@ -89,4 +88,12 @@ def describe_status(record: dict[str, Any] | None, now: float) -> str:
     )
     if snapshot.state == "open" and snapshot.retry_after == 0:
         snapshot = replace(snapshot, state="half_open")
+    return snapshot, age
+
+
+def describe_status(record: dict[str, Any] | None, now: float) -> str:
+    """One line for `tally status` from what `read_breaker_status` returned."""
+    if record is None:
+        return "payment breaker: no fulfilment process has reported yet"
+    snapshot, age = reported_snapshot(record, now)
     return f"payment breaker: {snapshot.describe()} (reported {age:.0f} s ago)"

@@ -80,8 +80,8 @@ def test_tally_config_masks_every_url() -> None:
     assert shown.returncode == 0, shown.stderr
     for secret in (NATS_SECRET, DB_SECRET, "t0k3n-s3cret"):
         assert secret not in shown.stdout + shown.stderr
-    assert "nats_url=nats://tally:***@n1:4222,nats://***@n2:4222" in shown.stdout
-    assert "payment_url=https://shop:***@pay.example/authorize" in shown.stdout
+    assert "NATS_URL=nats://tally:***@n1:4222,nats://***@n2:4222" in shown.stdout
+    assert "TALLY_PAYMENT_URL=https://shop:***@pay.example/authorize" in shown.stdout
 
 
 def test_an_unreachable_server_is_named_without_its_password() -> None:
