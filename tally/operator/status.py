@@ -121,6 +121,11 @@ def problems(report: StatusReport, *, max_lag: int | None, stall_seconds: float)
                 f"projection {view.name} is stalled: {view.lag} events behind, {still} "
                 f"(TALLY_READY_STALL_SECONDS={stall_seconds:g})"
             )
+        elif view.position > view.stream_last_seq:
+            found.append(
+                f"projection {view.name} is ahead of its stream (position {view.position}, "
+                f"{view.stream} ends at {view.stream_last_seq}: restored streams?): replay it"
+            )
         elif max_lag is not None and view.lag > max_lag:
             found.append(f"projection {view.name} lags {view.lag} events (--max-lag {max_lag})")
         if view.audit is not None and not view.audit.complete:

@@ -63,6 +63,11 @@ def test_what_the_check_fails_on() -> None:
         "projection orders lags 5 events (--max-lag 4)"
     ]
     assert problems(report(projections=[view(5, 10, 1, 1)]), max_lag=None, stall_seconds=60) == []
+    ahead = problems(report(projections=[view(12, 10, 1, None)]), max_lag=0, stall_seconds=60)
+    assert ahead == [
+        "projection orders is ahead of its stream (position 12, ORDERS ends at 10: "
+        "restored streams?): replay it"
+    ]
     stalled = problems(report(projections=[view(5, 10, 90, 90)]), max_lag=None, stall_seconds=60)
     assert stalled == [
         "projection orders is stalled: 5 events behind, no progress for 90 s "
