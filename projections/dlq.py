@@ -113,19 +113,25 @@ def _letter(raw: RawStreamMsg) -> DeadLetter:
 
 
 async def list_dead_letters(
-    js: JetStreamContext, projection: str | None = None
+    js: JetStreamContext,
+    projection: str | None = None,
+    *,
+    after: int = 0,
+    limit: int | None = None,
 ) -> list[DeadLetter]:
+    """The dead letters in stream order, those after sequence `after`, at most `limit`."""
     letters: list[DeadLetter] = []
-    seq = 1
-    while True:
+    seq = after + 1
+    while limit is None or len(letters) < limit:
         try:
             raw = await js.get_msg(DLQ_STREAM, seq, subject=DLQ_SUBJECTS, next=True)
         except NotFoundError:
-            return letters
+            break
         letter = _letter(raw)
         if projection is None or letter.projection == projection:
             letters.append(letter)
         seq = letter.seq + 1
+    return letters
 
 
 async def dead_letter_counts(js: JetStreamContext) -> dict[str, int]:

@@ -3,7 +3,8 @@
 - operations (`/health`, `/ready`, `/metrics`, `/openapi.json`, `/docs/…`, `/problems/…`):
   open to GET and HEAD, or any valid token when `protect_ops` is on (the README's "Securing
   Tally" names each; tests/unit/test_open_paths_documented.py holds it to that);
-- operational writes (non-GET under `/projections`, `/dlq`, `/replay`): `admin`;
+- the admin API (`/admin`, every method) and operational writes (non-GET under
+  `/projections`, `/dlq`, `/replay`): `admin`;
 - commands (any other method than GET/HEAD/OPTIONS): `write`;
 - queries (every other GET): `read`.
 
@@ -23,6 +24,7 @@ from tally.http.tokens import TokenTable
 
 OPS_PATHS = ("/health", "/ready", "/metrics", "/openapi.json", "/docs", "/problems")
 ADMIN_PREFIXES = ("/projections", "/dlq", "/replay")
+ADMIN_API = "/admin"  # every method: even reading dead letters shows payloads
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_TOKEN_LENGTH = 512
 SCHEME_NAME = "bearerAuth"
@@ -61,6 +63,8 @@ def required_scope(method: str, path: str) -> str | None:
     """The scope a request needs; None for operations (open unless protected)."""
     if is_ops(path) and method in READ_METHODS:
         return None
+    if path == ADMIN_API or path.startswith(ADMIN_API + "/"):
+        return "admin"
     if method in READ_METHODS:
         return "read"
     if any(path == prefix or path.startswith(prefix + "/") for prefix in ADMIN_PREFIXES):

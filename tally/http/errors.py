@@ -14,6 +14,7 @@ from http_edge.errors import EDGE_ERRORS, ErrorMap, Handler
 from http_edge.pages import EDGE_PAGES
 from http_edge.problems import Problem
 from read_side.http.errors import QUERY_ERRORS, QUERY_PAGES
+from tally.admin.pages import ADMIN_PAGES
 from write_side.http.errors import COMMAND_ERRORS, COMMAND_PAGES
 
 log = logging.getLogger("tally.http")
@@ -23,11 +24,17 @@ GUARD_PAGES: Mapping[str, str] = {
     "unauthorized": "No API token was sent, or an unknown one: send "
     "`Authorization: Bearer <token>`.",
     "forbidden": "The token is valid but lacks the scope this route needs (`read` for "
-    "queries, `write` for commands, `admin` for operational writes).",
+    "queries, `write` for commands, `admin` for operational writes and `/admin`).",
     "rate-limited": "This client sent more commands per second than it may; ask again "
     "after `Retry-After` seconds.",
 }
-API_PAGES: Mapping[str, str] = {**EDGE_PAGES, **COMMAND_PAGES, **QUERY_PAGES, **GUARD_PAGES}
+API_PAGES: Mapping[str, str] = {
+    **EDGE_PAGES,
+    **COMMAND_PAGES,
+    **QUERY_PAGES,
+    **GUARD_PAGES,
+    **ADMIN_PAGES,
+}
 
 
 async def _client_gone(request: Request, error: Exception) -> Response:

@@ -52,8 +52,15 @@ def first_line(error: str, width: int = 100) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
-async def list_letters(js: JetStreamContext, projection: str | None = None) -> list[DeadLetter]:
-    return await list_dead_letters(js, projection)
+async def list_letters(
+    js: JetStreamContext,
+    projection: str | None = None,
+    *,
+    after: int = 0,
+    limit: int | None = None,
+) -> list[DeadLetter]:
+    """In stream order; a page: those after sequence `after`, at most `limit`."""
+    return await list_dead_letters(js, projection, after=after, limit=limit)
 
 
 async def show_letter(js: JetStreamContext, seq: int) -> DeadLetter | None:

@@ -5,6 +5,8 @@ import asyncio
 from starlette.applications import Starlette
 
 from read_side.http.openapi import openapi_paths as query_openapi
+from tally.admin.dead_letter_routes import DeadLetterRoutes
+from tally.admin.openapi import openapi_paths as admin_openapi
 from tally.bootstrap import Parts, bootstrap
 from tally.checks import nats_check
 from tally.http.app import create_api_app
@@ -22,11 +24,12 @@ async def api_app(parts: Parts) -> Starlette:
     await require_no_drift((await parts.nats()).jetstream(), "api", settings)  # or stop
     commands = await parts.command_routes()
     queries = await parts.query_side()
+    dead_letters = DeadLetterRoutes(parts.nats, settings.database_dsn())
     return create_api_app(
-        routes=[*commands.routes(), *queries.routes],
+        routes=[*commands.routes(), *queries.routes, *dead_letters.routes()],
         checks={"nats": nats_check(await parts.nats()), **queries.checks, **parts.checks},
         metrics=parts.metrics,
-        openapi=[command_openapi, query_openapi],
+        openapi=[command_openapi, query_openapi, admin_openapi],
         access_log=settings.access_log,
         auth=api_auth(settings),
         command_limit=command_limit(settings),

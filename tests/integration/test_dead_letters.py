@@ -10,15 +10,22 @@ from collections.abc import AsyncIterator
 from uuid import uuid4
 
 import asyncpg
+import httpx
 import pytest
 from nats.aio.client import Client as NATS
+from pydantic import SecretStr
 
 from projections.dlq import dead_letter, ensure_dlq_stream, list_dead_letters
 from projections.messages import StoredMessage
 from support.read_side import connect, placed, publish, ready_streams, rows
 from support.roles import TALLY, role_env
+from tally.bootstrap import bootstrap
+from tally.http.tokens import new_token
 from tally.operator import dead_letters as letters
+from tally.roles.api import api_app
 from tally.roles.database import run_alembic
+from tally.roles.migrate import migrate
+from tally.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -136,3 +143,71 @@ async def test_the_cli_answers_and_exit_codes(nc: NATS, nats_url: str, database_
     assert dropped.returncode == 0 and "dropped 1 dead letter(s)" in dropped.stdout
     empty = await asyncio.to_thread(run, "dlq", "list", "--json")
     assert json.loads(empty.stdout) == {"items": []}
+
+
+async def test_the_admin_api_answers_as_the_cli_does(
+    nc: NATS, nats_url: str, database_url: str
+) -> None:
+    fixed, subject = await _fixed_order(nc, "fixed over http")
+    broken = await _broken_order(nc)
+    admin, admin_entry = new_token(["admin"])
+    reader, reader_entry = new_token(["read", "write"])
+    settings = Settings(
+        nats_url=nats_url,
+        database_url=SecretStr(database_url),
+        nats_connect_timeout=5,
+        api_tokens=SecretStr(f"{admin_entry};{reader_entry}"),
+    )
+    async with bootstrap(settings, name="test-admin", nats=nc) as parts:
+        await migrate(parts)
+        app = await api_app(parts)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://tally"
+        ) as http:
+            as_admin = {"Authorization": f"Bearer {admin}"}
+            path = "/admin/dead-letters"
+            assert (await http.get(path)).status_code == 401
+            refused = await http.get(path, headers={"Authorization": f"Bearer {reader}"})
+            assert refused.status_code == 403  # even reading: payloads are shown
+            assert (await http.post(f"{path}/{fixed}/drop")).status_code == 401
+
+            first = await http.get(path, params={"limit": 1}, headers=as_admin)
+            assert first.status_code == 200, first.text
+            page = first.json()
+            assert [item["seq"] for item in page["items"]] == [fixed]
+            assert page["items"][0]["subject"] == subject
+            assert page["items"][0]["type"] == "OrderPlaced"
+            rest = await http.get(path, params={"cursor": page["next_cursor"]}, headers=as_admin)
+            assert [item["seq"] for item in rest.json()["items"]] == [broken]
+            assert rest.json()["next_cursor"] is None
+            assert (await http.get(path, params={"limit": 0}, headers=as_admin)).status_code == 422
+            assert (
+                await http.get(path, params={"projection": "nope"}, headers=as_admin)
+            ).status_code == 422
+
+            shown = await http.get(f"{path}/{fixed}", headers=as_admin)
+            assert shown.status_code == 200
+            assert shown.json()["headers"]["Tally-Event-Type"] == "OrderPlaced"
+            assert '"fixed over http"' in shown.json()["data"]
+            for missing in (f"{path}/{broken + 100}", f"{path}/0", f"{path}/x"):
+                gone = await http.get(missing, headers=as_admin)
+                assert gone.status_code == 404, missing
+                assert gone.headers["content-type"] == "application/problem+json"
+
+            retried = await http.post(f"{path}/{fixed}/retry", headers=as_admin)
+            assert retried.status_code == 200, retried.text
+            assert retried.json()["outcome"] == "applied"
+            still = await http.post(f"{path}/{broken}/retry", headers=as_admin)
+            assert still.status_code == 409
+            assert still.json()["type"] == "/problems/dead-letter-still-fails"
+            again = await http.post(f"{path}/{fixed}/retry", headers=as_admin)
+            assert again.status_code == 404
+            dropped = await http.post(f"{path}/{broken}/drop", headers=as_admin)
+            assert dropped.status_code == 200 and dropped.json()["outcome"] == "dropped"
+            assert (await http.post(f"{path}/{broken}/drop", headers=as_admin)).status_code == 404
+            empty = await http.get(path, headers=as_admin)
+            assert empty.json() == {"items": [], "next_cursor": None}
+            document = (await http.get("/openapi.json")).json()
+            assert {"get"} == set(document["paths"][path]) and "admin" in str(document["paths"])
+    orders = [row[1] for row in await rows(database_url, "orders", "order_id")]
+    assert orders == ["fixed over http"]
