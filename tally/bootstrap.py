@@ -67,10 +67,16 @@ log = logging.getLogger("tally.bootstrap")
 T = TypeVar("T")
 
 
+async def _no_views() -> list[dict[str, Any]]:
+    return []
+
+
 @dataclass(frozen=True)
 class QuerySide:
     routes: list[BaseRoute]
     checks: Mapping[str, Check]
+    # each view's position, lag and state (GET /projections), for the operations page
+    projection_states: Callable[[], Awaitable[list[dict[str, Any]]]] = _no_views
 
 
 class Parts:
@@ -231,7 +237,7 @@ class Parts:
                 routes.projection_states, StallTracker(settings.ready_stall_seconds)
             ),
         }
-        return QuerySide(list(routes.routes()), checks)
+        return QuerySide(list(routes.routes()), checks, routes.projection_states)
 
     async def database(self) -> asyncpg.Connection:
         """One connection as the database's owner (DATABASE_URL), for the operator's

@@ -22,7 +22,16 @@ from http_edge.openapi import problem_answer
 from http_edge.problems import Problem
 from tally.http.tokens import TokenTable
 
-OPS_PATHS = ("/health", "/ready", "/metrics", "/openapi.json", "/docs", "/problems")
+OPS_PATHS = (
+    "/health",
+    "/ready",
+    "/metrics",
+    "/openapi.json",
+    "/docs",
+    "/problems",
+    "/ops/static",  # the operations page's script and style: no data
+)
+OPS_PAGE = "/ops"  # the page itself holds no data; /ops/events (the data) needs `read`
 ADMIN_PREFIXES = ("/projections", "/dlq", "/replay")
 ADMIN_API = "/admin"  # every method: even reading dead letters shows payloads
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -56,7 +65,7 @@ class ApiAuth:
 
 
 def is_ops(path: str) -> bool:
-    return any(path == ops or path.startswith(ops + "/") for ops in OPS_PATHS)
+    return path == OPS_PAGE or any(path == ops or path.startswith(ops + "/") for ops in OPS_PATHS)
 
 
 def required_scope(method: str, path: str) -> str | None:

@@ -11,22 +11,32 @@ from tally.bootstrap import Parts, bootstrap
 from tally.checks import nats_check
 from tally.http.app import create_api_app
 from tally.nats_drift import require_no_drift
+from tally.ops.feed import OpsFeed
+from tally.ops.routes import ops_page_routes
 from tally.roles.lifecycle import serve_http
 from tally.roles.security import api_auth, command_limit
 from tally.settings import Settings
 from write_side.http.openapi import openapi_paths as command_openapi
 
 
-async def api_app(parts: Parts) -> Starlette:
+async def api_app(parts: Parts, stop: asyncio.Event | None = None) -> Starlette:
     """The API app over the process's parts; /ready also runs the checks other roles of
-    the process added (`tally up`: the payment breaker)."""
+    the process added (`tally up`: the payment breaker). `stop` ends the operations
+    page's event streams (else the server waits for them as it stops)."""
     settings = parts.settings
     await require_no_drift((await parts.nats()).jetstream(), "api", settings)  # or stop
     commands = await parts.command_routes()
     queries = await parts.query_side()
     dead_letters = DeadLetterRoutes(parts.nats, settings.database_dsn())
+    feed = OpsFeed(parts.nats, queries.projection_states, parts.metrics)
+    parts.on_close(feed.close)
     return create_api_app(
-        routes=[*commands.routes(), *queries.routes, *dead_letters.routes()],
+        routes=[
+            *commands.routes(),
+            *queries.routes,
+            *dead_letters.routes(),
+            *ops_page_routes(feed, stop),
+        ],
         checks={"nats": nats_check(await parts.nats()), **queries.checks, **parts.checks},
         metrics=parts.metrics,
         openapi=[command_openapi, query_openapi, admin_openapi],
@@ -37,7 +47,7 @@ async def api_app(parts: Parts) -> Starlette:
 
 
 async def serve_api(parts: Parts, stop: asyncio.Event) -> None:
-    app = await api_app(parts)
+    app = await api_app(parts, stop)
     tracing = parts.tracing()
     await serve_http(app if tracing is None else tracing.asgi(app), parts.settings, stop)
 
