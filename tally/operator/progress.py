@@ -20,7 +20,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from projections.base import Projection
-from projections.partitions import ViewPartition, filter_subject
+from projections.partitions import ViewPartition, filter_subject, parse_checkpoint_key
 
 CHECKPOINTS = """SELECT name, position, state,
     EXTRACT(EPOCH FROM clock_timestamp() - updated_at)::float8 AS idle_seconds,
@@ -68,7 +68,7 @@ class ViewProgress:
 
     def as_json(self, stall_seconds: float) -> dict[str, Any]:
         return {
-            "name": self.name,
+            "name": parse_checkpoint_key(self.name)[0],  # the view, as GET /projections
             "partition": self.partition,
             "stream": self.stream,
             "position": self.position,

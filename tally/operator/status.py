@@ -128,12 +128,6 @@ def problems(report: StatusReport, *, max_lag: int | None, stall_seconds: float)
             )
         elif max_lag is not None and view.lag > max_lag:
             found.append(f"projection {view.name} lags {view.lag} events (--max-lag {max_lag})")
-        if view.audit is not None and not view.audit.complete:
-            found.append(
-                f"projection {view.name}: its audit counters (applied {view.audit.applied},"
-                f" dead {view.audit.dead}, ignored {view.audit.ignored}) do not add up to"
-                f" its position {view.position}"
-            )
     for projection, count in report.dead_letters.items():
         found.append(f"{count} dead letter(s) of projection {projection} (tally dlq list)")
     if report.breaker_state() == "open":

@@ -5,9 +5,14 @@ from pathlib import Path
 
 import pytest
 
+from events.partitions import Layout, partition_of
+from projections.dlq import DeadLetter
+from projections.messages import StoredMessage
 from tally.env_file import env_line, parse_env, write_private
-from tally.operator.progress import StallTracker, ViewProgress
+from tally.operator.dead_letters import owner_of
+from tally.operator.progress import Audit, StallTracker, ViewProgress
 from tally.operator.status import StatusReport, problems
+from tally.status_output import audited
 from tally.stop_signals import command_of
 from tally.up_env import kept_port, read_up_env, write_up_env
 
@@ -112,3 +117,22 @@ def test_the_command_of_a_command_line() -> None:
     assert command_of(["tally", "project", "orders"]) == "project"
     assert command_of(["tally", "--version"]) is None
     assert command_of(["tally", "dlq", "list"]) == "dlq"
+
+
+def test_the_audit_counters_in_status() -> None:
+    complete = Audit(applied=7, dead=2, ignored=1, complete=True)
+    assert audited(complete) == "7 / 2 / 1 ok"
+    assert audited(None) == "-"  # never ran
+    broken = ViewProgress("orders/1", "ORDERS", 10, 10, "live", 1, 1, None, Audit(7, 2, 0, False))
+    assert broken.as_json(60)["name"] == "orders"  # the view, as GET /projections
+    assert broken.as_json(60)["partition"] == 1
+    assert broken.as_json(60)["audit"] == {"applied": 7, "dead": 2, "ignored": 0, "complete": False}
+
+
+def test_a_retried_dead_letter_belongs_to_its_partition() -> None:
+    order = "3f2c8a9e-1b7d-4c51-9d1e-2a6f0e4b8c11"
+    original = StoredMessage("ORDERS", 12, f"orders.{order}", b"{}", {})
+    letter = DeadLetter(seq=1, projection="orders", error="x", attempts=5, original=original)
+    assert owner_of(letter, Layout()).name == "orders"  # a whole view: its one row
+    owner = owner_of(letter, Layout({"ORDERS": 4}))
+    assert owner.name == f"orders/{partition_of(order, 4)}"
