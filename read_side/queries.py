@@ -38,7 +38,11 @@ STOCK_JSON = """json_build_object(
 _ORDER = f"SELECT {ORDER_JSON} AS body FROM orders o WHERE o.order_id = $1"
 _STOCK = f"SELECT {STOCK_JSON} AS body FROM stock_items s WHERE s.sku = $1"
 CHECKPOINT = "SELECT position FROM projection_checkpoints WHERE name = $1"
-CHECKPOINTS = "SELECT name, stream, position, state FROM projection_checkpoints"
+# with the completeness audit: applied + dead + ignored add up to the position (since the
+# counters began, `counted_from`); `complete` false: an event was skipped
+CHECKPOINTS = """SELECT name, stream, position, state, applied, dead, ignored,
+    applied + dead + ignored = position - counted_from AS complete
+FROM projection_checkpoints"""
 
 
 def checked(sql: str, slot: int, order: str = "") -> str:

@@ -196,6 +196,11 @@ class QueryRoutes:
             for checkpoint, partition in self._waiting.rows(name):
                 row = known.get(checkpoint)
                 position, state = (row["position"], row["state"]) if row else (0, "live")
+                audit = (
+                    {key: row[key] for key in ("applied", "dead", "ignored", "complete")}
+                    if row
+                    else {"applied": 0, "dead": 0, "ignored": 0, "complete": True}
+                )
                 top = last
                 if partition is not None:
                     subjects = f"{SUBJECT_PREFIX[stream]}.{partition}.*"
@@ -212,6 +217,7 @@ class QueryRoutes:
                         "stream_last_seq": top,
                         "lag": lag,
                         "state": state,
+                        **audit,
                     }
                 )
         return items

@@ -72,6 +72,12 @@ class ProjectionState(BaseModel):
     stream_last_seq: int
     lag: int
     state: str
+    # the completeness audit: applied + dead + ignored (another partition's events) add
+    # up to the position (since the counters began); `complete` false: an event was skipped
+    applied: int = 0
+    dead: int = 0
+    ignored: int = 0
+    complete: bool = True
 
 
 class ProjectionList(BaseModel):

@@ -100,6 +100,10 @@ async def test_views_and_pagination_visit_every_row_once(nc: NATS, nats_url: str
             ("orders", orders_last, 0),
             ("stock", stock_last, 0),
         }
+        audits = {
+            p["name"]: (p["applied"], p["dead"], p["ignored"], p["complete"]) for p in projections
+        }
+        assert audits == {"orders": (orders_last, 0, 0, True), "stock": (stock_last, 0, 0, True)}
 
 
 async def test_read_your_writes(nc: NATS, nats_url: str, db: str) -> None:
