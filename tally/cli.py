@@ -14,6 +14,7 @@ import typer
 from projections.registry import PROJECTIONS
 from tally.cli_common import (
     EXIT_CODES,
+    EXIT_DIFFERENCE,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -256,6 +257,40 @@ def replay(
             raise typer.Exit(3)
 
     run(_stoppable(settings, role))
+
+
+@app.command()
+def audit(
+    name: Annotated[
+        str,
+        typer.Argument(
+            help=f"the projection to audit: {NAMES}",
+            metavar="NAME",
+            autocompletion=_projection_names,
+        ),
+    ],
+    data_dir: DataDirOption = None,
+    timeout: TimeoutOption = FAST_TIMEOUT,
+) -> None:
+    """Re-count a view's events from JetStream and compare them with its audit counters
+    (applied + dead + ignored per checkpoint row) and with the view's rows: exit 0 when
+    all agree, 3 when not."""
+    from projections.audit import AuditInexact
+    from tally.roles.audit import run_audit
+
+    if name not in PROJECTIONS:
+        fail(f"no projection {name!r} (known: {NAMES})", EXIT_USAGE)
+    settings = load(need_database=True, data_dir=data_dir)
+
+    async def main() -> None:
+        try:
+            rows, view = await run_audit(settings, name, console(), timeout)
+        except AuditInexact as error:
+            fail(f"{error}; try again")
+        if not view.ok or not all(row.ok for row in rows):
+            raise typer.Exit(EXIT_DIFFERENCE)
+
+    run(main())
 
 
 @app.command()
