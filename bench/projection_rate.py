@@ -70,7 +70,15 @@ async def catch_up(nc: NATS, dsn: str, name: str, count: int, batch: int) -> flo
 async def replay(nc: NATS, dsn: str, name: str, batch: int) -> float:
     started = time.perf_counter()
     result = await Replay(get_projection(name), nc, dsn, batch_size=batch).run()
-    return result.events / (time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    if result.comparison is not None:
+        print(
+            f"replay {name}: {result.events:,} events in {elapsed:.1f} s, compared with the"
+            f" live view in {result.compare_seconds:.2f} s ({result.compare_seconds / elapsed:.0%})"
+            f"{'' if result.comparison.identical else ', DIFFERENT'}",
+            flush=True,
+        )
+    return result.events / elapsed
 
 
 async def cli_replay(nats_url: str, dsn: str, name: str) -> float:
@@ -141,6 +149,7 @@ async def main(count: int, runs: int, batch: int, out: Path | None) -> None:
             ("stock", f"stock projection catch-up (batch {batch})", "events/s"),
             ("replay_orders", "tally replay orders (process), API asked", "events/s"),
             ("replay_stock", "replay stock (batch 5000)", "events/s"),
+            ("replay_orders_in", "replay orders (batch 5000), compared first", "events/s"),
         ]
     }
     with scratch_dir() as home:
@@ -169,6 +178,8 @@ async def main(count: int, runs: int, batch: int, out: Path | None) -> None:
                 figures["replay_orders"].runs.append(rate)
                 print(serving)
                 figures["replay_stock"].runs.append(await replay(nc, dsn, "stock", 5000))
+                orders = await replay(nc, dsn, "orders", 5000)
+                figures["replay_orders_in"].runs.append(orders)
             await nc.close()
         finally:
             postgres.stop()
@@ -183,6 +194,7 @@ async def main(count: int, runs: int, batch: int, out: Path | None) -> None:
             (figures["stock"], pull),
             (figures["replay_orders"], pull),
             (figures["replay_stock"], pull),
+            (figures["replay_orders_in"], pull),
         ],
         out,
     )
