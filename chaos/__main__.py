@@ -26,12 +26,13 @@ def parse(argv: list[str]) -> RunConfig:
     parser.add_argument(
         "--partitions",
         type=int,
-        default=None,
-        help="partitioned projectors (needs `tally project --partitions`, issue 14)",
+        default=DeploymentShape.partitions,
+        help="ORDERS and STOCK split this many ways, every projector taking them all "
+        "(the per-partition locks share them out); 0: not partitioned",
     )
     parser.add_argument("--keep", type=Path, default=None, help="keep history and logs here")
     args = parser.parse_args(argv)
-    shape = DeploymentShape(args.apis, args.fulfils, args.standbys, args.partitions)
+    shape = DeploymentShape(args.apis, args.fulfils, args.standbys, args.partitions or None)
     seed = args.seed if args.seed is not None else random.randrange(1, 1_000_000)
     return RunConfig(
         seed, args.minutes, shape, rate=args.rate, clients=args.clients, keep=args.keep

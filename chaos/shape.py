@@ -1,10 +1,11 @@
 """The shape of the deployment under test: how many processes of each role, and whether
 the projectors are partitioned.
 
-Partitioned projectors (`tally project NAME --partitions N --take P,...`) are a parameter:
-with `partitions` set, `tally migrate` splits ORDERS and STOCK (`TALLY_PARTITIONS`), every
-view's projector processes each take all partitions, and the per-partition locks decide
-which process is active for which partition (the others stand by for it).
+Partitioned projectors (`tally project NAME --partitions N --take P,...`) are the default
+(2 partitions): `tally migrate` splits ORDERS and STOCK (`TALLY_PARTITIONS`), every view's
+projector processes each take all partitions, and the per-partition locks decide which
+process is active for which partition (the others stand by for it). `partitions=None`
+deploys unpartitioned streams and projectors.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ class DeploymentShape:
     apis: int = 2
     fulfils: int = 2
     standbys: int = 2  # `tally project` processes per view (one active, the rest wait)
-    partitions: int | None = None
+    partitions: int | None = 2
 
     def projector_args(self) -> dict[str, list[str]]:
         """process name -> `tally` arguments, for every projector process."""
