@@ -21,9 +21,10 @@ from events.codec import DecodeError, RecordedEvent, decode, encode
 from events.envelope import MSG_ID
 from events.partitions import Layout
 from events.subjects import split_subject
-from write_side.atomic_batch import publish_batch
+from write_side.atomic_batch import append_batch, append_one
 from write_side.direct_get import DirectGetError, DirectReader, StoredMessage
 from write_side.errors import ConcurrencyConflict, StoreUnavailable
+from write_side.jetstream_wire import JetStreamWire, header_block
 from write_side.ports import AppendResult, LastMessage, LoadedEvents, PendingEvent, check_batch
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class JetStreamEventStore:
         self._js = nc.jetstream(timeout=timeout)
         self._timeout = timeout
         self._reader = DirectReader(nc)
+        self._wire = JetStreamWire(nc)
         self._replicas: dict[str, tuple[bool, float]] = {}  # stream -> (replicated, until)
         self._lookups: dict[str, asyncio.Future[bool]] = {}  # stream -> the lookup in flight
 
@@ -179,7 +181,9 @@ class JetStreamEventStore:
     ) -> AppendResult:
         """Appends `events` to `subject` only if its last sequence is still `expected_seq`.
 
-        Several events go as one atomic batch: all are stored or none.
+        Several events go as one atomic batch: all are stored or none. The frames go out
+        through the lean wire (`jetstream_wire.py`): many appends in flight on the one
+        connection, flushed together, answered on one reply inbox.
         """
         check_batch(events)
         self._check_connected()
@@ -187,15 +191,17 @@ class JetStreamEventStore:
         encoded = [encode(item.event, item.envelope) for item in events]
         expect = {EXPECTED_LAST_SUBJECT_SEQUENCE: str(expected_seq)}
         try:
+            if not self._wire.started:
+                await self._wire.start()
             if len(encoded) == 1:
                 payload, headers = encoded[0]
-                ack = await self._js.publish(subject, payload, headers={**headers, **expect})
-                return AppendResult(stream, ack.seq, ack.seq, duplicate=bool(ack.duplicate))
-            answer = await publish_batch(
-                self._nc, subject, encoded, first_headers=expect, timeout=self._timeout
+                block = header_block({**headers, **expect})
+                ack = await append_one(self._wire, subject, payload, block, timeout=self._timeout)
+                return AppendResult(stream, ack.seq, ack.seq, duplicate=ack.duplicate)
+            ack = await append_batch(
+                self._wire, subject, encoded, first_headers=expect, timeout=self._timeout
             )
-            last = int(answer["seq"])
-            return AppendResult(stream, last - len(encoded) + 1, last)
+            return AppendResult(stream, ack.seq - len(encoded) + 1, ack.seq)
         except APIError as error:
             if error.err_code in CONFLICT_CODES or error.err_code == DUPLICATE_IN_BATCH:
                 return await self._resolve(stream, subject, events, expected_seq, error)

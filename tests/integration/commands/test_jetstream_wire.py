@@ -1,0 +1,97 @@
+"""The lean JetStream wire against a real nats-server: nats-py internals it hooks (the
+message handler, the outgoing buffer, the flusher) still behave as it expects."""
+
+import asyncio
+
+import pytest
+from nats.aio.client import Client as NATS
+from nats.js.errors import APIError, NoStreamResponseError
+
+from events.envelope import MSG_ID
+from write_side.atomic_batch import append_batch, append_one
+from write_side.jetstream_wire import JetStreamWire, header_block
+
+pytestmark = pytest.mark.integration
+EXPECT = "Nats-Expected-Last-Subject-Sequence"
+
+
+async def test_many_appends_in_flight_each_get_their_own_ack(nc: NATS) -> None:
+    wire = JetStreamWire(nc)
+    await wire.start()
+    acks = await asyncio.gather(
+        *(
+            append_one(wire, f"stock.W{i}", b"{}", header_block({EXPECT: "0"}), timeout=2)
+            for i in range(500)
+        )
+    )
+    assert [ack.stream for ack in acks] == ["STOCK"] * 500
+    assert sorted(ack.seq for ack in acks) == list(range(1, 501))
+    for i, ack in enumerate(acks):  # the ack of each request is its own message's
+        stored = await nc.jetstream().get_last_msg("STOCK", f"stock.W{i}")
+        assert stored.seq == ack.seq
+
+
+async def test_refusals_duplicates_and_no_stream(nc: NATS) -> None:
+    wire = JetStreamWire(nc)
+    await wire.start()
+    block = header_block({MSG_ID: "id-1", EXPECT: "0"})
+    first = await append_one(wire, "stock.X", b"{}", block, timeout=2)
+    again = await append_one(wire, "stock.X", b"{}", header_block({MSG_ID: "id-1"}), timeout=2)
+    assert (again.seq, again.duplicate, first.duplicate) == (first.seq, True, False)
+    with pytest.raises(APIError) as refused:
+        await append_one(wire, "stock.X", b"{}", header_block({EXPECT: "0"}), timeout=2)
+    assert refused.value.err_code == 10071
+    with pytest.raises(NoStreamResponseError):
+        await append_one(wire, "nowhere.x", b"{}", header_block({}), timeout=2)
+
+
+async def test_no_answer_times_out_and_a_late_one_is_dropped(nc: NATS) -> None:
+    wire = JetStreamWire(nc)
+    await wire.start()
+    heard: list[bytes] = []
+
+    async def responder(msg: object) -> None:
+        await asyncio.sleep(0.3)
+        heard.append(b"late")
+        await nc.publish(msg.reply, b"{}")  # type: ignore[attr-defined]
+
+    await nc.subscribe("slow.service", cb=responder)
+    with pytest.raises(TimeoutError):
+        await wire.request("slow.service", header_block({}), b"", timeout=0.1)
+    await asyncio.sleep(0.5)
+    assert heard == [b"late"]  # answered after the wait ended: ignored, nothing raised
+
+
+async def test_other_subscriptions_keep_nats_py_messages(nc: NATS) -> None:
+    wire = JetStreamWire(nc)
+    await wire.start()
+    got: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+
+    async def plain(msg: object) -> None:
+        await got.put((msg.data.decode(), msg.headers["A"]))  # type: ignore[attr-defined]
+
+    await nc.subscribe("plain.subject", cb=plain)
+    await nc.publish("plain.subject", b"hello", headers={"A": "b"})
+    assert await asyncio.wait_for(got.get(), 2) == ("hello", "b")
+
+
+async def test_an_atomic_batch_on_the_wire(nc: NATS) -> None:
+    wire = JetStreamWire(nc)
+    await wire.start()
+    messages = [(b"{}", {MSG_ID: f"b-{i}"}) for i in range(3)]
+    ack = await append_batch(wire, "stock.B", messages, first_headers={EXPECT: "0"}, timeout=2)
+    assert ack.seq == (await nc.jetstream().stream_info("STOCK")).state.last_seq
+    with pytest.raises(APIError) as stale:
+        more = [(b"{}", {MSG_ID: f"c-{i}"}) for i in range(2)]
+        await append_batch(wire, "stock.B", more, first_headers={EXPECT: "0"}, timeout=2)
+    assert stale.value.err_code == 10071
+
+
+async def test_closed_wire_stops_taking_its_inbox(nc: NATS) -> None:
+    wire = JetStreamWire(nc)
+    await wire.start()
+    await wire.close()
+    assert not wire.started
+    await wire.start()  # and may start again
+    ack = await append_one(wire, "stock.C", b"{}", header_block({}), timeout=2)
+    assert ack.stream == "STOCK"

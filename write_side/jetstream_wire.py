@@ -1,0 +1,188 @@
+"""JetStream publishes as bytes on the wire, their answers on one shared reply inbox.
+
+nats-py's `js.publish` costs ~40 µs of CPU a message before the server sees it: a new
+reply subject and future through the generic request path, `asyncio.wait_for`, the header
+dict re-encoded key by key, one flusher wake-up (a Future and a Queue round) per message,
+and the PubAck parsed through `PubAck.from_response`. Appending is what every command
+pays, so here it is done once and plainly:
+
+- a frame (`HPUB subject reply hdr_len total_len`, header block, payload) is made as bytes
+  in one go, and joins nats-py's outgoing buffer; one flush a loop iteration wakes nats-py's
+  flusher, however many frames were queued, so many commands in flight share one write;
+- every request of the connection answers to `<inbox>.<n>` under one wildcard
+  subscription, whose messages are taken off nats-py's parser as bytes (the client's
+  `_process_msg`, wrapped once per connection: other subscriptions are untouched) and
+  resolve a future found by token; a timer bounds each wait;
+- nats-py keeps the rest: connecting, authentication, reconnecting and re-subscribing
+  (the inbox keeps its subscription id), buffering while reconnecting.
+
+The hooks are nats-py 2.16's internals (`_process_msg`, `_pending`, `_flush_queue`);
+`tests/integration/commands/test_jetstream_wire.py` runs them against a real server so that
+an upgrade that moves them fails loudly.
+"""
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+import nats.errors
+from nats.aio.client import Client as NATS
+from nats.aio.subscription import Subscription
+
+log = logging.getLogger(__name__)
+_STATUS = b"NATS/1.0 "
+_NEWLINES = str.maketrans("\r\n", "  ")
+_HOOK = "_tally_write_inbox"
+
+
+class Reply(NamedTuple):
+    """What came back: the header block as sent (None without headers) and the body."""
+
+    headers: bytes | None
+    data: bytes
+
+    @property
+    def status(self) -> str | None:
+        """`503` for `NATS/1.0 503` (no responders); None for a message with data."""
+        if self.headers is None or not self.headers.startswith(_STATUS):
+            return None
+        return self.headers[len(_STATUS) : len(_STATUS) + 3].decode()
+
+
+def header_block(headers: Mapping[str, str]) -> bytes:
+    """`NATS/1.0\\r\\nName: value\\r\\n…\\r\\n` as the server reads it, written once; line
+    breaks inside a value become spaces, as nats-py does (values here are never multi-line)."""
+    lines = "".join(f"{name}: {value.translate(_NEWLINES)}\r\n" for name, value in headers.items())
+    return f"NATS/1.0\r\n{lines}\r\n".encode()
+
+
+class JetStreamWire:
+    """Requests and publishes of one connection; `start()` before the first."""
+
+    def __init__(self, nc: NATS) -> None:
+        self._nc = nc
+        self._prefix = nc.new_inbox() + "."
+        self._raw_prefix = self._prefix.encode()
+        self._tokens = itertools.count(1)
+        self._waiting: dict[bytes, asyncio.Future[Reply]] = {}
+        self._sid: int | None = None
+        self._subscription: Subscription | None = None
+        self._starting = asyncio.Lock()
+        self._flush_scheduled = False
+
+    async def start(self) -> None:
+        async with self._starting:
+            if self._sid is not None:
+                return
+
+            async def never(msg: Any) -> None:  # pragma: no cover - the hook takes them all
+                pass
+
+            subscription = await self._nc.subscribe(self._prefix + "*", cb=never)
+            self._subscription, self._sid = subscription, subscription._id
+            _routes(self._nc)[self._sid] = self._on_reply
+
+    @property
+    def started(self) -> bool:
+        return self._sid is not None
+
+    async def close(self) -> None:
+        """Unsubscribes the inbox (requests still waiting time out)."""
+        if self._subscription is not None and self._sid is not None:
+            _routes(self._nc).pop(self._sid, None)
+            subscription, self._subscription, self._sid = self._subscription, None, None
+            if not self._nc.is_closed:
+                await subscription.unsubscribe()
+
+    async def request(
+        self, subject: str, headers: bytes, payload: bytes, *, timeout: float
+    ) -> Reply:
+        """Sends one message with a reply subject; its answer, or TimeoutError."""
+        token = str(next(self._tokens)).encode()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Reply] = loop.create_future()
+        self._waiting[token] = future
+        self._send(subject.encode(), self._raw_prefix + token, headers, payload)
+        timer = loop.call_later(timeout, _expire, future)
+        try:
+            return await future
+        finally:
+            timer.cancel()
+            self._waiting.pop(token, None)
+
+    def publish(self, subject: str, headers: bytes, payload: bytes) -> None:
+        """Sends one message without a reply (an atomic batch's middle messages)."""
+        self._send(subject.encode(), b"", headers, payload)
+
+    def _send(self, subject: bytes, reply: bytes, headers: bytes, payload: bytes) -> None:
+        nc = self._nc
+        if nc.is_closed:
+            raise nats.errors.ConnectionClosedError
+        size = len(headers)
+        frame = b"HPUB %s %s %d %d\r\n%s%s\r\n" % (
+            subject,
+            reply,
+            size,
+            size + len(payload),
+            headers,
+            payload,
+        )
+        if nc._max_pending_size > 0 and nc._pending_data_size + len(frame) > nc._max_pending_size:
+            raise nats.errors.OutboundBufferLimitError
+        nc._pending.append(frame)
+        nc._pending_data_size += len(frame)
+        nc.stats["out_msgs"] += 1
+        nc.stats["out_bytes"] += len(payload)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """One wake-up of nats-py's flusher for everything queued in this loop iteration
+        (while disconnected, nats-py keeps the buffer and sends it after reconnecting)."""
+        self._flush_scheduled = False
+        queue = self._nc._flush_queue
+        if self._nc.is_connected and queue is not None and queue.empty():
+            queue.put_nowait(asyncio.get_running_loop().create_future())
+
+    def _on_reply(self, subject: bytes, headers: bytes | None, data: bytes) -> None:
+        future = self._waiting.pop(subject[len(self._raw_prefix) :], None)
+        if future is not None and not future.done():
+            future.set_result(Reply(headers, data))
+
+
+def _expire(future: asyncio.Future[Reply]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
+
+
+Route = Callable[[bytes, bytes | None, bytes], None]
+"""(subject, header block or None, body) of one message of a raw subscription."""
+
+
+def _routes(nc: NATS) -> dict[int, Route]:
+    """The connection's table of raw routes by subscription id, installed once: the
+    client's message handler is wrapped, messages of other subscriptions pass through."""
+    table: dict[int, Route] | None = getattr(nc, _HOOK, None)
+    if table is not None:
+        return table
+    routes: dict[int, Route] = {}
+    original = nc._process_msg
+
+    async def process_msg(
+        sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes | None
+    ) -> None:  # nats-py annotates `headers` as bytes and passes None when there are none
+        route = routes.get(sid)
+        if route is None:
+            await original(sid, subject, reply, data, headers)  # type: ignore[arg-type]
+            return
+        try:
+            route(subject, headers, data)
+        except Exception:  # never into nats-py's read loop, which would reconnect
+            log.exception("a JetStream reply could not be handled")
+
+    nc._process_msg = process_msg  # type: ignore[method-assign]
+    setattr(nc, _HOOK, routes)
+    return routes
