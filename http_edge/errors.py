@@ -2,22 +2,19 @@
 its MRO (as Starlette looks up its exception handlers).
 
 Each side contributes the entries for its own error hierarchy; the app joins the tables
-and registers them once as Starlette exception handlers, so routes just raise. Code that
-must hold an answer before Starlette sees it (an `Idempotency-Key` keeps the first answer,
+and answers every error a route raises from them, so routes just raise. Code that
+must hold an answer before the app answers it (an `Idempotency-Key` keeps the first answer,
 errors included) asks the same table.
 """
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import Response
 
 from http_edge.problems import Problem
 
 ToProblem = Callable[[Any], Problem]
-Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 
 class ErrorMap:
@@ -36,17 +33,6 @@ class ErrorMap:
             if to_problem is not None:
                 return to_problem(error)
         return None
-
-    def handlers(self) -> dict[Any, Handler]:
-        """Starlette `exception_handlers`: one per mapped type, all answering from this table."""
-
-        async def answer(request: Request, error: Exception) -> Response:
-            problem = self.problem(error)
-            if problem is None:  # Starlette found a handler by MRO, so we do too
-                raise error
-            return problem.response()
-
-        return {kind: answer for kind in self._entries}
 
 
 HTTP_CODES = {400: "bad-request", 404: "not-found", 405: "method-not-allowed"}

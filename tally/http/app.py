@@ -1,20 +1,21 @@
-"""Joins the sides' routes into the one API app, with the shared middleware, the one
-table of error answers (`errors.py`) and the pages that problem types point to."""
+"""Joins the sides' routes into the one API app: a router with every route (commands,
+queries, operations, OpenAPI, the pages that problem types point to), behind the one
+ASGI layer (`edge.py`) that applies the correlation id, tokens, rate limit, error table,
+metrics and access log."""
 
 from collections.abc import Mapping, Sequence
 
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Router
+from starlette.types import ASGIApp
 
 from http_edge.pages import problem_pages_route
-from tally.http.auth import ApiAuth, RequireTokens
-from tally.http.correlation import CorrelationIdMiddleware
-from tally.http.errors import API_PAGES, exception_handlers
-from tally.http.observe import ObserveRequests, metrics_route
+from tally.http.auth import ApiAuth
+from tally.http.edge import Edge
+from tally.http.errors import API_PAGES
+from tally.http.observe import metrics_route
 from tally.http.openapi import PathsProvider, openapi_routes
 from tally.http.ops import Check, ops_routes
-from tally.http.ratelimit import LimitCommands, RateLimiter
+from tally.http.ratelimit import RateLimiter
 from tally.metric_probes import readiness_probe
 from tally.metrics import Metrics
 
@@ -26,18 +27,13 @@ def create_api_app(
     metrics: Metrics | None = None,
     openapi: Sequence[PathsProvider] = (),
     access_log: bool = False,
-    debug: bool = False,
     auth: ApiAuth | None = None,
     command_limit: RateLimiter | None = None,
-) -> Starlette:
+) -> ASGIApp:
     """`auth` None: the API is open; `command_limit` None: commands are not rate limited."""
     metrics = metrics or Metrics()
     metrics.add_probe(readiness_probe(checks, metrics))
-    guards = [Middleware(RequireTokens, auth=auth)] if auth else []
-    if command_limit is not None:
-        guards.append(Middleware(LimitCommands, limiter=command_limit))
-    return Starlette(
-        debug=debug,
+    router = Router(
         routes=[
             *routes,
             *ops_routes(checks),
@@ -46,11 +42,12 @@ def create_api_app(
             *openapi_routes(
                 openapi, secure=auth.secure_openapi if auth else None, problem_codes=list(API_PAGES)
             ),
-        ],
-        middleware=[
-            Middleware(CorrelationIdMiddleware),
-            Middleware(ObserveRequests, metrics=metrics, log_requests=access_log),
-            *guards,
-        ],
-        exception_handlers=exception_handlers(),
+        ]
+    )
+    return Edge(
+        router,
+        metrics=metrics,
+        access_log=access_log,
+        auth=auth,
+        command_limit=command_limit,
     )

@@ -1,4 +1,4 @@
-"""Bearer tokens with scopes, decided by route class before any route runs.
+"""Bearer tokens with scopes, decided by route class before any route runs (`edge.py`).
 
 - operations (`/health`, `/ready`, `/metrics`, `/openapi.json`, `/docs/…`, `/problems/…`):
   open to GET and HEAD, or any valid token when `protect_ops` is on (the README's "Securing
@@ -16,7 +16,7 @@ unauthenticated client which routes exist. The token itself is never logged or e
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from http_edge.openapi import problem_answer
 from http_edge.problems import Problem
@@ -92,41 +92,26 @@ def bearer_token(scope: Scope) -> str | None:
     return token
 
 
-class RequireTokens:
-    def __init__(self, app: ASGIApp, *, auth: ApiAuth) -> None:
-        self.app = app
-        self.auth = auth
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        method, path = scope["method"], scope["path"]
-        needed = required_scope(method, path)
-        token = bearer_token(scope)
-        if needed is None and not self.auth.protect_ops:
-            await self.app(scope, receive, send)
-            return
-        scopes = self.auth.tokens.scopes(token) if token is not None else None
-        if token is None or scopes is None:
-            given = token is not None
-            challenge = 'Bearer realm="tally"' + (', error="invalid_token"' if given else "")
-            detail = "the token is not known" if given else "send `Authorization: Bearer <token>`"
-            refusal = Problem(401, "unauthorized", "Unauthorized", detail)
-            await _refuse(refusal, challenge, scope, receive, send)
-            return
-        if needed is not None and needed not in scopes:
-            challenge = f'Bearer realm="tally", error="insufficient_scope", scope="{needed}"'
-            detail = f"this route needs a token with the `{needed}` scope"
-            refusal = Problem(403, "forbidden", "Forbidden", detail)
-            await _refuse(refusal, challenge, scope, receive, send)
-            return
-        scope.setdefault("state", {})["client_key"] = TokenTable.client_key(token)
-        await self.app(scope, receive, send)
-
-
-async def _refuse(
-    problem: Problem, challenge: str, scope: Scope, receive: Receive, send: Send
-) -> None:
-    problem.headers["WWW-Authenticate"] = challenge
-    await problem.response()(scope, receive, send)
+def refusal_for(auth: ApiAuth, scope: Scope) -> Problem | None:
+    """The 401/403 for a request without the token its route class needs, else None (and
+    the client's key kept in `scope["state"]` for the rate limit)."""
+    needed = required_scope(scope["method"], scope["path"])
+    if needed is None and not auth.protect_ops:
+        return None
+    token = bearer_token(scope)
+    scopes = auth.tokens.scopes(token) if token is not None else None
+    if token is None or scopes is None:
+        given = token is not None
+        challenge = 'Bearer realm="tally"' + (', error="invalid_token"' if given else "")
+        detail = "the token is not known" if given else "send `Authorization: Bearer <token>`"
+        return Problem(
+            401, "unauthorized", "Unauthorized", detail, headers={"WWW-Authenticate": challenge}
+        )
+    if needed is not None and needed not in scopes:
+        challenge = f'Bearer realm="tally", error="insufficient_scope", scope="{needed}"'
+        detail = f"this route needs a token with the `{needed}` scope"
+        return Problem(
+            403, "forbidden", "Forbidden", detail, headers={"WWW-Authenticate": challenge}
+        )
+    scope.setdefault("state", {})["client_key"] = TokenTable.client_key(token)
+    return None

@@ -1,16 +1,15 @@
 """Every error the API can meet, mapped to its answer in one table: the HTTP edge's own
-(problems, Starlette's routing errors), the write side's, the read side's. The app
-registers it once as Starlette exception handlers, looked up by type; what is in no table
-is a 500 `internal-error`, logged with its traceback."""
+(problems, Starlette's routing errors), the write side's, the read side's. The API's one
+ASGI layer (`edge.py`) answers every error a route raises with `error_response`, looked up
+by type; what is in no table is a 500 `internal-error`, logged with its traceback."""
 
 import logging
 from collections.abc import Mapping
-from typing import Any
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from http_edge.errors import EDGE_ERRORS, ErrorMap, Handler
+from http_edge.errors import EDGE_ERRORS, ErrorMap
 from http_edge.pages import EDGE_PAGES
 from http_edge.problems import Problem
 from read_side.http.errors import QUERY_ERRORS, QUERY_PAGES
@@ -37,17 +36,17 @@ API_PAGES: Mapping[str, str] = {
 }
 
 
-async def _client_gone(request: Request, error: Exception) -> Response:
-    """The client closed the connection before its body was read (a truncated upload):
-    nobody is left to answer, and it is not a server error. 499, as nginx names it."""
-    log.info("client disconnected during %s %s", request.method, request.url.path)
-    return Response(status_code=499)
-
-
-async def _unexpected(request: Request, error: Exception) -> Response:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
+def error_response(
+    error: Exception, method: str, path: str, errors: ErrorMap = API_ERRORS
+) -> Response:
+    """The answer to `error`, raised while serving `method path`."""
+    problem = errors.problem(error)
+    if problem is not None:
+        return problem.response()
+    if isinstance(error, ClientDisconnect):
+        # The client closed the connection before its body was read (a truncated upload):
+        # nobody is left to answer, and it is not a server error. 499, as nginx names it.
+        log.info("client disconnected during %s %s", method, path)
+        return Response(status_code=499)
+    log.exception("unexpected error on %s %s", method, path, exc_info=error)
     return Problem(500, "internal-error", "Internal error", "see the server log").response()
-
-
-def exception_handlers(errors: ErrorMap = API_ERRORS) -> dict[Any, Handler]:
-    return {**errors.handlers(), ClientDisconnect: _client_gone, Exception: _unexpected}

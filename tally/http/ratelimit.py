@@ -11,7 +11,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from http_edge.problems import Problem
 
@@ -57,25 +57,16 @@ def client_key(scope: Scope) -> str:
     return f"addr:{client[0]}" if client else "addr:?"
 
 
-class LimitCommands:
-    def __init__(self, app: ASGIApp, *, limiter: RateLimiter) -> None:
-        self.app = app
-        self.limiter = limiter
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in READ_METHODS:
-            await self.app(scope, receive, send)
-            return
-        wait = self.limiter.take(client_key(scope))
-        if wait <= 0:
-            await self.app(scope, receive, send)
-            return
-        retry_after = str(max(1, math.ceil(wait)))
-        refusal = Problem(
-            429,
-            "rate-limited",
-            "Too many commands",
-            f"over {self.limiter.rate:g} commands/s for this client; retry after {retry_after} s",
-            headers={"Retry-After": retry_after},
-        )
-        await refusal.response()(scope, receive, send)
+def limit_refusal(limiter: RateLimiter, scope: Scope) -> Problem | None:
+    """The 429 for a command over its client's rate, else None (one token spent)."""
+    wait = limiter.take(client_key(scope))
+    if wait <= 0:
+        return None
+    retry_after = str(max(1, math.ceil(wait)))
+    return Problem(
+        429,
+        "rate-limited",
+        "Too many commands",
+        f"over {limiter.rate:g} commands/s for this client; retry after {retry_after} s",
+        headers={"Retry-After": retry_after},
+    )

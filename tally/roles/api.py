@@ -2,7 +2,7 @@
 
 import asyncio
 
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from read_side.http.openapi import openapi_paths as query_openapi
 from tally.admin.dead_letter_routes import DeadLetterRoutes
@@ -19,7 +19,7 @@ from tally.settings import Settings
 from write_side.http.openapi import openapi_paths as command_openapi
 
 
-async def api_app(parts: Parts, stop: asyncio.Event | None = None) -> Starlette:
+async def api_app(parts: Parts, stop: asyncio.Event | None = None) -> ASGIApp:
     """The API app over the process's parts; /ready also runs the checks other roles of
     the process added (`tally up`: the payment breaker). `stop` ends the operations
     page's event streams (else the server waits for them as it stops)."""
