@@ -37,6 +37,7 @@ from tally.database_connection import connect_database
 from tally.database_url import asyncpg_dsn
 from tally.http.errors import API_ERRORS
 from tally.http.ops import Check
+from tally.log_lines import line_writer
 from tally.metrics import Metrics
 from tally.nats_auth import nats_auth_options
 from tally.nats_connection import at_start, connect_nats
@@ -161,6 +162,7 @@ class Parts:
                 max_attempts=self.settings.command_max_attempts,
                 observer=self.metrics,
                 snapshots=await self._snapshots(),
+                log_line=line_writer(logging.getLogger(CommandService.__module__)),
             )
 
         return await self._once("command_service", build)

@@ -16,7 +16,7 @@ Format = Literal["auto", "json", "console"]
 _RECORD_KEYS = frozenset(logging.LogRecord("n", 0, "p", 0, "m", (), None).__dict__) | {"message"}
 
 
-def _fallback(value: Any) -> Any:
+def fallback(value: Any) -> Any:
     try:
         return value.__structlog__()
     except AttributeError:
@@ -41,7 +41,7 @@ class JsonLines(structlog.stdlib.ProcessorFormatter):
                 line[key] = value
         stamp = datetime.fromtimestamp(record.created, UTC).isoformat()
         line["timestamp"] = stamp.replace("+00:00", "Z")
-        return json.dumps(line, default=_fallback)
+        return json.dumps(line, default=fallback)
 
 
 def configure_logging(level: str = "info", fmt: Format = "auto") -> None:

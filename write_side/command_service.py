@@ -8,8 +8,9 @@ check catches a stale cache, so the cache can never make a decision on old state
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from tenacity import (
@@ -73,10 +74,20 @@ class _Folded:
     last_seq: int
 
 
+LogLine = Callable[[str, Mapping[str, Any]], None]
+"""Writes one info line (event, fields) of this module's logger."""
+
+
+def _log_info(event: str, fields: Mapping[str, Any]) -> None:
+    log.info(event, extra=fields)
+
+
 class CommandService:
     """`max_attempts`: how many times a command is decided and appended before a conflict
     is given up (the `command_max_attempts` setting). `snapshots`: where a subject not in
-    the cache starts from (its snapshot, if it has one), and what is told of every fold."""
+    the cache starts from (its snapshot, if it has one), and what is told of every fold.
+    `log_line`: how the one info line per appended command is written (default: this
+    module's logger; the composition root passes a batched writer of the same line)."""
 
     def __init__(
         self,
@@ -86,10 +97,12 @@ class CommandService:
         cache_size: int = CACHE_SIZE,
         observer: CommandObserver | None = None,
         snapshots: Snapshots | None = None,
+        log_line: LogLine | None = None,
     ) -> None:
         self._store = store
         self._snapshots = snapshots
         self._observer: CommandObserver = observer or NoObserver()
+        self._log_line = log_line or _log_info
         self._max_attempts = max_attempts
         self._cache: OrderedDict[str, _Folded] = OrderedDict()
         self._cache_size = cache_size
@@ -133,9 +146,9 @@ class CommandService:
             result = await self._handle(aggregate, aggregate_id, command, meta)
             outcome = "appended" if result.events else "unchanged"
             if result.events:
-                log.info(
+                self._log_line(
                     "command appended",
-                    extra={
+                    {
                         "command": type(command).__name__,
                         "subject": aggregate.subject(aggregate_id),
                         "position": str(result.position),

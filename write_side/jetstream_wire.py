@@ -7,16 +7,18 @@ and the PubAck parsed through `PubAck.from_response`. Appending is what every co
 pays, so here it is done once and plainly:
 
 - a frame (`HPUB subject reply hdr_len total_len`, header block, payload) is made as bytes
-  in one go, and joins nats-py's outgoing buffer; one flush a loop iteration wakes nats-py's
-  flusher, however many frames were queued, so many commands in flight share one write;
+  in one go; the frames queued in one loop iteration go to the socket in one write, so
+  many commands in flight share it (nats-py's flusher takes a Future and a Queue round
+  per message). Frames are sent only while connected, never buffered for after a
+  reconnect: an append that was given up on must not be stored later;
 - every request of the connection answers to `<inbox>.<n>` under one wildcard
   subscription, whose messages are taken off nats-py's parser as bytes (the client's
   `_process_msg`, wrapped once per connection: other subscriptions are untouched) and
   resolve a future found by token; a timer bounds each wait;
 - nats-py keeps the rest: connecting, authentication, reconnecting and re-subscribing
-  (the inbox keeps its subscription id), buffering while reconnecting.
+  (the inbox keeps its subscription id).
 
-The hooks are nats-py 2.16's internals (`_process_msg`, `_pending`, `_flush_queue`);
+The hooks are nats-py 2.16's internals (`_process_msg`, `_transport`);
 `tests/integration/commands/test_jetstream_wire.py` runs them against a real server so that
 an upgrade that moves them fails loudly.
 """
@@ -71,6 +73,7 @@ class JetStreamWire:
         self._subscription: Subscription | None = None
         self._starting = asyncio.Lock()
         self._flush_scheduled = False
+        self._queued: list[tuple[bytes, bytes]] = []  # (frame, reply subject)
 
     async def start(self) -> None:
         async with self._starting:
@@ -81,8 +84,11 @@ class JetStreamWire:
                 pass
 
             subscription = await self._nc.subscribe(self._prefix + "*", cb=never)
+            _routes(self._nc)[subscription._id] = self._on_reply
+            # frames go to the socket directly: the SUB must be on it first (written, not
+            # acknowledged: no round trip, which a stalled server would not answer)
+            await self._nc._flush_pending(force_flush=True)
             self._subscription, self._sid = subscription, subscription._id
-            _routes(self._nc)[self._sid] = self._on_reply
 
     @property
     def started(self) -> bool:
@@ -118,8 +124,10 @@ class JetStreamWire:
 
     def _send(self, subject: bytes, reply: bytes, headers: bytes, payload: bytes) -> None:
         nc = self._nc
-        if nc.is_closed:
-            raise nats.errors.ConnectionClosedError
+        if not nc.is_connected:
+            # Never buffered for after a reconnect: an append given up on (answered 503)
+            # must not be stored later behind the caller's back.
+            raise nats.errors.ConnectionReconnectingError
         size = len(headers)
         frame = b"HPUB %s %s %d %d\r\n%s%s\r\n" % (
             subject,
@@ -129,10 +137,7 @@ class JetStreamWire:
             headers,
             payload,
         )
-        if nc._max_pending_size > 0 and nc._pending_data_size + len(frame) > nc._max_pending_size:
-            raise nats.errors.OutboundBufferLimitError
-        nc._pending.append(frame)
-        nc._pending_data_size += len(frame)
+        self._queued.append((frame, reply))
         nc.stats["out_msgs"] += 1
         nc.stats["out_bytes"] += len(payload)
         if not self._flush_scheduled:
@@ -140,12 +145,19 @@ class JetStreamWire:
             asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
-        """One wake-up of nats-py's flusher for everything queued in this loop iteration
-        (while disconnected, nats-py keeps the buffer and sends it after reconnecting)."""
+        """One write for every frame queued in this loop iteration, straight to the
+        connection's transport; if the connection went down meanwhile, nothing is sent
+        and their requests fail at once (never replayed after a reconnect)."""
         self._flush_scheduled = False
-        queue = self._nc._flush_queue
-        if self._nc.is_connected and queue is not None and queue.empty():
-            queue.put_nowait(asyncio.get_running_loop().create_future())
+        queued, self._queued = self._queued, []
+        transport = self._nc._transport
+        if self._nc.is_connected and transport is not None:
+            transport.writelines([frame for frame, _ in queued])
+            return
+        for _, reply in queued:
+            future = self._waiting.pop(reply[len(self._raw_prefix) :], None)
+            if future is not None and not future.done():
+                future.set_exception(nats.errors.ConnectionReconnectingError())
 
     def _on_reply(self, subject: bytes, headers: bytes | None, data: bytes) -> None:
         future = self._waiting.pop(subject[len(self._raw_prefix) :], None)

@@ -4,7 +4,7 @@ import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from http_edge.problems import Problem, validation_problem
 
@@ -25,12 +25,17 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
             raise too_large()
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:  # the ASGI messages themselves: no stream generator a request
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise too_large()
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def parse_json(raw: bytes, *, empty_is: Any = None) -> Any:

@@ -80,7 +80,7 @@ class IdempotentCommands:
     async def run(
         self, request: Request, key: str, raw: bytes, handler: Callable[[], Awaitable[Response]]
     ) -> Response:
-        kv_key = self._store.kv_key(f"{request.method} {request.url.path}", key)
+        kv_key = self._store.kv_key(f"{request.method} {request.scope['path']}", key)
         body_print = fingerprint(raw)
         stored = await self._store.begin(kv_key, body_print)
         if stored is not None:

@@ -9,8 +9,9 @@ from uuid import uuid4
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from events.orders import OrderLine
 from http_edge.correlation import request_correlation_id
@@ -37,12 +38,16 @@ Action = Callable[[Request, Any, Metadata], Awaitable[Response]]
 
 
 def _answer(model: BaseModel, headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse(model.model_dump(mode="json"), status_code=202, headers=headers)
+    """202 with the answer serialized once, straight to JSON bytes."""
+    body = model.__pydantic_serializer__.to_json(model)
+    return Response(body, status_code=202, media_type="application/json", headers=headers)
 
 
 class CommandEndpoint:
-    """One command route: read and check the request, then run its action under the
-    deadline, through the Idempotency-Key store when the request has a key."""
+    """One command route, as a plain ASGI app (no per-request wrapping by Starlette's
+    `request_response`: what it raises is answered by the app's error table): read and
+    check the request, then run its action under the deadline, through the
+    Idempotency-Key store when the request has a key."""
 
     def __init__(
         self,
@@ -56,7 +61,8 @@ class CommandEndpoint:
         self._idempotency = idempotency
         self._deadline = deadline
 
-    async def endpoint(self, request: Request) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
         raw = await read_body(request)
         key = request_key(request)
         if key is not None:  # the client's own key (its token's, when tokens are on)
@@ -67,8 +73,10 @@ class CommandEndpoint:
             return await self._run(request, raw, meta)
 
         if key is None:
-            return await run()
-        return await self._idempotency.run(request, key, raw, run)
+            answer = await run()
+        else:
+            answer = await self._idempotency.run(request, key, raw, run)
+        await answer(scope, receive, send)
 
     async def _run(self, request: Request, raw: bytes, meta: Metadata) -> Response:
         empty_is: dict[str, object] | None = None
@@ -109,7 +117,7 @@ class CommandRoutes:
         return [
             Route(
                 route.path,
-                CommandEndpoint(route, action, self._idempotency, self._deadline).endpoint,
+                CommandEndpoint(route, action, self._idempotency, self._deadline),
                 methods=["POST"],
             )
             for route, action in actions.items()
