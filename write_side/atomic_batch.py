@@ -8,6 +8,7 @@ every message is stored or none is.
 """
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 from uuid import uuid4
@@ -29,9 +30,19 @@ class PubAck(NamedTuple):
     duplicate: bool
 
 
+# the PubAck as nats-server writes it, read without a JSON parser (anything else: json)
+_ACK = re.compile(
+    rb'\{"stream":"([^"\\]+)",(?:"domain":"[^"\\]*",)?"seq":(\d+)(,"duplicate":true)?\}'
+)
+
+
 def read_ack(reply: Reply) -> PubAck:
     """The PubAck in `reply`; APIError (with `err_code`) for a refusal, NoStreamResponseError
     when no stream took the subject (a 503 status: none listens, or no leader right now)."""
+    if reply.headers is None:
+        plain = _ACK.fullmatch(reply.data)
+        if plain is not None:
+            return PubAck(plain[1].decode(), int(plain[2]), plain[3] is not None)
     answer = _answer(reply)
     return PubAck(str(answer["stream"]), int(answer["seq"]), bool(answer.get("duplicate")))
 

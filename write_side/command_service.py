@@ -138,19 +138,18 @@ class CommandService:
         without reading; the append expects an empty subject, which proves it."""
         started = time.perf_counter()
         outcome = "unavailable"
-        if new and aggregate.subject(aggregate_id) not in self._cache:
-            self._remember(
-                aggregate.subject(aggregate_id), _Folded(aggregate.initial(aggregate_id), 0)
-            )
+        subject = aggregate.subject(aggregate_id)  # once: an order's parses its UUID
+        if new and subject not in self._cache:
+            self._remember(subject, _Folded(aggregate.initial(aggregate_id), 0))
         try:
-            result = await self._handle(aggregate, aggregate_id, command, meta)
+            result = await self._handle(aggregate, aggregate_id, subject, command, meta)
             outcome = "appended" if result.events else "unchanged"
             if result.events:
                 self._log_line(
                     "command appended",
                     {
                         "command": type(command).__name__,
-                        "subject": aggregate.subject(aggregate_id),
+                        "subject": subject,
                         "position": str(result.position),
                         "events": [event.event_type for event in result.events],
                         "correlation_id": meta.correlation_id,
@@ -172,12 +171,17 @@ class CommandService:
             self._observer.command_handled(type(command).__name__, outcome, elapsed)
 
     async def _handle(
-        self, aggregate: Aggregate[S, C], aggregate_id: str, command: C, meta: Metadata
+        self,
+        aggregate: Aggregate[S, C],
+        aggregate_id: str,
+        subject: str,
+        command: C,
+        meta: Metadata,
     ) -> CommandResult[S]:
         try:  # the common case: no conflict, no retry machinery
-            return await self._attempt(aggregate, aggregate_id, command, meta, True)
+            return await self._attempt(aggregate, aggregate_id, subject, command, meta, True)
         except ConcurrencyConflict:
-            self._observer.conflict(split_subject(aggregate.subject(aggregate_id))[0])
+            self._observer.conflict(split_subject(subject)[0])
             if self._max_attempts <= 1:
                 raise
         retrying = AsyncRetrying(
@@ -189,9 +193,11 @@ class CommandService:
         async for attempt in retrying:
             with attempt:
                 try:
-                    return await self._attempt(aggregate, aggregate_id, command, meta, False)
+                    return await self._attempt(
+                        aggregate, aggregate_id, subject, command, meta, False
+                    )
                 except ConcurrencyConflict:
-                    self._observer.conflict(split_subject(aggregate.subject(aggregate_id))[0])
+                    self._observer.conflict(split_subject(subject)[0])
                     raise
         raise AssertionError("unreachable")
 
@@ -199,11 +205,11 @@ class CommandService:
         self,
         aggregate: Aggregate[S, C],
         aggregate_id: str,
+        subject: str,
         command: C,
         meta: Metadata,
         trust_cache: bool,
     ) -> CommandResult[S]:
-        subject = aggregate.subject(aggregate_id)
         cached: tuple[S, int] | None = self._cached(aggregate, subject) if trust_cache else None
         if cached is not None:
             # Decide on the cached state without reading first: the append's expected

@@ -54,10 +54,16 @@ class Reply(NamedTuple):
 
 
 def header_block(headers: Mapping[str, str]) -> bytes:
-    """`NATS/1.0\\r\\nName: value\\r\\n…\\r\\n` as the server reads it, written once; line
-    breaks inside a value become spaces, as nats-py does (values here are never multi-line)."""
-    lines = "".join(f"{name}: {value.translate(_NEWLINES)}\r\n" for name, value in headers.items())
-    return f"NATS/1.0\r\n{lines}\r\n".encode()
+    """`NATS/1.0\\r\\nName: value\\r\\n…\\r\\n` as the server reads it, written once; values
+    stripped and line breaks inside one made spaces, as nats-py does."""
+    block = "".join(
+        ["NATS/1.0\r\n", *[f"{name}: {value.strip()}\r\n" for name, value in headers.items()]]
+    )
+    if block.count("\n") != len(headers) + 1 or block.count("\r") != len(headers) + 1:
+        block = "NATS/1.0\r\n" + "".join(
+            [f"{name}: {value.strip().translate(_NEWLINES)}\r\n" for name, value in headers.items()]
+        )
+    return (block + "\r\n").encode()
 
 
 class JetStreamWire:

@@ -22,7 +22,7 @@ from write_side.command_service import CommandService, Metadata
 from write_side.domain import order, stock
 from write_side.errors import StoreUnavailable
 from write_side.http import schemas
-from write_side.http.body import parse_json, read_body, validate
+from write_side.http.body import parse_body, read_body
 from write_side.http.commands import (
     ADJUST_STOCK,
     CANCEL_ORDER,
@@ -79,10 +79,9 @@ class CommandEndpoint:
         await answer(scope, receive, send)
 
     async def _run(self, request: Request, raw: bytes, meta: Metadata) -> Response:
-        empty_is: dict[str, object] | None = None
-        if self._route.empty_body_is_empty_object:
-            empty_is = {}
-        body = validate(self._route.body, parse_json(raw, empty_is=empty_is))
+        body = parse_body(
+            self._route.body, raw, empty_is_empty_object=self._route.empty_body_is_empty_object
+        )
         try:
             async with asyncio.timeout(self._deadline):
                 return await self._action(request, body, meta)
