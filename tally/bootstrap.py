@@ -160,6 +160,7 @@ class Parts:
             return make(
                 await self.event_store(),
                 max_attempts=self.settings.command_max_attempts,
+                cache_size=self.settings.command_cache_entries,
                 observer=self.metrics,
                 snapshots=await self._snapshots(),
                 log_line=line_writer(logging.getLogger(CommandService.__module__)),

@@ -16,20 +16,33 @@ S = TypeVar("S")
 C = TypeVar("C")
 
 
+def _one(state: object) -> int:
+    return 1
+
+
 @dataclass(frozen=True)
 class Aggregate(Generic[S, C]):
+    """`weight`: what a folded state counts against the command service's cache bound:
+    1, plus one for each entry of a collection that grows with the aggregate's history
+    (a stock item's open reservations), so a few huge states cannot fill the memory."""
+
     kind: str
     subject: Callable[[str], str]
     initial: Callable[[str], S]
     decide: Callable[[S, C], list[Event]]
     evolve: Callable[[S, Event], S]
+    weight: Callable[[S], int] = _one
+
+
+def _stock_weight(state: stock.StockState) -> int:
+    return 1 + len(state.reservations)
 
 
 ORDER: Aggregate[order.OrderState, order.OrderCommand] = Aggregate(
     "order", order_subject, order.initial, order.decide, order.evolve
 )
 STOCK_ITEM: Aggregate[stock.StockState, stock.StockCommand] = Aggregate(
-    "sku", stock_subject, stock.initial, stock.decide, stock.evolve
+    "sku", stock_subject, stock.initial, stock.decide, stock.evolve, _stock_weight
 )
 PAYMENT: Aggregate[payment.PaymentState, payment.PaymentCommand] = Aggregate(
     "payment", payment_subject, payment.initial, payment.decide, payment.evolve

@@ -102,6 +102,34 @@ async def test_the_cache_keeps_at_most_cache_size_subjects() -> None:
     assert store.reads == [("stock.A", 1)]
 
 
+async def test_a_state_counts_its_reservations_against_the_bound() -> None:
+    store = CountingStore()
+    service = service_on(store, cache_size=4)
+    await service.handle(STOCK_ITEM, "A", ReceiveStock(5), META)  # A counts 1
+    await service.handle(STOCK_ITEM, "B", ReceiveStock(5), META)  # B counts 1
+    for order in ("o1", "o2"):  # A grows to 3: 1 + its two reservations
+        await service.handle(STOCK_ITEM, "A", ReserveStock(order, 1), META)
+    await service.handle(STOCK_ITEM, "C", ReceiveStock(5), META)  # 3 + 1 + 1 > 4: B goes
+    store.reads.clear()
+
+    await service.load(STOCK_ITEM, "A")
+    await service.load(STOCK_ITEM, "C")
+    assert store.reads == [("stock.A", 5), ("stock.C", 6)]  # both still cached
+    await service.load(STOCK_ITEM, "B")
+    assert store.reads[-1] == ("stock.B", 1)  # read from the start
+
+
+async def test_an_order_just_placed_as_new_is_not_kept() -> None:
+    store = CountingStore()
+    service = service_on(store)
+    order_id = str(uuid4())
+    await service.handle(ORDER, order_id, PlaceOrder("c1", "EUR", LINES), META, new=True)
+
+    await service.load(ORDER, order_id)
+
+    assert store.reads == [(order_subject(order_id), 1)]
+
+
 async def test_a_new_id_is_decided_without_reading() -> None:
     store = CountingStore()
     order_id = str(uuid4())
