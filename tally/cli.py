@@ -128,12 +128,23 @@ def run_and_tell(check: Coroutine[Any, Any, list[str]]) -> bool:
 
 
 @app.command()
-def api(host: HostOption = None, port: PortOption = None, data_dir: DataDirOption = None) -> None:
+def api(
+    host: HostOption = None,
+    port: PortOption = None,
+    data_dir: DataDirOption = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="API processes sharing the port")
+    ] = 1,
+    reuse_port: Annotated[bool, typer.Option("--reuse-port", hidden=True)] = False,
+) -> None:
     """Serve the HTTP API (commands, queries, operations)."""
-    from tally.roles.api import run_api
+    from tally.roles.api import run_api, run_api_workers
 
     settings = load(host=host, port=port, data_dir=data_dir)
-    run(_stoppable(settings, run_api))
+    if workers > 1:
+        run(_stoppable(settings, lambda s, stop: run_api_workers(s, stop, workers)))
+    else:
+        run(_stoppable(settings, lambda s, stop: run_api(s, stop, reuse_port=reuse_port)))
 
 
 @app.command()

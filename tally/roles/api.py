@@ -1,6 +1,8 @@
 """`tally api`: the HTTP process (commands, queries, operations)."""
 
 import asyncio
+import logging
+import os
 
 from starlette.types import ASGIApp
 
@@ -15,8 +17,11 @@ from tally.ops.feed import OpsFeed
 from tally.ops.routes import ops_page_routes
 from tally.roles.lifecycle import serve_http
 from tally.roles.security import api_auth, command_limit
+from tally.roles.supervisor import Child, Supervisor
 from tally.settings import Settings
 from write_side.http.openapi import openapi_paths as command_openapi
+
+log = logging.getLogger("tally.api")
 
 
 async def api_app(parts: Parts, stop: asyncio.Event | None = None) -> ASGIApp:
@@ -46,12 +51,27 @@ async def api_app(parts: Parts, stop: asyncio.Event | None = None) -> ASGIApp:
     )
 
 
-async def serve_api(parts: Parts, stop: asyncio.Event) -> None:
+async def serve_api(parts: Parts, stop: asyncio.Event, *, reuse_port: bool = False) -> None:
     app = await api_app(parts, stop)
     tracing = parts.tracing()
-    await serve_http(app if tracing is None else tracing.asgi(app), parts.settings, stop)
+    app = app if tracing is None else tracing.asgi(app)
+    await serve_http(app, parts.settings, stop, reuse_port=reuse_port)
 
 
-async def run_api(settings: Settings, stop: asyncio.Event) -> None:
+async def run_api(settings: Settings, stop: asyncio.Event, *, reuse_port: bool = False) -> None:
     async with bootstrap(settings, name="tally-api") as parts:
-        await serve_api(parts, stop)
+        await serve_api(parts, stop, reuse_port=reuse_port)
+
+
+def worker_children(settings: Settings, workers: int) -> list[Child]:
+    """`tally api --workers N`: N API processes on one port (SO_REUSEPORT), each with its
+    own NATS connection, state cache and pools; OCC keeps their appends correct."""
+    args = ["api", "--host", settings.host, "--port", str(settings.port), "--reuse-port"]
+    args += ["--data-dir", str(settings.data_dir)]
+    env = dict(os.environ)
+    return [Child(f"api-{n}", args, env) for n in range(1, workers + 1)]
+
+
+async def run_api_workers(settings: Settings, stop: asyncio.Event, workers: int) -> None:
+    log.info("API workers", extra={"workers": workers, "port": settings.port})
+    await Supervisor(worker_children(settings, workers)).run(stop)

@@ -4,6 +4,7 @@ role in the process, so `tally up` stops all of them together and cleanly."""
 import asyncio
 import contextlib
 import signal
+import socket
 from collections.abc import Coroutine, Generator
 from typing import Any
 
@@ -34,7 +35,23 @@ def install_stop_signals(stop: asyncio.Event) -> None:
         stop.set()
 
 
-async def serve_http(app: ASGIApp, settings: Settings, stop: asyncio.Event) -> None:
+def listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    """The API's socket; with `reuse_port`, several processes bind the same port and the
+    kernel spreads the connections over them (`tally api --workers N`)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(address)
+    return sock
+
+
+async def serve_http(
+    app: ASGIApp, settings: Settings, stop: asyncio.Event, *, reuse_port: bool = False
+) -> None:
     proxies = proxy_options(settings.trusted_proxies)
     config = uvicorn.Config(
         app,
@@ -54,7 +71,8 @@ async def serve_http(app: ASGIApp, settings: Settings, stop: asyncio.Event) -> N
         h11_max_incomplete_event_size=settings.max_header_bytes,
     )
     server = _Server(config)
-    serving = asyncio.create_task(server.serve())
+    sock = listening_socket(settings.host, settings.port, reuse_port=reuse_port)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
