@@ -3,7 +3,7 @@ parameters. Routing (`routes.py`) and the OpenAPI document (`openapi.py`) both r
 what is documented is what is served and validated."""
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -19,12 +19,16 @@ from write_side.http.schemas import (
     StockCommandAnswer,
 )
 
+B = TypeVar("B", bound=BaseModel, covariant=True)
+
 
 @dataclass(frozen=True, eq=False)  # one route is one route: hashed by identity
-class CommandRoute:
+class CommandRoute(Generic[B]):
+    """`B`, the body model, ties the route to the action that takes its validated body."""
+
     path: str
     summary: str
-    body: type[BaseModel]
+    body: type[B]
     answer: type[BaseModel]
     parameters: tuple[PathParameter[Any], ...] = ()
     empty_body_is_empty_object: bool = False  # `cancel` and `ship` may come without a body

@@ -4,7 +4,7 @@ every refusal is raised and answered by the app's error table (`errors.py`)."""
 import asyncio
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any
+from typing import Generic, TypeVar
 from uuid import uuid4
 
 from pydantic import BaseModel, ValidationError
@@ -34,7 +34,8 @@ from write_side.http.commands import (
 from write_side.http.idempotent import IdempotentCommands, request_client, request_key
 from write_side.ids import order_id, scoped_key
 
-Action = Callable[[Request, Any, Metadata], Awaitable[Response]]
+M = TypeVar("M", bound=BaseModel)
+Action = Callable[[Request, M, Metadata], Awaitable[Response]]  # takes its route's body
 
 
 def _answer(model: BaseModel, headers: dict[str, str] | None = None) -> Response:
@@ -43,7 +44,7 @@ def _answer(model: BaseModel, headers: dict[str, str] | None = None) -> Response
     return Response(body, status_code=202, media_type="application/json", headers=headers)
 
 
-class CommandEndpoint:
+class CommandEndpoint(Generic[M]):
     """One command route, as a plain ASGI app (no per-request wrapping by Starlette's
     `request_response`: what it raises is answered by the app's error table): read and
     check the request, then run its action under the deadline, through the
@@ -51,8 +52,8 @@ class CommandEndpoint:
 
     def __init__(
         self,
-        route: CommandRoute,
-        action: Action,
+        route: CommandRoute[M],
+        action: Action[M],
         idempotency: IdempotentCommands,
         deadline: float,
     ) -> None:
@@ -106,21 +107,18 @@ class CommandRoutes:
         self._deadline = deadline
 
     def routes(self) -> list[Route]:
-        actions: dict[CommandRoute, Action] = {
-            PLACE_ORDER: self._place_order,
-            CANCEL_ORDER: self._cancel_order,
-            SHIP_ORDER: self._ship_order,
-            RECEIVE_STOCK: self._receive_stock,
-            ADJUST_STOCK: self._adjust_stock,
-        }
         return [
-            Route(
-                route.path,
-                CommandEndpoint(route, action, self._idempotency, self._deadline),
-                methods=["POST"],
-            )
-            for route, action in actions.items()
+            self._route(PLACE_ORDER, self._place_order),
+            self._route(CANCEL_ORDER, self._cancel_order),
+            self._route(SHIP_ORDER, self._ship_order),
+            self._route(RECEIVE_STOCK, self._receive_stock),
+            self._route(ADJUST_STOCK, self._adjust_stock),
         ]
+
+    def _route(self, route: CommandRoute[M], action: Action[M]) -> Route:
+        """The type checker holds `action` to the body model of `route`."""
+        endpoint = CommandEndpoint(route, action, self._idempotency, self._deadline)
+        return Route(route.path, endpoint, methods=["POST"])
 
     async def _place_order(
         self, request: Request, body: schemas.PlaceOrderBody, meta: Metadata
