@@ -34,7 +34,9 @@ class Child:
     env: Mapping[str, str] = field(default_factory=dict)
 
     def argv(self) -> list[str]:
-        return [sys.executable, "-m", "tally.cli", *self.args]
+        # -P: the working directory is not put on the path (a stray inspect.py there
+        # would shadow the standard library)
+        return [sys.executable, "-P", "-m", "tally.cli", *self.args]
 
 
 class Supervisor:
