@@ -88,7 +88,7 @@ async def test_two_workers_share_the_port_and_stay_correct(
     async def receive(n: int) -> list[str]:
         positions = []
         for _ in range(n):  # a new connection each: the kernel spreads them
-            async with httpx.AsyncClient(base_url=base) as http:
+            async with httpx.AsyncClient(base_url=base, timeout=30) as http:
                 answer = await http.post("/stock/W1/receive", json={"quantity": 1})
                 assert answer.status_code == 202, answer.text
                 positions.append(answer.json()["position"])
