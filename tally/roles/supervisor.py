@@ -7,11 +7,13 @@ supervisor is not stopping is logged with its exit status and started again afte
 backoff (1 s, doubling to 30 s; back to 1 s once a child has run for a minute). Stopping
 (SIGINT/SIGTERM to the supervisor; a terminal's Ctrl-C reaches the children too) sends
 SIGTERM to every child, waits for them (each stops cleanly: drains its connections), and
-kills what is still running after `stop_timeout`.
+kills what is still running after `stop_timeout`. On Linux a child is also sent SIGTERM
+when the supervisor dies without stopping it (SIGKILL, OOM): no role outlives it.
 """
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import signal
 import sys
@@ -23,6 +25,7 @@ log = logging.getLogger("tally.supervisor")
 FIRST_DELAY = 1.0
 MAX_DELAY = 30.0
 HEALTHY_AFTER = 60.0
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,13 @@ class Child:
         # -P: the working directory is not put on the path (a stray inspect.py there
         # would shadow the standard library)
         return [sys.executable, "-P", "-m", "tally.cli", *self.args]
+
+
+def _stop_with_parent() -> None:
+    """In the child before it runs: SIGTERM when the parent dies (Linux's
+    PR_SET_PDEATHSIG; elsewhere nothing)."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class Supervisor:
@@ -65,7 +75,9 @@ class Supervisor:
         delay = FIRST_DELAY
         while not stop.is_set():
             started = time.monotonic()
-            process = await asyncio.create_subprocess_exec(*child.argv(), env=dict(child.env))
+            process = await asyncio.create_subprocess_exec(
+                *child.argv(), env=dict(child.env), preexec_fn=_stop_with_parent
+            )
             self._running[child.name] = process
             if stop.is_set():  # stopping began while it started: `_stop_all` may miss it
                 process.send_signal(signal.SIGTERM)

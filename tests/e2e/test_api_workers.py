@@ -66,11 +66,13 @@ def api(
         yield f"http://127.0.0.1:{port}", proc, nats_server.url
     finally:
         if proc.poll() is None:
+            workers = psutil.Process(proc.pid).children()  # before they lose their parent
             proc.kill()
             proc.wait()
-        for child in psutil.process_iter():
-            if child.ppid() == proc.pid:
-                child.kill()
+            psutil.wait_procs(workers, timeout=30)  # SIGTERM on their parent's death
+            for worker in workers:
+                if worker.is_running():
+                    worker.kill()
 
 
 async def test_two_workers_share_the_port_and_stay_correct(
