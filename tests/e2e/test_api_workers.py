@@ -75,6 +75,7 @@ def api(
                     worker.kill()
 
 
+@pytest.mark.timeout(600)  # three worker starts: minutes when the machine is busy
 async def test_two_workers_share_the_port_and_stay_correct(
     api: tuple[str, subprocess.Popen[bytes], str],
 ) -> None:
