@@ -30,7 +30,8 @@ class Target(Protocol):
 
 
 class TallyUp:
-    """`tally up` in a data dir of its own; the embedded servers are found as its children."""
+    """`tally up` in a data dir of its own; the embedded servers and the role processes
+    (api, fulfil, project) are found as its children."""
 
     def __init__(self) -> None:
         self.home = Path(tempfile.mkdtemp(prefix="tally-soak-", dir="/tmp"))
@@ -65,6 +66,8 @@ class TallyUp:
                 continue
             if name == "nats-server":
                 found["nats"] = child.pid
+            elif role := _tally_role(child):  # `tally up`'s role processes
+                found[role] = child.pid
             elif name == "postgres" and parent is not None and parent.name() != "postgres":
                 found["postgres"] = child.pid  # the postmaster, not a backend
         return found
@@ -95,3 +98,13 @@ class Cluster:
     def stop(self) -> None:
         self.deployment.close()
         shutil.rmtree(self.home, ignore_errors=True)
+
+
+def _tally_role(process: psutil.Process) -> str | None:
+    """`api`, `fulfil` or `project` for a `python -m tally.cli <role>` process."""
+    try:
+        argv: list[str] = process.cmdline()
+    except psutil.Error:
+        return None
+    after = argv[argv.index("tally.cli") + 1 :] if "tally.cli" in argv else []
+    return after[0] if after else None

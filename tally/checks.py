@@ -3,15 +3,18 @@ answering a SELECT, no projection stalled (a lag that moves is reported, not fai
 backlog must not take the API out of service), and the payment breaker's state (reported,
 never failing: an open breaker parks payments, the API takes orders)."""
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nats.aio.client import Client as NATS
+from nats.errors import Error as NatsError
 
 from tally.http.ops import Check, CheckResult
 from tally.operator.progress import StallTracker
 from tally.redaction import host_port
 from write_side.fulfilment.breaker import CircuitBreaker
+from write_side.fulfilment.status import describe_status, read_breaker_status
 
 States = Callable[[], Awaitable[list[dict[str, Any]]]]  # GET /projections' items
 
@@ -64,5 +67,19 @@ def projections_check(states: States, tracker: StallTracker) -> Check:
 def breaker_check(breaker: CircuitBreaker) -> Check:
     async def check() -> CheckResult:
         return True, breaker.snapshot().describe()
+
+    return check
+
+
+def published_breaker_check(nc: NATS) -> Check:
+    """The breaker as the fulfilment process last published it (`tally up` runs fulfilment
+    in a process of its own): state and how long ago, reported, never failing."""
+
+    async def check() -> CheckResult:
+        try:
+            record = await read_breaker_status(nc.jetstream())
+        except (NatsError, TimeoutError) as error:  # the nats check reports the cause
+            return True, f"not known ({type(error).__name__})"
+        return True, describe_status(record, time.time()).removeprefix("payment breaker: ")
 
     return check

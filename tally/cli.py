@@ -136,6 +136,8 @@ def api(
         int, typer.Option("--workers", min=1, help="API processes sharing the port")
     ] = 1,
     reuse_port: Annotated[bool, typer.Option("--reuse-port", hidden=True)] = False,
+    role_metrics: Annotated[list[str] | None, typer.Option("--role-metrics", hidden=True)] = None,
+    published_breaker: Annotated[bool, typer.Option("--published-breaker", hidden=True)] = False,
 ) -> None:
     """Serve the HTTP API (commands, queries, operations)."""
     from tally.roles.api import run_api, run_api_workers
@@ -143,8 +145,20 @@ def api(
     settings = load(host=host, port=port, data_dir=data_dir)
     if workers > 1:
         run(_stoppable(settings, lambda s, stop: run_api_workers(s, stop, workers)))
-    else:
-        run(_stoppable(settings, lambda s, stop: run_api(s, stop, reuse_port=reuse_port)))
+        return
+    # `tally up`'s API: the other roles' metrics (ROLE=URL) and their published breaker
+    roles = dict(item.split("=", 1) for item in role_metrics or [])
+
+    async def role(s: Settings, stop: asyncio.Event) -> None:
+        await run_api(
+            s,
+            stop,
+            reuse_port=reuse_port,
+            role_metrics=roles,
+            published_breaker=published_breaker,
+        )
+
+    run(_stoppable(settings, role))
 
 
 @app.command()

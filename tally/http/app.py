@@ -29,15 +29,17 @@ def create_api_app(
     access_log: bool = False,
     auth: ApiAuth | None = None,
     command_limit: RateLimiter | None = None,
+    role_metrics: Mapping[str, str] | None = None,
 ) -> ASGIApp:
-    """`auth` None: the API is open; `command_limit` None: commands are not rate limited."""
+    """`auth` None: the API is open; `command_limit` None: commands are not rate limited;
+    `role_metrics`: the other role processes' /metrics URLs by role (`tally up`)."""
     metrics = metrics or Metrics()
     metrics.add_probe(readiness_probe(checks, metrics))
     router = Router(
         routes=[
             *routes,
             *ops_routes(checks),
-            metrics_route(metrics),
+            metrics_route(metrics, role_metrics),
             problem_pages_route(API_PAGES),
             *openapi_routes(
                 openapi, secure=auth.secure_openapi if auth else None, problem_codes=list(API_PAGES)

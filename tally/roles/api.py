@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import os
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp
 
@@ -10,7 +11,7 @@ from read_side.http.openapi import openapi_paths as query_openapi
 from tally.admin.dead_letter_routes import DeadLetterRoutes
 from tally.admin.openapi import openapi_paths as admin_openapi
 from tally.bootstrap import Parts, bootstrap
-from tally.checks import nats_check
+from tally.checks import nats_check, published_breaker_check
 from tally.http.app import create_api_app
 from tally.nats_drift import require_no_drift
 from tally.ops.feed import OpsFeed
@@ -24,10 +25,16 @@ from write_side.http.openapi import openapi_paths as command_openapi
 log = logging.getLogger("tally.api")
 
 
-async def api_app(parts: Parts, stop: asyncio.Event | None = None) -> ASGIApp:
-    """The API app over the process's parts; /ready also runs the checks other roles of
-    the process added (`tally up`: the payment breaker). `stop` ends the operations
-    page's event streams (else the server waits for them as it stops)."""
+async def api_app(
+    parts: Parts,
+    stop: asyncio.Event | None = None,
+    *,
+    role_metrics: Mapping[str, str] | None = None,
+) -> ASGIApp:
+    """The API app over the process's parts; /ready also runs the checks other roles
+    added to the parts; `role_metrics` (`tally up`): the other role processes' /metrics
+    URLs by role, served with the API's own. `stop` ends the operations page's event
+    streams (else the server waits for them as it stops)."""
     settings = parts.settings
     await require_no_drift((await parts.nats()).jetstream(), "api", settings)  # or stop
     commands = await parts.command_routes()
@@ -48,19 +55,37 @@ async def api_app(parts: Parts, stop: asyncio.Event | None = None) -> ASGIApp:
         access_log=settings.access_log,
         auth=api_auth(settings),
         command_limit=command_limit(settings),
+        role_metrics=role_metrics,
     )
 
 
-async def serve_api(parts: Parts, stop: asyncio.Event, *, reuse_port: bool = False) -> None:
-    app = await api_app(parts, stop)
+async def serve_api(
+    parts: Parts,
+    stop: asyncio.Event,
+    *,
+    reuse_port: bool = False,
+    role_metrics: Mapping[str, str] | None = None,
+) -> None:
+    app = await api_app(parts, stop, role_metrics=role_metrics)
     tracing = parts.tracing()
     app = app if tracing is None else tracing.asgi(app)
     await serve_http(app, parts.settings, stop, reuse_port=reuse_port)
 
 
-async def run_api(settings: Settings, stop: asyncio.Event, *, reuse_port: bool = False) -> None:
+async def run_api(
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    reuse_port: bool = False,
+    role_metrics: Mapping[str, str] | None = None,
+    published_breaker: bool = False,
+) -> None:
+    """`published_breaker` (`tally up`): /ready also reports the payment breaker as the
+    fulfilment process last published it."""
     async with bootstrap(settings, name="tally-api") as parts:
-        await serve_api(parts, stop, reuse_port=reuse_port)
+        if published_breaker:
+            parts.checks["payment_breaker"] = published_breaker_check(await parts.nats())
+        await serve_api(parts, stop, reuse_port=reuse_port, role_metrics=role_metrics)
 
 
 def worker_children(settings: Settings, workers: int) -> list[Child]:

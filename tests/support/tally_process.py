@@ -34,7 +34,7 @@ class RunningTally:
         )
         self.base = f"http://127.0.0.1:{port}"
 
-    def wait_ready(self, timeout: float = 90) -> None:
+    def wait_ready(self, timeout: float = 180) -> None:  # role processes import slowly when busy
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text()[-3000:]
