@@ -6,7 +6,6 @@ metrics and access log."""
 from collections.abc import Mapping, Sequence
 
 from starlette.routing import BaseRoute, Router
-from starlette.types import ASGIApp
 
 from http_edge.pages import problem_pages_route
 from tally.http.auth import ApiAuth
@@ -30,7 +29,7 @@ def create_api_app(
     auth: ApiAuth | None = None,
     command_limit: RateLimiter | None = None,
     role_metrics: Mapping[str, str] | None = None,
-) -> ASGIApp:
+) -> Edge:
     """`auth` None: the API is open; `command_limit` None: commands are not rate limited;
     `role_metrics`: the other role processes' /metrics URLs by role (`tally up`)."""
     metrics = metrics or Metrics()

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 
 import structlog
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from http_edge.correlation import HEADER, correlation_id_for
@@ -54,6 +54,11 @@ class Edge:
         self._auth = auth
         self._limit = command_limit
         self._clock = clock
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        """The routes behind the layer (its router's)."""
+        return list(getattr(self.app, "routes", []))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 
 import httpx
-from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route
 
 from tally.http.app import create_api_app
 from tally.http.auth import ApiAuth
+from tally.http.edge import Edge
 from tally.http.tokens import TokenTable, digest, parse_tokens
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -36,7 +36,7 @@ def documented_form(route: BaseRoute) -> tuple[str, str]:
     return route.path, concrete
 
 
-async def open_paths(app: Starlette) -> set[str]:
+async def open_paths(app: Edge) -> set[str]:
     found = set()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://tally") as client:
@@ -51,7 +51,7 @@ async def open_paths(app: Starlette) -> set[str]:
     return found
 
 
-def app(protect_ops: bool) -> Starlette:
+def app(protect_ops: bool) -> Edge:
     tokens = TokenTable(parse_tokens(f"sha256:{digest('tally_test')}=read,write,admin"))
     return create_api_app(routes=[], checks={}, auth=ApiAuth(tokens, protect_ops=protect_ops))
 

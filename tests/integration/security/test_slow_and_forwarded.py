@@ -10,14 +10,14 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from tally.embedded.ports import free_port
-from tally.http.ratelimit import LimitCommands, RateLimiter
+from tally.http.app import create_api_app
+from tally.http.edge import Edge
+from tally.http.ratelimit import RateLimiter
 from tally.roles.lifecycle import serve_http
 from tally.settings import Settings
 
@@ -30,10 +30,10 @@ async def whoami(request: Request) -> PlainTextResponse:
     return PlainTextResponse(request.client.host if request.client else "?")
 
 
-def app() -> Starlette:
+def app() -> Edge:
     routes = [Route("/", whoami, methods=["GET", "POST"])]
-    limit = Middleware(LimitCommands, limiter=RateLimiter(0.01, 2))  # 2 commands, then 429
-    return Starlette(routes=routes, middleware=[limit])
+    limit = RateLimiter(0.01, 2)  # 2 commands, then 429
+    return create_api_app(routes=routes, checks={}, command_limit=limit)
 
 
 @contextlib.asynccontextmanager
