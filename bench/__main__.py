@@ -17,7 +17,7 @@ import uvloop
 
 from bench import http_rows as http
 from bench import latency, projection_rows
-from bench.cluster import Cluster, profiled
+from bench.cluster import Cluster, Role, profiled
 from bench.fulfilment_rate import measure as confirm_orders
 from bench.harness import Figure, scratch_dir, wrk
 from bench.query_rows import QUERY_ROWS, query_scripts
