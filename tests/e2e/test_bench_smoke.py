@@ -30,7 +30,7 @@ def test_quick_bench_measures_every_row(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     document = json.loads(out.read_text())
     rows = {row["name"]: row for row in document["rows"]}
-    assert len(rows) == 19
+    assert len(rows) == 25
     assert all(row["runs"] and row["median"] > 0 for row in rows.values()), rows
     assert all(row["met"] in ("yes", "NO") for row in rows.values())
     assert all(baseline["runs"] for baseline in document["baselines"])
