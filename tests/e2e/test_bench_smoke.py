@@ -31,7 +31,11 @@ def test_quick_bench_measures_every_row(tmp_path: Path) -> None:
     document = json.loads(out.read_text())
     rows = {row["name"]: row for row in document["rows"]}
     assert len(rows) == 25
-    assert all(row["runs"] and row["median"] > 0 for row in rows.values()), rows
+    # a part of the CPU breakdown may round to 0 clock ticks on a quick run's few orders
+    parts = {name for name in rows if name.lstrip().startswith("... of which")}
+    assert len(parts) == 5
+    assert all(row["runs"] and row["median"] > 0 for n, row in rows.items() if n not in parts), rows
+    assert all(rows[name]["median"] >= 0 for name in parts), rows
     assert all(row["met"] in ("yes", "NO") for row in rows.values())
     assert all(baseline["runs"] for baseline in document["baselines"])
     assert document["settings"]["postgres"].startswith("synchronous_commit")
