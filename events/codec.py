@@ -106,7 +106,7 @@ def decode_envelope(headers: Mapping[str, str]) -> Envelope:
 def decode_event(data: bytes, headers: Mapping[str, str]) -> Event:
     event_type = _header(headers, EVENT_TYPE)
     version_text = _header(headers, EVENT_VERSION)
-    if not version_text.isdigit():
+    if not (version_text.isascii() and version_text.isdigit()):
         raise DecodeError("invalid-header", f"{EVENT_VERSION}={version_text!r}")
     model = CURRENT.get(event_type)
     if model is None:

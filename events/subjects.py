@@ -67,6 +67,7 @@ class Position:
     @classmethod
     def parse(cls, token: str) -> "Position":
         stream, sep, seq = token.partition(":")
-        if not sep or stream not in STREAM_SUBJECTS or not seq.isdigit() or len(seq) > 19:
+        digits = seq.isascii() and seq.isdigit()
+        if not sep or stream not in STREAM_SUBJECTS or not digits or len(seq) > 19:
             raise InvalidPosition(f"not a position: {token!r} (expected e.g. 'ORDERS:42')")
         return cls(stream, int(seq))

@@ -30,7 +30,8 @@ def checkpoint_key(view: str, partition: int | None) -> str:
 def parse_checkpoint_key(key: str) -> tuple[str, int | None]:
     """`orders/2` -> ("orders", 2); `orders` -> ("orders", None)."""
     view, separator, partition = key.partition(SEPARATOR)
-    return (view, int(partition)) if separator and partition.isdigit() else (key, None)
+    digits = partition.isascii() and partition.isdigit()
+    return (view, int(partition)) if separator and digits else (key, None)
 
 
 def view_of(projection: Projection) -> str:

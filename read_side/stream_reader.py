@@ -162,7 +162,7 @@ def describe(stream: str, subject: str, seq: int, data: bytes, headers: dict[str
         return {
             "seq": seq,
             "type": headers.get(EVENT_TYPE),
-            "version": int(version) if version.isdigit() else None,
+            "version": int(version) if (version.isascii() and version.isdigit()) else None,
             "occurred_at": headers.get(OCCURRED_AT),
             "correlation_id": headers.get(CORRELATION_ID),
             "causation_id": headers.get(CAUSATION_ID),

@@ -36,14 +36,14 @@ def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
     text = request.query_params.get(name)
     if text is None:
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
         raise invalid(name, f"an integer from {low} to {high}", "int_parsing")
     return int(text)
 
 
 def _seq(request: Request) -> int:
     text = request.path_params["seq"]
-    if not text.isdigit() or not 1 <= int(text) <= MAX_SEQ:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_SEQ:
         raise not_found("no such dead letter")
     return int(text)
 

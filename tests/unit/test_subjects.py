@@ -17,7 +17,7 @@ def test_position_round_trip() -> None:
 
 
 @pytest.mark.parametrize(
-    "token", ["", "ORDERS", "ORDERS:", "orders:1", "X:1", "ORDERS:-1", "ORDERS:1x"]
+    "token", ["", "ORDERS", "ORDERS:", "orders:1", "X:1", "ORDERS:-1", "ORDERS:1x", "ORDERS:²"]
 )
 def test_invalid_positions(token: str) -> None:
     with pytest.raises(InvalidPosition):

@@ -20,7 +20,7 @@ def too_large() -> Problem:
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):
             raise Problem(400, "malformed-request", "Bad Content-Length", declared[:50])
         if int(declared) > limit:
             raise too_large()
