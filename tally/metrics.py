@@ -108,7 +108,7 @@ class Metrics:
         # projections
         self.projection_events = counter(
             "tally_projection_events",
-            "Events taken by projectors (applied, skipped as seen, dead-lettered)",
+            "Events taken by projectors (applied, skipped as seen, dead-lettered or parked)",
             "projection",
             "result",
         )
@@ -128,6 +128,12 @@ class Metrics:
         )
         self.dead_letters = gauge(
             "tally_dead_letters", "The view's events in the dead-letter stream", "projection"
+        )
+        self.projection_audit_ok = gauge(
+            "tally_projection_audit_ok",
+            "1 when the checkpoint's counters add up to its position (applied + dead +"
+            " ignored), else 0: an event was skipped",
+            "projection",
         )
 
     def _child(self, key: tuple[str, ...], metric: Any, *labels: str) -> Any:
@@ -244,8 +250,14 @@ class Metrics:
         self.projection_batch_seconds.labels(projection).observe(seconds)
 
     def projection_sampled(
-        self, projection: str, stream: str, checkpoint: int, last_seq: int, dead_letters: int
+        self, projection: str, checkpoint: int, last_seq: int, audit_ok: bool
     ) -> None:
+        """A view's, or a partition's (`orders/2`): `last_seq` is the last event it folds."""
         self.projection_lag.labels(projection).set(max(0, last_seq - checkpoint))
+        self.projection_audit_ok.labels(projection).set(1 if audit_ok else 0)
+
+    def stream_sampled(self, stream: str, last_seq: int) -> None:
         self.stream_last_sequence.labels(stream).set(last_seq)
-        self.dead_letters.labels(projection).set(dead_letters)
+
+    def dead_letters_sampled(self, view: str, dead_letters: int) -> None:
+        self.dead_letters.labels(view).set(dead_letters)

@@ -85,6 +85,8 @@ def role_permissions() -> dict[str, Permissions]:
     for projection in PROJECTIONS.values():
         projector += [
             f"$JS.API.STREAM.INFO.{projection.stream}",
+            # a partition's last event (its lag, in the metrics); it reads them all anyway
+            f"$JS.API.STREAM.MSG.GET.{projection.stream}",
             *_durable(projection.stream, consumer_name(projection), reset=True),
             dlq_subject(projection.name),
         ]
