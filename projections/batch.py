@@ -1,111 +1,40 @@
 """One batch, one transaction: lock the checkpoint, skip what it already covers, apply the
-rest set-based, dead-letter what cannot be decoded or applied, save the checkpoint with the
-audit counters and notify listeners. The notification is delivered at commit, never before.
+rest set-based in each aggregate's order (`in_order`: an event behind a dead-lettered one
+of its aggregate is parked), dead-letter what cannot be decoded or applied, save the
+checkpoint with the audit counters and notify listeners. The notification is delivered at
+commit, never before.
 
 The counters (applied, dead, ignored: another partition's sequences passed over) grow in
 the transaction that moves the position, so `applied + dead + ignored == position -
-counted_from` holds at every commit; an event skipped by the projector breaks it."""
+counted_from` holds at every commit; an event skipped by the projector breaks it. A parked
+event counts as dead until it is released."""
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-import asyncpg
-
-from events.codec import DecodeError
 from events.envelope import CORRELATION_ID
 from projections.base import Connection, Projection
 from projections.facts import Fact
-from projections.messages import StoredMessage, decode_all
-from projections.partitions import ViewPartition
+from projections.guarded import Retry as Retry  # re-exported: the projectors' settings
+from projections.guarded import decode_guarded
+from projections.in_order import apply_in_order
+from projections.messages import StoredMessage
+from projections.partitions import ViewPartition, view_of
 
 log = logging.getLogger("tally.projections")
 CHANNEL = "tally_projections"
-DeadLetterSink = Callable[[StoredMessage, str, int], Awaitable[object]]
-_POISON_SQLSTATE_CLASSES = ("22", "23")  # data exceptions, integrity violations
 MAX_LOGGED_IDS = 100
-
-
-def is_poison_error(error: BaseException) -> bool:
-    """An error that the event itself causes (retrying the database will not help)."""
-    if isinstance(error, asyncpg.PostgresError):
-        return str(getattr(error, "sqlstate", "") or "")[:2] in _POISON_SQLSTATE_CLASSES
-    return isinstance(error, DecodeError | TypeError | ValueError | KeyError)
-
-
-@dataclass(frozen=True)
-class Retry:
-    attempts: int = 5
-    backoff: float = 0.1  # seconds before the 2nd attempt, doubling each time
-
-    async def pause(self, attempt: int) -> None:
-        await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
-
-
-async def apply_guarded(
-    conn: Connection,
-    projection: Projection,
-    schema: str,
-    events: Sequence[Fact],
-    retry: Retry,
-) -> list[tuple[Fact, str]]:
-    """Apply `events` set-based; when that fails because of an event, apply them one by one
-    under savepoints, each retried with backoff. Returns the events that failed for good."""
-    if not events:
-        return []
-    try:
-        async with conn.transaction():
-            await projection.apply(conn, schema, events)
-        return []
-    except Exception as error:
-        if not is_poison_error(error):
-            raise
-        log.warning("batch failed, applying one by one", extra={"error": str(error)})
-    failed: list[tuple[Fact, str]] = []
-    for event in events:
-        for attempt in range(1, retry.attempts + 1):
-            try:
-                async with conn.transaction():
-                    await projection.apply(conn, schema, [event])
-                break
-            except Exception as error:
-                if not is_poison_error(error):
-                    raise
-                if attempt == retry.attempts:
-                    failed.append((event, f"{type(error).__name__}: {error}"))
-                else:
-                    await retry.pause(attempt)
-    return failed
-
-
-async def decode_guarded(
-    messages: Sequence[StoredMessage], retry: Retry
-) -> tuple[list[Fact], list[tuple[StoredMessage, str]]]:
-    """Decode every message; one that fails is tried again with backoff, then given up."""
-    events, poison = decode_all(messages)
-    failed: list[tuple[StoredMessage, str]] = []
-    for item in poison:
-        error = item.error
-        for attempt in range(1, retry.attempts):
-            await retry.pause(attempt)
-            try:
-                events.append(item.message.decode())
-                break
-            except DecodeError as again:
-                error = str(again)
-        else:
-            failed.append((item.message, error))
-    events.sort(key=lambda event: event.seq)
-    return events, failed
+DeadLetterSink = Callable[[StoredMessage, str, int], Awaitable[object]]
 
 
 @dataclass(frozen=True)
 class BatchOutcome:
     applied: int
     skipped: int
-    dead: int
+    dead: int  # not applied: dead-lettered, or parked behind a dead letter
     position: int
+    parked: int = 0  # of `dead`, parked
 
 
 _LOCK = "SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE"
@@ -197,9 +126,11 @@ async def apply_batch(
         if not fresh:
             return BatchOutcome(0, len(messages), 0, position)
         events, undecodable = await decode_guarded(fresh, retry)
-        failed = await apply_guarded(conn, projection, "public", events, retry)
-        dead = [*undecodable, *((by_seq[event.seq], error) for event, error in failed)]
-        for message, error in sorted(dead, key=lambda item: item[0].seq):
+        view = view_of(projection)
+        done = await apply_in_order(
+            conn, projection, "public", view, fresh, events, undecodable, retry
+        )
+        for message, error in done.dead:
             log.error(
                 "dead-lettering an event",
                 extra={
@@ -210,12 +141,12 @@ async def apply_batch(
                 },
             )
             await dead_letter(message, error, retry.attempts)
-        applied = len(events) - len(failed)
+        applied, dead = len(done.applied), done.not_applied
         passed_over = fresh[-1].seq - position - len(fresh) if partitioned(projection) else 0
-        counted = Counted(applied, len(dead), passed_over)
-        await save_checkpoint(conn, projection, fresh[-1].seq, counted)
-        outcome = BatchOutcome(applied, len(messages) - len(fresh), len(dead), fresh[-1].seq)
-    _log_applied(projection, fresh[0].seq, outcome, events)
+        await save_checkpoint(conn, projection, fresh[-1].seq, Counted(applied, dead, passed_over))
+        skipped = len(messages) - len(fresh)
+        outcome = BatchOutcome(applied, skipped, dead, fresh[-1].seq, len(done.parked))
+    _log_applied(projection, fresh[0].seq, outcome, done.applied)
     return outcome
 
 
@@ -238,7 +169,8 @@ def _log_applied(
             "projection": projection.name,
             "seq": f"{first}-{outcome.position}",
             "applied": outcome.applied,
-            "dead": outcome.dead,
+            "dead": outcome.dead - outcome.parked,
+            "parked": outcome.parked,
             "correlation_ids": correlation_ids[:MAX_LOGGED_IDS],
             "more_correlation_ids": max(0, len(correlation_ids) - MAX_LOGGED_IDS),
         },

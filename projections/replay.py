@@ -35,17 +35,15 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from events.partitions import Layout
 from projections.base import Connection, Projection
-from projections.batch import (
-    Counted,
-    Retry,
-    apply_guarded,
-    lock_checkpoints,
-    reset_checkpoints,
-)
+from projections.batch import Counted, lock_checkpoints, reset_checkpoints
+from projections.guarded import Retry
+from projections.in_order import apply_in_order
 from projections.live_stand import LiveStand
 from projections.messages import StoredMessage, complete_prefix, decode_all
+from projections.parking import parked_ddl, swap_parked
 from projections.partitions import ViewPartition, projectors_of, stream_partitions
 from projections.replay_check import Comparison, compare
+from projections.replay_letters import align_dead_letters, drop_stale
 from projections.stream_source import StreamSource
 
 log = logging.getLogger("tally.replay")
@@ -141,6 +139,7 @@ class Replay:
         self._comparison: Comparison | None = None
         self._uncompared = ""
         self._compare_seconds = 0.0
+        self._stale: list[int] = []  # dead letters the swapped-in rebuild does not keep
 
     async def run(self) -> ReplayResult:
         conn = await asyncpg.connect(self._dsn, timeout=10, command_timeout=600)
@@ -178,6 +177,7 @@ class Replay:
             await conn.execute(f'CREATE SCHEMA "{self._schema}"')
             for statement in shadow_ddl(self.projection, self._schema)[0]:
                 await conn.execute(statement)
+            await conn.execute(parked_ddl(self._schema))  # its own parked events
             await lock_checkpoints(conn, self._rows)
             await self._set_state(conn, "replaying")
 
@@ -217,10 +217,21 @@ class Replay:
         if not messages:
             return
         events, poison = decode_all(messages)
-        failed = await apply_guarded(conn, self.projection, self._schema, events, Retry(1, 0))
-        self._skipped += len(poison) + len(failed)
+        undecodable = [(item.message, item.error) for item in poison]
+        done = await apply_in_order(
+            conn,
+            self.projection,
+            self._schema,
+            self.projection.name,
+            messages,
+            events,
+            undecodable,
+            Retry(1, 0),
+        )  # parked as the live projector parks them: counted dead
+        dead = {message.seq for message, _ in done.dead}
+        dead |= {message.seq for message in [*done.parked, *done.dropped]}
+        self._skipped += len(dead)
         self._events += len(messages)
-        dead = {item.message.seq for item in poison} | {event.seq for event, _ in failed}
         for message in messages:
             self._counts[self._partition(message), message.seq in dead] += 1
 
@@ -298,6 +309,7 @@ class Replay:
                     raise
                 log.warning("replay swap failed, retrying", extra={"error": str(error)})
                 await asyncio.sleep(0.2 * attempt)
+        await drop_stale(self._nc.jetstream(), self.projection.name, self._stale)
         log.info(
             "replay swapped in",
             extra={"projection": self.projection.name, "position": self._position},
@@ -365,6 +377,9 @@ class Replay:
                 await conn.execute(f'DROP TABLE "public"."{table.name}"')
             for table in self.projection.tables:
                 await conn.execute(f'ALTER TABLE "{self._schema}"."{table.name}" SET SCHEMA public')
+            await swap_parked(conn, self._schema, self.projection.name)
+            js = self._nc.jetstream()
+            self._stale = await align_dead_letters(js, conn, self.projection.name)
             await conn.execute(f'DROP SCHEMA "{self._schema}"')
             await self._set_state(conn, "live")
             counted = [(row, self._counted(row)) for row in self._rows]

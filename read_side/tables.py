@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     SmallInteger,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Uuid,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -98,6 +100,25 @@ projection_checkpoints = Table(
     Column("dead", BigInteger, nullable=False, server_default=text("0")),
     Column("ignored", BigInteger, nullable=False, server_default=text("0")),
     Column("counted_from", BigInteger, nullable=False, server_default=text("0")),
+)
+
+parked_events = Table(
+    "parked_events",
+    metadata,
+    # sequenced dead letters (projections/parking.py): per view and aggregate, the
+    # dead-lettered event and the later events parked behind it, in order; and the
+    # events an operator dropped (a replay skips them too)
+    Column("view", String(64), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("aggregate", Text, nullable=False),
+    Column("stream", String(64), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("headers", JSONB, nullable=False),
+    Column("state", String(8), nullable=False),  # dead (the head), parked, dropped
+    Column("parked_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    CheckConstraint("state IN ('dead', 'parked', 'dropped')", name="state"),
+    Index("ix_parked_events_view_aggregate_seq", "view", "aggregate", "seq"),
 )
 
 VIEW_TABLES: dict[str, tuple[Table, ...]] = {

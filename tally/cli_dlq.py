@@ -2,7 +2,7 @@
 work is done by `tally.operator.dead_letters`, which the admin HTTP API calls too."""
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -47,14 +47,18 @@ def dlq_list(
     data_dir: DataDirOption = None,
     timeout: TimeoutOption = FAST_TIMEOUT,
 ) -> None:
-    """Where each dead letter came from (subject, stream position, type) and why."""
+    """Where each dead letter came from (subject, stream position, type) and why, and the
+    later events of its aggregate parked behind it (with a database to ask)."""
     settings = load(data_dir=data_dir)
-    found: list[dict[str, object]] = []
+    found: list[dict[str, Any]] = []
 
     async def main() -> None:
-        async with operator_session(settings, timeout) as parts:
+        database = settings.database_dsn() is not None
+        async with operator_session(settings, timeout, database=database) as parts:
             js = (await parts.nats()).jetstream()
-            found.extend(letters.item(one) for one in await letters.list_letters(js, projection))
+            listed = await letters.list_letters(js, projection)
+            parked = await letters.parked_of(await parts.database(), listed) if database else {}
+            found.extend(letters.item(one, parked.get(one.seq)) for one in listed)
 
     run(main())
     if as_json:
@@ -72,6 +76,17 @@ def dlq_list(
             letters.first_line(str(one["error"])),
             str(one["dead_at"] or "?"),
         )
+        for event in one["parked"] or []:  # under their head, in order
+            table.add_row(
+                "",
+                "",
+                str(event["subject"]),
+                str(event["position"]),
+                str(event["type"] or "?"),
+                "",
+                f"parked behind {one['seq']}",
+                "",
+            )
     out = console()
     out.print(table) if found else out.print("no dead letters")
 
@@ -143,6 +158,7 @@ def dlq_retry(
     for result in results:
         if result.outcome == "applied":
             typer.echo(f"dead letter {result.seq}: applied to {result.projection}, removed")
+            _released(result)
         elif result.outcome == "failed":
             typer.echo(f"dead letter {result.seq}: still failing: {result.error}", err=True)
         else:
@@ -159,26 +175,40 @@ def dlq_drop(
     data_dir: DataDirOption = None,
     timeout: TimeoutOption = FAST_TIMEOUT,
 ) -> None:
-    """Delete dead letters. `--all` asks first on a terminal and needs --yes elsewhere."""
+    """Delete dead letters; the events parked behind one are then applied in order (up to
+    one that fails: it becomes their head). `--all` asks first on a terminal and needs
+    --yes elsewhere."""
     chosen = _chosen(seqs, everything)
     if chosen is None and not yes:
         if not sys.stdin.isatty():
             fail("--all deletes every dead letter: add --yes (not a terminal to ask on)", 2)
         if not typer.confirm("Delete every dead letter?"):
             fail("aborted")
-    settings = load(data_dir=data_dir)
+    settings = load(need_database=True, data_dir=data_dir)
     results: list[letters.LetterResult] = []
 
     async def main() -> None:
-        async with operator_session(settings, timeout) as parts:
+        async with operator_session(settings, timeout, database=True) as parts:
             js = (await parts.nats()).jetstream()
+            conn = await parts.database()
             wanted = chosen or [one.seq for one in await letters.list_letters(js)]
+            layout = await parts.layout()
             for seq in wanted:
-                results.append(await letters.drop_letter(js, seq))
+                results.append(await letters.drop_letter(js, seq, conn, layout))
 
     run(main())
+    for result in results:
+        _released(result)
     dropped = [result.seq for result in results if result.outcome == "dropped"]
     missing = [result.seq for result in results if result.outcome != "dropped"]
     typer.echo(f"dropped {len(dropped)} dead letter(s)")
     if missing:
         fail(f"no dead letter {', '.join(map(str, missing))}")
+
+
+def _released(result: letters.LetterResult) -> None:
+    """What a retry or a drop did to the events parked behind the dead letter."""
+    if result.released:
+        typer.echo(f"  {result.released} parked event(s) behind it applied in order")
+    if result.new_head is not None:
+        typer.echo(f"  the next one failed: dead letter {result.new_head} heads the rest")

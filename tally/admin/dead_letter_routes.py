@@ -1,11 +1,13 @@
 """The admin API's dead letters, the same operations as `tally dlq` (both call
 `tally.operator.dead_letters`, so both give the same fields):
 
-- `GET /admin/dead-letters?projection=&limit=&cursor=`: a page, in stream order;
+- `GET /admin/dead-letters?projection=&limit=&cursor=`: a page, in stream order, each
+  with the events parked behind it;
 - `GET /admin/dead-letters/{seq}`: one in full (payload, headers, the whole error);
-- `POST /admin/dead-letters/{seq}/retry`: applied to its live view and removed, or 409
-  `dead-letter-still-fails` with the new error (it stays);
-- `POST /admin/dead-letters/{seq}/drop`: deleted.
+- `POST /admin/dead-letters/{seq}/retry`: applied to its live view and removed, then the
+  events parked behind it; or 409 `dead-letter-still-fails` with the new error (it stays);
+- `POST /admin/dead-letters/{seq}/drop`: deleted (and recorded), the events parked behind
+  it released.
 
 An unknown sequence is 404. NATS or PostgreSQL unreachable is 503, as everywhere.
 """
@@ -82,7 +84,9 @@ class DeadLetterRoutes:
         async with _servers_answer():
             js = (await self._nats()).jetstream()
             page = await letters.list_letters(js, projection, after=after, limit=limit + 1)
-        items = [letters.item(letter) for letter in page[:limit]]
+            async with self._database() as conn:
+                parked = await letters.parked_of(conn, page[:limit]) if conn else {}
+        items = [letters.item(letter, parked.get(letter.seq)) for letter in page[:limit]]
         more = len(page) > limit
         return JSONResponse(
             {"items": items, "next_cursor": str(items[-1]["seq"]) if more else None}
@@ -92,9 +96,11 @@ class DeadLetterRoutes:
         seq = _seq(request)
         async with _servers_answer():
             letter = await letters.show_letter((await self._nats()).jetstream(), seq)
-        if letter is None:
-            raise not_found(f"no dead letter {seq}")
-        return JSONResponse(letters.detail(letter))
+            if letter is None:
+                raise not_found(f"no dead letter {seq}")
+            async with self._database() as conn:
+                parked = (await letters.parked_of(conn, [letter]))[seq] if conn else None
+        return JSONResponse(letters.detail(letter, parked))
 
     async def retry(self, request: Request) -> Response:
         seq = _seq(request)
@@ -104,19 +110,31 @@ class DeadLetterRoutes:
             )
         async with _servers_answer():
             js = (await self._nats()).jetstream()
-            conn = await connect_database(self._database_url, timeout=CONNECT_TIMEOUT)
-            try:
+            async with self._database() as conn:
                 result = await letters.retry_letter(js, conn, seq)
-            finally:
-                with contextlib.suppress(Exception):
-                    await conn.close(timeout=2)
         return _answer(result)
 
     async def drop(self, request: Request) -> Response:
+        """Deleted; the events parked behind it are released (with a database)."""
         seq = _seq(request)
         async with _servers_answer():
-            result = await letters.drop_letter((await self._nats()).jetstream(), seq)
+            js = (await self._nats()).jetstream()
+            async with self._database() as conn:
+                result = await letters.drop_letter(js, seq, conn)
         return _answer(result)
+
+    @contextlib.asynccontextmanager
+    async def _database(self) -> AsyncIterator[Any]:
+        """A connection as the views' owner for one request; None without DATABASE_URL."""
+        if self._database_url is None:
+            yield None
+            return
+        conn = await connect_database(self._database_url, timeout=CONNECT_TIMEOUT)
+        try:
+            yield conn
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=2)
 
 
 def _answer(result: letters.LetterResult) -> Response:

@@ -177,6 +177,7 @@ async def test_the_admin_api_answers_as_the_cli_does(
             assert [item["seq"] for item in page["items"]] == [fixed]
             assert page["items"][0]["subject"] == subject
             assert page["items"][0]["type"] == "OrderPlaced"
+            assert page["items"][0]["parked"] == []  # nothing parked behind it
             rest = await http.get(path, params={"cursor": page["next_cursor"]}, headers=as_admin)
             assert [item["seq"] for item in rest.json()["items"]] == [broken]
             assert rest.json()["next_cursor"] is None
