@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from events.codec import DecodeError
 from projections.base import Connection, Projection
 from projections.guarded import is_poison_error
 from projections.messages import StoredMessage
@@ -158,8 +159,13 @@ async def release(
             raise
         for message in rows:  # one by one, in order, up to the one that fails
             try:
+                event = message.decode()
+            except DecodeError as undecodable:  # its reason first, as the projector says it
+                failed = message, str(undecodable)
+                break
+            try:
                 async with conn.transaction():
-                    await projection.apply(conn, "public", [message.decode()])
+                    await projection.apply(conn, "public", [event])
             except Exception as again:
                 if not is_poison_error(again):
                     raise
