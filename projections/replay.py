@@ -48,6 +48,7 @@ from projections.stream_source import StreamSource
 
 log = logging.getLogger("tally.replay")
 Progress = Callable[[int, int], None]  # (events done, events in the stream)
+Phase = Callable[[str], None]  # "catching-up" (the swap begins), "comparing"
 SWAP_ATTEMPTS = 5
 
 
@@ -116,6 +117,7 @@ class Replay:
         *,
         batch_size: int = 5000,
         progress: Progress | None = None,
+        phase: Phase | None = None,
         stop: asyncio.Event | None = None,
         check: bool = False,
         expect_equal: bool = False,
@@ -126,6 +128,7 @@ class Replay:
         self._dsn = database_url
         self._batch_size = batch_size
         self._progress = progress or (lambda done, total: None)
+        self._phase = phase or (lambda name: None)
         self._stop = stop or asyncio.Event()
         self._schema = shadow_schema(projection)
         self._source = StreamSource(nc, projection.stream, prefetch=2 * batch_size)
@@ -273,6 +276,7 @@ class Replay:
                     await conn.execute("SET LOCAL synchronous_commit = off")
                     await self._apply(conn, batch)
                 self._progress(self._position, total)
+            self._phase("catching-up")
             for statement in shadow_ddl(self.projection, self._schema)[1]:
                 await conn.execute(statement)
             await self._swap(conn)
@@ -361,6 +365,7 @@ class Replay:
                     )
             held = await self._catch_up(conn, stand, taken)
             if self._comparing:
+                self._phase("comparing")
                 started = time.perf_counter()
                 self._comparison = await compare(
                     conn, self.projection, self._schema, stand.furthest

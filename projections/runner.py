@@ -6,6 +6,8 @@ projector per projection; others wait as standbys), repositions the consumer (ma
 applied), then loops:
 take a batch -> one transaction (skip seen, apply, checkpoint, NOTIFY) -> commit -> AckAll.
 Any failure ends the session; the next one starts after a backoff, from the checkpoint.
+A paused view (`pause.py`) ends the pull, not the session: the projector keeps its lock
+and pulls again from the checkpoint once resumed.
 """
 
 import asyncio
@@ -26,6 +28,7 @@ from projections.consumers import consumer_name, reposition
 from projections.dlq import dead_letter
 from projections.messages import StoredMessage, complete_prefix
 from projections.partitions import ViewPartition, view_of
+from projections.pause import PauseWatch
 from projections.pull import PullReader
 
 log = logging.getLogger("tally.projections")
@@ -90,6 +93,7 @@ class Projector:
         self.position = 0
         self._gap_seen: int | None = None
         self._next_consumer_seq: int | None = None  # of a partition's consumer
+        self.pause = PauseWatch(view_of(projection))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Project until `stop` is set; failures are logged and retried with backoff."""
@@ -115,31 +119,35 @@ class Projector:
             if not await self._lock(conn, stop):
                 return
             await self._clear_dead_replay(conn)
-            self.position = int(
-                await conn.fetchval(
-                    "SELECT position FROM projection_checkpoints WHERE name = $1",
-                    self.projection.name,
-                )
-                or 0
-            )
-            await reposition(self._nc.jsm(), self.projection, self.position + 1)
-            self._next_consumer_seq = None  # the reset consumer numbers its deliveries anew
-            reader = PullReader(
-                self._nc,
-                self.projection.stream,
-                consumer_name(self.projection),
-                prefetch=self._settings.batch_size * 2,
-            )
-            await reader.start()
-            try:
-                await self._loop(conn, reader, stop)
-            finally:
-                await reader.close()
+            while not stop.is_set() and await self.pause.until_resumed(conn, stop):
+                await self._pull(conn, stop)  # until stopped or paused
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.close(), 2)
             if not conn.is_closed():
                 conn.terminate()
+
+    async def _pull(self, conn: Connection, stop: asyncio.Event) -> None:
+        self.position = int(
+            await conn.fetchval(
+                "SELECT position FROM projection_checkpoints WHERE name = $1",
+                self.projection.name,
+            )
+            or 0
+        )
+        await reposition(self._nc.jsm(), self.projection, self.position + 1)
+        self._next_consumer_seq = None  # the reset consumer numbers its deliveries anew
+        reader = PullReader(
+            self._nc,
+            self.projection.stream,
+            consumer_name(self.projection),
+            prefetch=self._settings.batch_size * 2,
+        )
+        await reader.start()
+        try:
+            await self._loop(conn, reader, stop)
+        finally:
+            await reader.close()
 
     async def _lock(self, conn: Connection, stop: asyncio.Event) -> bool:
         key = lock_key(self.projection)
@@ -167,7 +175,7 @@ class Projector:
     async def _loop(self, conn: Connection, reader: PullReader, stop: asyncio.Event) -> None:
         limit = self._settings.batch_size
         held_since: float | None = None
-        while not stop.is_set():
+        while not stop.is_set() and not await self.pause.pausing(conn):
             batch = await reader.take(limit, timeout=0.5)
             if not batch:
                 continue

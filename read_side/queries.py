@@ -43,6 +43,10 @@ CHECKPOINT = "SELECT position FROM projection_checkpoints WHERE name = $1"
 CHECKPOINTS = """SELECT name, stream, position, state, applied, dead, ignored,
     applied + dead + ignored = position - counted_from AS complete
 FROM projection_checkpoints"""
+PAUSED_VIEWS = "SELECT name FROM projection_pauses"
+# each view's latest replay asked for through the admin API
+LATEST_REPLAYS = """SELECT DISTINCT ON (projection) projection, id, state, done, total
+FROM replay_requests ORDER BY projection, requested_at DESC"""
 
 
 def checked(sql: str, slot: int, order: str = "") -> str:

@@ -6,9 +6,11 @@ Every view row records `version` (how many of its aggregate's events were applie
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -119,6 +121,50 @@ parked_events = Table(
     Column("parked_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
     CheckConstraint("state IN ('dead', 'parked', 'dropped')", name="state"),
     Index("ix_parked_events_view_aggregate_seq", "view", "aggregate", "seq"),
+)
+
+# A view whose projectors stand still (the admin API's pause, `tally pause`): a row while
+# paused. Every projector of the view (each partition's) holds its lock and its checkpoint
+# and pulls nothing until the row is gone.
+projection_pauses = Table(
+    "projection_pauses",
+    metadata,
+    Column("name", String(64), primary_key=True),  # the view, not a partition's row
+    Column("paused_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+)
+
+REPLAY_STATES = ("building", "catching-up", "comparing", "swapped", "failed", "cancelled")
+REPLAY_RUNNING = REPLAY_STATES[:3]
+
+# A replay asked for through the admin API, run by a projections worker (`tally project`):
+# its state and progress. At most one running per view (the partial unique index).
+replay_requests = Table(
+    "replay_requests",
+    metadata,
+    Column("id", Uuid(as_uuid=True), primary_key=True),
+    Column("projection", String(64), nullable=False),
+    Column("state", String(16), nullable=False, server_default=text("'building'")),
+    Column("done", BigInteger, nullable=False, server_default=text("0")),
+    Column("total", BigInteger, nullable=False, server_default=text("0")),
+    Column("rate", Float, nullable=False, server_default=text("0")),  # events/s
+    Column("cancel", Boolean, nullable=False, server_default=text("false")),
+    Column("error", Text, nullable=True),
+    Column("comparison", Text, nullable=True),  # what the swap's comparison found
+    Column("requested_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column("started_at", DateTime(timezone=True), nullable=True),  # taken by a worker
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint(
+        "state IN (" + ", ".join(f"'{state}'" for state in REPLAY_STATES) + ")", name="state"
+    ),
+    Index(
+        "ix_replay_requests_running",
+        "projection",
+        unique=True,
+        postgresql_where=text(
+            "state IN (" + ", ".join(f"'{state}'" for state in REPLAY_RUNNING) + ")"
+        ),
+    ),
+    Index("ix_replay_requests_projection_requested", "projection", "requested_at"),
 )
 
 VIEW_TABLES: dict[str, tuple[Table, ...]] = {

@@ -42,7 +42,7 @@ def postgres_check(ping: Callable[[], Awaitable[None]]) -> Check:
 
 def projections_check(states: States, tracker: StallTracker) -> Check:
     """Fails only when a projection is stalled (lagging at the same position for the
-    tracker's time); a lag that moves is reported with `ok`."""
+    tracker's time, not paused); a lag that moves is reported with `ok`."""
 
     async def check() -> CheckResult:
         stalled, moving = [], []
@@ -52,6 +52,9 @@ def projections_check(states: States, tracker: StallTracker) -> Check:
                 if item.get("partition") is None
                 else (f"{item['name']}/{item['partition']}")
             )
+            if item.get("paused"):  # standing still on purpose
+                moving.append(f"{name} lag {item['lag']} (paused)")
+                continue
             still = tracker.stalled(name, int(item["position"]), int(item["lag"]))
             if still is not None:
                 stalled.append(f"{name} lag {item['lag']}, no progress for {still:.0f} s")

@@ -424,6 +424,16 @@ def _register_dlq() -> None:
 _register_dlq()
 
 
+def _register_pause() -> None:
+    from tally.cli_pause import pause, resume
+
+    app.command()(pause)
+    app.command()(resume)
+
+
+_register_pause()
+
+
 def main() -> None:
     """Runs the command line to one of the exit codes (click's own "Aborted!", exit 1,
     is exit 130 here, as for any interruption)."""

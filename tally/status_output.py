@@ -66,6 +66,7 @@ def render_status(report: StatusReport, console: Console, stall_seconds: float) 
     )
     for view in report.projections:
         state = "STALLED" if view.stalled(stall_seconds) else view.state
+        state += ", paused" if view.paused else ""
         projections.add_row(
             parse_checkpoint_key(view.name)[0],
             "-" if view.partition is None else str(view.partition),

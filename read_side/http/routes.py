@@ -188,8 +188,17 @@ class QueryRoutes:
 
     async def projection_states(self) -> list[dict[str, Any]]:
         """One item per view, or per partition of a partitioned view (`partition` set; its
-        `stream_last_seq` is the partition's last event, its lag the sequences between)."""
+        `stream_last_seq` is the partition's last event, its lag the sequences between),
+        with whether the view is paused and its latest replay asked for by the admin API."""
         known = {row["name"]: row for row in await self._views.rows(queries.CHECKPOINTS)}
+        paused = {row["name"] for row in await self._views.rows(queries.PAUSED_VIEWS)}
+        replays = {
+            row["projection"]: {
+                "id": str(row["id"]),
+                **{key: row[key] for key in ("state", "done", "total")},
+            }
+            for row in await self._views.rows(queries.LATEST_REPLAYS)
+        }
         items = []
         for name, stream in self._waiting.streams.items():
             last = await last_sequence(self._nc, stream, timeout=self._timeout)
@@ -218,6 +227,8 @@ class QueryRoutes:
                         "lag": lag,
                         "state": state,
                         **audit,
+                        "paused": name in paused,
+                        "replay": replays.get(name),
                     }
                 )
         return items

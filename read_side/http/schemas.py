@@ -64,6 +64,15 @@ class EventList(BaseModel):
     items: list[EventItem]
 
 
+class ReplayBrief(BaseModel):
+    """The latest replay of a view asked for through the admin API."""
+
+    id: str
+    state: str  # building, catching-up, comparing, swapped, failed, cancelled
+    done: int
+    total: int
+
+
 class ProjectionState(BaseModel):
     name: str
     stream: str
@@ -78,6 +87,8 @@ class ProjectionState(BaseModel):
     dead: int = 0
     ignored: int = 0
     complete: bool = True
+    paused: bool = False  # `tally pause` / POST /admin/projections/{name}/pause
+    replay: ReplayBrief | None = None
 
 
 class ProjectionList(BaseModel):

@@ -24,8 +24,9 @@ from projections.partitions import ViewPartition, filter_subject, parse_checkpoi
 
 CHECKPOINTS = """SELECT name, position, state,
     EXTRACT(EPOCH FROM clock_timestamp() - updated_at)::float8 AS idle_seconds,
-    applied, dead, ignored, applied + dead + ignored = position - counted_from AS complete
-FROM projection_checkpoints"""
+    applied, dead, ignored, applied + dead + ignored = position - counted_from AS complete,
+    EXISTS (SELECT FROM projection_pauses p WHERE p.name = split_part(c.name, '/', 1)) AS paused
+FROM projection_checkpoints c"""
 
 
 @dataclass(frozen=True)
@@ -55,14 +56,18 @@ class ViewProgress:
     idle_seconds: float | None = None  # since the checkpoint last moved; None: never ran
     waiting_seconds: float | None = None  # age of the oldest event not applied yet
     audit: Audit | None = None  # None: never ran
+    paused: bool = False  # its view is paused (`tally pause`, the admin API)
 
     @property
     def lag(self) -> int:
         return max(0, self.stream_last_seq - self.position)
 
     def stalled(self, after: float) -> bool:
-        """Lagging, not moved for `after` s, and the next event waiting that long."""
-        if self.lag == 0 or self.waiting_seconds is None or self.waiting_seconds < after:
+        """Lagging, not moved for `after` s, and the next event waiting that long (a
+        paused view stands still on purpose: not stalled)."""
+        if self.paused or self.lag == 0:
+            return False
+        if self.waiting_seconds is None or self.waiting_seconds < after:
             return False
         return self.idle_seconds is None or self.idle_seconds >= after
 
@@ -75,6 +80,7 @@ class ViewProgress:
             "stream_last_seq": self.stream_last_seq,
             "lag": self.lag,
             "state": self.state,
+            "paused": self.paused,
             "idle_seconds": _rounded(self.idle_seconds),
             "waiting_seconds": _rounded(self.waiting_seconds),
             "stalled": self.stalled(stall_seconds),
@@ -137,6 +143,7 @@ async def read_progress(
                 idle,
                 age,
                 audit,
+                bool(row.get("paused")) if row else False,
             )
         )
     return found

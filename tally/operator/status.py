@@ -3,14 +3,15 @@ letters by projection and the payment breaker, read once; and what `--check` fin
 in it."""
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from nats.js import JetStreamContext
 
 from projections.dlq import DLQ_STREAM, DLQ_SUBJECTS
-from projections.partitions import projectors_of
+from projections.partitions import parse_checkpoint_key, projectors_of
 from projections.registry import PROJECTIONS
+from tally.operator.pauses import paused_views
 from tally.operator.progress import CHECKPOINTS, ViewProgress, read_progress
 from tally.operator.session import operator_session
 from tally.settings import Settings
@@ -57,10 +58,15 @@ async def read_status(settings: Settings, timeout: float) -> StatusReport:
         streams, consumers = await _streams(js)
         progress: list[ViewProgress] = []
         if database:
-            rows = await (await parts.database()).fetch(CHECKPOINTS)
+            conn = await parts.database()
+            rows = await conn.fetch(CHECKPOINTS)
             layout = await parts.layout()  # one row per partition of a partitioned view
             chosen = [p for view in PROJECTIONS.values() for p in projectors_of(view, layout)]
-            progress = await read_progress(js, rows, chosen)
+            paused = await paused_views(conn)  # also those with no checkpoint row yet
+            progress = [
+                replace(view, paused=view.paused or parse_checkpoint_key(view.name)[0] in paused)
+                for view in await read_progress(js, rows, chosen)
+            ]
         return StatusReport(
             streams,
             consumers,

@@ -9,7 +9,7 @@ import logging
 from events.partitions import Layout
 from projections.base import Projection
 from projections.batch import Retry
-from projections.partitions import projectors_of
+from projections.partitions import projectors_of, view_of
 from projections.registry import PROJECTIONS, get_projection
 from projections.runner import Projector, ProjectorSettings, untraced
 from tally.bootstrap import Parts, bootstrap
@@ -17,6 +17,7 @@ from tally.database_url import asyncpg_dsn
 from tally.metric_probes import ProjectionProbe
 from tally.nats_drift import require_no_drift
 from tally.roles.lifecycle import run_until_stopped
+from tally.roles.replay_worker import ReplayWorker
 from tally.roles.worker_http import projector_checks, serve_worker_http
 from tally.settings import Settings
 
@@ -58,7 +59,8 @@ async def project(
     take: list[int] | None = None,
 ) -> None:
     """Each projector holds its own PostgreSQL connection (with its advisory lock) and
-    reconnects by itself, so it is given the URL rather than a pooled connection."""
+    reconnects by itself, so it is given the URL rather than a pooled connection. The
+    replays asked for through the admin API for these views run here too."""
     settings = parts.settings
     dsn = settings.projector_database_dsn()  # TALLY_PROJECTOR_DATABASE_URL, else DATABASE_URL
     if dsn is None:
@@ -79,8 +81,16 @@ async def project(
     probe = ProjectionProbe(nc.jetstream(), asyncpg_dsn(dsn), chosen, parts.metrics)
     parts.metrics.add_probe(probe)
     log.info("projecting", extra={"projections": [p.name for p in chosen]})
+    running = [projector.run(stop) for projector in projectors]
+    owner = settings.database_dsn()  # a replay creates and swaps tables: the owner's URL
+    if owner is not None:
+        served = {view_of(projection) for projection in chosen}
+        batch = settings.replay_batch_size
+        running.append(ReplayWorker(nc, asyncpg_dsn(owner), served, batch_size=batch).run(stop))
+    else:
+        log.info("replays asked for through the admin API need DATABASE_URL; none taken here")
     try:
-        await asyncio.gather(*(projector.run(stop) for projector in projectors))
+        await asyncio.gather(*running)
     finally:
         await probe.close()
 

@@ -97,6 +97,7 @@ async def projector_checks(
                 "partition": p.partition,
                 "position": p.position,
                 "lag": p.lag,
+                "paused": p.paused,
             }
             for p in progress
         ]

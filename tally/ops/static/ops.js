@@ -62,6 +62,15 @@ async function act(seq, action) {
   }
 }
 
+// A view's state, whether it is paused, and its latest replay asked for by the admin API.
+function withStatus(item) {
+  const parts = [item.state];
+  if (item.paused) parts.push("paused");
+  const replay = item.replay;
+  if (replay) parts.push(`replay ${replay.state} ${replay.done}/${replay.total}`);
+  return { ...item, status: parts.join(", ") };
+}
+
 function render(snapshot) {
   $("updated").textContent = new Date(snapshot.at * 1000).toLocaleTimeString();
   if (snapshot.error) {
@@ -75,9 +84,10 @@ function render(snapshot) {
   const breaker = snapshot.breaker;
   $("breaker").textContent = breaker ? breaker.state : "not reported";
   $("breaker").className = "figure " + (breaker && breaker.state !== "closed" ? "bad" : "");
-  fill("projections", snapshot.projections, [
+  fill("projections", snapshot.projections.map(withStatus), [
     ["name"], ["stream"], ["position"], ["stream_last_seq"],
-    ["lag", (item) => (item.lag ? "bad" : "good")], ["state"],
+    ["lag", (item) => (item.lag ? "bad" : "good")],
+    ["status", (item) => (item.paused ? "bad" : "")],
   ], "name");
   fill("streams", snapshot.streams, [
     ["name"], ["messages"], ["bytes"], ["last_seq"], ["subjects"],
