@@ -5,6 +5,7 @@ from typing import Any
 from http_edge.openapi import json_answer, problem_answer
 from projections.registry import PROJECTIONS
 from tally.admin.dead_letter_routes import DEFAULT_LIMIT, MAX_LIMIT, MAX_SEQ, PREFIX
+from tally.admin.projection_openapi import projection_paths
 
 UNAVAILABLE = "NATS or PostgreSQL unreachable"
 SEQ = {
@@ -103,4 +104,5 @@ def openapi_paths() -> tuple[dict[str, Any], dict[str, Any]]:
         PREFIX + "/{seq}/retry": {"post": retry},
         PREFIX + "/{seq}/drop": {"post": drop},
     }
-    return paths, {"DeadLetter": DEAD_LETTER}
+    more, schemas = projection_paths()  # pauses and replays
+    return {**paths, **more}, {"DeadLetter": DEAD_LETTER, **schemas}

@@ -10,6 +10,7 @@ from starlette.types import ASGIApp
 from read_side.http.openapi import openapi_paths as query_openapi
 from tally.admin.dead_letter_routes import DeadLetterRoutes
 from tally.admin.openapi import openapi_paths as admin_openapi
+from tally.admin.projection_routes import ProjectionRoutes
 from tally.bootstrap import Parts, bootstrap
 from tally.checks import nats_check, published_breaker_check
 from tally.http.app import create_api_app
@@ -47,6 +48,7 @@ async def api_app(
             *commands.routes(),
             *queries.routes,
             *dead_letters.routes(),
+            *ProjectionRoutes(settings.database_dsn()).routes(),
             *ops_page_routes(feed, stop),
         ],
         checks={"nats": nats_check(await parts.nats()), **queries.checks, **parts.checks},
