@@ -16,20 +16,17 @@ import pytest
 from nats.aio.client import Client as NATS
 from pydantic import SecretStr
 
-from projections.dlq import ensure_dlq_stream
 from support.read_side import (
     connect,
     order_history,
     position,
     publish,
-    ready_streams,
     view_rows,
     wait_position,
 )
 from tally.bootstrap import bootstrap
 from tally.http.tokens import new_token
 from tally.roles.api import api_app
-from tally.roles.database import run_alembic
 from tally.roles.migrate import migrate
 from tally.roles.project import project
 from tally.settings import Settings
@@ -39,11 +36,8 @@ Http = Callable[..., Awaitable[httpx.Response]]
 
 
 @pytest.fixture
-async def nc(nats_url: str, database_url: str) -> AsyncIterator[NATS]:
+async def nc(nats_url: str) -> AsyncIterator[NATS]:
     client = await connect(nats_url)
-    await ready_streams(client)
-    await ensure_dlq_stream(client.jetstream())
-    await run_alembic(database_url)
     try:
         yield client
     finally:
@@ -90,7 +84,6 @@ def _orders_item(body: dict[str, Any]) -> dict[str, Any]:
 async def test_pause_replay_and_cancel_over_http(
     nc: NATS, nats_url: str, database_url: str
 ) -> None:
-    await publish(nc, order_history(1500))
     admin, admin_entry = new_token(["admin"])
     reader, reader_entry = new_token(["read", "write"])
     settings = Settings(
@@ -103,7 +96,8 @@ async def test_pause_replay_and_cancel_over_http(
     as_admin = {"Authorization": f"Bearer {admin}"}
     as_reader = {"Authorization": f"Bearer {reader}"}
     async with bootstrap(settings, name="test-admin", nats=nc) as parts:
-        await migrate(parts)
+        await migrate(parts)  # the streams, the consumers, the tables
+        await publish(nc, order_history(1500))
         app = await api_app(parts)
         async with (
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
