@@ -57,6 +57,10 @@ INSERT_STOCK = (
 async def test_the_query_role_reads_and_cannot_write(reader: asyncpg.Connection) -> None:
     for table in ("orders", "order_lines", "stock_items", "projection_checkpoints"):
         assert await reader.fetchval(f"SELECT count(*) FROM {table}") == 0
+    for table in ("projection_pauses", "replay_requests"):  # GET /projections shows them
+        assert await reader.fetchval(f"SELECT count(*) FROM {table}") == 0
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await reader.execute("INSERT INTO projection_pauses (name) VALUES ('orders')")
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await reader.execute(INSERT_STOCK)
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
@@ -72,6 +76,7 @@ async def test_the_query_role_reads_and_cannot_write(reader: asyncpg.Connection)
 
 async def test_the_projector_role_writes_views_not_schema(writer: asyncpg.Connection) -> None:
     await writer.execute(INSERT_STOCK)
+    assert await writer.fetchval("SELECT count(*) FROM projection_pauses") == 0  # pause checked
     await writer.execute("INSERT INTO projection_checkpoints (name, stream) VALUES ('s', 'STOCK')")
     async with writer.transaction():
         await writer.fetchval("SELECT position FROM projection_checkpoints FOR UPDATE")
