@@ -29,6 +29,7 @@ from projections.registry import get_projection
 from projections.replay import Replay, ReplayBusy, ReplayResult, ReplayStopped
 
 log = logging.getLogger("tally.replay")
+EVERY = 1.0  # seconds between two looks for requests, and between two progress writes
 RUNNING = ["building", "catching-up", "comparing"]
 WAITING = """SELECT id, projection FROM replay_requests
 WHERE state = 'building' AND started_at IS NULL AND NOT cancel AND projection = any($1::text[])
@@ -118,13 +119,13 @@ class ReplayWorker:
         views: Iterable[str],
         *,
         batch_size: int = 5000,
-        every: float = 1.0,
+        every: float | None = None,
     ) -> None:
         self._nc = nc
         self._dsn = dsn  # the database's owner: a replay creates, drops and swaps tables
         self._views = sorted(set(views))
         self._batch_size = batch_size
-        self._every = every
+        self._every = EVERY if every is None else every
         self._running: dict[str, asyncio.Task[None]] = {}  # by view
 
     async def run(self, stop: asyncio.Event) -> None:

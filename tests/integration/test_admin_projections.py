@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -26,13 +26,13 @@ from support.read_side import (
 )
 from tally.bootstrap import bootstrap
 from tally.http.tokens import new_token
+from tally.roles import replay_worker
 from tally.roles.api import api_app
 from tally.roles.migrate import migrate
 from tally.roles.project import project
 from tally.settings import Settings
 
 pytestmark = pytest.mark.integration
-Http = Callable[..., Awaitable[httpx.Response]]
 
 
 @pytest.fixture
@@ -82,8 +82,11 @@ def _orders_item(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_pause_replay_and_cancel_over_http(
-    nc: NATS, nats_url: str, database_url: str
+    nc: NATS, nats_url: str, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # progress and `cancel` go through the row every 0.1 s (1 s by default), so that the
+    # replay below is still building when its cancel is read, however fast the machine
+    monkeypatch.setattr(replay_worker, "EVERY", 0.1)
     admin, admin_entry = new_token(["admin"])
     reader, reader_entry = new_token(["read", "write"])
     settings = Settings(
