@@ -6,7 +6,7 @@ The database roles get their rights on both through the default privileges of
 3b8f0c2d9e41 (the query role reads them, the projector role may read and write them).
 
 Revision ID: 8c4d2e6f1a57
-Revises: 5e1a9c7b3d20
+Revises: 8c2f4a6e1b97
 Create Date: 2026-11-30 11:30:00.000000+00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "8c4d2e6f1a57"
-down_revision: str | None = "5e1a9c7b3d20"
+down_revision: str | None = "8c2f4a6e1b97"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
