@@ -25,6 +25,7 @@ from tenacity import (
 )
 
 from events.base import Event
+from events.codec import RecordedEvent
 from events.envelope import Envelope
 from events.subjects import Position, split_subject
 from write_side.aggregates import Aggregate
@@ -129,6 +130,20 @@ class CommandService:
         if self._snapshots is not None:
             self._snapshots.folded(aggregate, subject, state, last_seq, len(loaded.events))
         return state, last_seq
+
+    def remember_first(
+        self, aggregate: Aggregate[S, C], aggregate_id: str, first: RecordedEvent
+    ) -> None:
+        """`first` is the first event of the aggregate (an OrderPlaced, which can only be
+        appended to an empty subject), as a consumer delivered it: the state after it is
+        kept unless a newer one is, so the next load reads only what was stored after it
+        instead of reading and decoding it again. Nothing is decided on this alone: loads
+        still read past it, and appends still expect the subject's last sequence."""
+        subject = aggregate.subject(aggregate_id)
+        known = self._cache.get(subject)
+        if known is None or known.last_seq < first.seq:
+            state = aggregate.evolve(aggregate.initial(aggregate_id), first.event)
+            self._remember(subject, _Folded(state, first.seq, aggregate.weight(state)))
 
     async def handle(
         self,

@@ -90,6 +90,9 @@ class FulfilmentConsumer:
                     await asyncio.sleep(0.5)
                     continue
                 for message in messages:
+                    if self._skipped(message):  # no task for what needs only an ack
+                        await self._settle(message, ACK)
+                        continue
                     task = asyncio.create_task(self._process(message))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
@@ -100,13 +103,17 @@ class FulfilmentConsumer:
             with contextlib.suppress(nats.errors.Error):
                 await subscription.unsubscribe()
 
+    def _skipped(self, message: Msg) -> bool:
+        """An event of ours this process does not react to (counted as skipped)."""
+        event_type = (message.headers or {}).get(EVENT_TYPE, "unknown")
+        if event_type not in HANDLED and event_type in CURRENT:
+            self._observer.order_event_handled(event_type, "skipped")
+            return True
+        return False
+
     async def _process(self, message: Msg) -> None:
         observe = self._observer.order_event_handled
         event_type = (message.headers or {}).get(EVENT_TYPE, "unknown")
-        if event_type not in HANDLED and event_type in CURRENT:
-            observe(event_type, "skipped")
-            await self._settle(message, ACK)
-            return
         metadata = message.metadata
         try:
             recorded = decode(

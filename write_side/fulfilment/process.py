@@ -107,6 +107,9 @@ class Fulfilment:
         trigger = _Trigger(recorded.aggregate_id, recorded.envelope)
         match recorded.event:
             case OrderPlaced():
+                # The order's first event, as delivered: its state there is known without
+                # reading it back, so the read below asks only for what came after it.
+                self._service.remember_first(ORDER, trigger.order_id, recorded)
                 return await self._placed(trigger)
             case OrderCancelled():
                 return await self._settle(trigger, await self._order(trigger))
