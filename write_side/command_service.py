@@ -249,13 +249,34 @@ class CommandService:
                     return await self._append(
                         aggregate, subject, cached_state, cached_seq, events, meta
                     )
-                except ConcurrencyConflict:
-                    pass  # the cache was stale: read what is new and decide again
+                except ConcurrencyConflict as conflict:
+                    # The cache was stale: decide again on what is new, which the store
+                    # read while resolving the conflict, else on a read.
+                    fresh = self._catch_up(aggregate, subject, cached_state, cached_seq, conflict)
+                    if fresh is not None:
+                        return await self._decide_fresh(aggregate, subject, *fresh, command, meta)
         state, last_seq = await self.load(aggregate, aggregate_id)
+        return await self._decide_fresh(aggregate, subject, state, last_seq, command, meta)
+
+    async def _decide_fresh(
+        self,
+        aggregate: Aggregate[S, C],
+        subject: str,
+        state: S,
+        last_seq: int,
+        command: C,
+        meta: Metadata,
+    ) -> CommandResult[S]:
+        """Decides on a state as current as a load (refusals and no-ops stand). On a
+        conflict, what the store read is cached, so the retry reads only what came after."""
         events = aggregate.decide(state, command)
         if not events:
             return CommandResult(Position(split_subject(subject)[0], last_seq), [], state)
-        return await self._append(aggregate, subject, state, last_seq, events, meta)
+        try:
+            return await self._append(aggregate, subject, state, last_seq, events, meta)
+        except ConcurrencyConflict as conflict:
+            self._catch_up(aggregate, subject, state, last_seq, conflict)
+            raise
 
     async def _append(
         self,
@@ -285,6 +306,27 @@ class CommandService:
         if self._snapshots is not None:
             self._snapshots.folded(aggregate, subject, state, result.last_seq, len(events))
         return CommandResult(result.position, events, state)
+
+    def _catch_up(
+        self,
+        aggregate: Aggregate[S, C],
+        subject: str,
+        state: S,
+        last_seq: int,
+        conflict: ConcurrencyConflict,
+    ) -> tuple[S, int] | None:
+        """`state` (at `last_seq`) with the events the conflict carries folded in (stored
+        after `last_seq`, up to the subject's last at the conflict: as current as a load),
+        cached and returned; None when the conflict carries none (then: a load)."""
+        newer = conflict.newer
+        if newer is None or conflict.expected != last_seq:
+            return None
+        for recorded in newer.events:
+            state = aggregate.evolve(state, recorded.event)
+        self._remember(subject, _Folded(state, newer.last_seq, aggregate.weight(state)))
+        if self._snapshots is not None:
+            self._snapshots.folded(aggregate, subject, state, newer.last_seq, len(newer.events))
+        return state, newer.last_seq
 
     @staticmethod
     def _envelope(meta: Metadata, subject: str, event: Event, index: int) -> Envelope:

@@ -1,6 +1,11 @@
 """The write side's errors. Library errors are translated into these in one place
 (the adapters `event_store.py` and `key_value.py`); `http/problems.py` maps them to HTTP."""
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from write_side.ports import LoadedEvents
+
 
 class WriteSideError(Exception):
     """Base of every error the write side raises on purpose."""
@@ -25,13 +30,23 @@ class AggregateNotFound(WriteSideError):
 
 
 class ConcurrencyConflict(WriteSideError):
-    """The subject moved past the expected sequence; reload and decide again."""
+    """The subject moved past the expected sequence; reload and decide again. `newer`,
+    when the store read them while telling the conflict from its own earlier write: the
+    events stored after `expected` (a `ports.LoadedEvents`), at least up to the subject's
+    last sequence at the conflict, so the caller need not read them again."""
 
-    def __init__(self, subject: str, expected: int, actual: int | None = None) -> None:
+    def __init__(
+        self,
+        subject: str,
+        expected: int,
+        actual: int | None = None,
+        newer: "LoadedEvents | None" = None,
+    ) -> None:
         super().__init__(f"{subject}: expected last sequence {expected}, found {actual}")
         self.subject = subject
         self.expected = expected
         self.actual = actual
+        self.newer = newer
 
 
 class StoreUnavailable(WriteSideError):

@@ -10,6 +10,7 @@ get, and a follower may lag).
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Sequence
 
@@ -222,18 +223,45 @@ class JetStreamEventStore:
         error: Exception,
     ) -> AppendResult:
         """After a conflict or a timeout: were our events stored after all (a retry that
-        raced with its own first attempt), or did someone else write first?"""
+        raced with its own first attempt), or did someone else write first? A 10071 names
+        the subject's last sequence: what was stored after the expectation is read (a
+        direct get) and travels with the conflict, so the caller folds it instead of
+        reading it again; otherwise the subject's last message is looked up."""
+        ours = str(events[-1].envelope.event_id)
         try:
-            last = await self.last_message(subject)
+            actual = _named_last_sequence(error)
+            if actual is not None and actual > expected_seq:
+                newer = await self._read_after(stream, subject, expected_seq + 1, actual)
+                if newer:
+                    last = newer[-1]
+                    if last.headers.get(MSG_ID) == ours:  # ours: stored by an earlier try
+                        first = last.seq - len(events) + 1
+                        return AppendResult(stream, first, last.seq, duplicate=True)
+                    loaded = self._decode(stream, subject, newer)
+                    raise ConcurrencyConflict(
+                        subject, expected_seq, last.seq, newer=loaded
+                    ) from error
+            found = await self.last_message(subject) if actual != 0 else None
         except StoreUnavailable as lookup:
             raise StoreUnavailable(f"appending to {subject}: {error!r}") from lookup
-        if last is not None and last.event_id == str(events[-1].envelope.event_id):
+        if found is not None and found.event_id == ours:
             # stored, but maybe by an earlier try or a twin: nothing new from this call
-            return AppendResult(stream, last.seq - len(events) + 1, last.seq, duplicate=True)
+            return AppendResult(stream, found.seq - len(events) + 1, found.seq, duplicate=True)
         if isinstance(error, APIError):
-            actual = last.seq if last is not None else 0
+            actual = found.seq if found is not None else 0
             raise ConcurrencyConflict(subject, expected_seq, actual) from error
         raise StoreUnavailable(f"appending to {subject} timed out") from error
+
+    async def _read_after(
+        self, stream: str, subject: str, from_seq: int, actual: int
+    ) -> list[StoredMessage]:
+        """The subject's messages from `from_seq` on, at least up to `actual` (what a
+        lagging replica lacks comes from the leader); [] when they could not be had."""
+        stored = self._layout.stored(stream, subject)
+        messages = await self._read(stream, stored, from_seq)
+        if not messages or messages[-1].seq < actual:
+            messages = await self._catch_up(stream, stored, messages, from_seq, actual)
+        return messages if messages and messages[-1].seq >= actual else []
 
     async def last_message(self, subject: str) -> LastMessage | None:
         self._check_connected()
@@ -246,3 +274,15 @@ class JetStreamEventStore:
             raise StoreUnavailable(f"reading the last message of {subject}: {error!r}") from error
         event_id = message.headers.get(MSG_ID) if message.headers else None
         return LastMessage(int(message.seq or 0), event_id)
+
+
+_WRONG_LAST = re.compile(r"wrong last sequence: (\d+)")
+
+
+def _named_last_sequence(error: Exception) -> int | None:
+    """The subject's last sequence a 10071 names (`wrong last sequence: N`), else None
+    (a 10164 names none, nor does a timeout)."""
+    if not isinstance(error, APIError) or error.err_code != 10071:
+        return None
+    found = _WRONG_LAST.search(error.description or "")
+    return int(found.group(1)) if found else None

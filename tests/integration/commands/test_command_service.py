@@ -10,6 +10,7 @@ from write_side.command_service import CommandService, Metadata
 from write_side.domain import stock
 from write_side.errors import RuleViolation
 from write_side.event_store import JetStreamEventStore
+from write_side.ports import LoadedEvents
 
 pytestmark = pytest.mark.integration
 META = Metadata(correlation_id="test")
@@ -44,6 +45,30 @@ async def test_a_cached_state_is_brought_up_to_date(store: JetStreamEventStore) 
     # `one` still caches on_hand=3, reserved=0; its decision must see the reservation.
     with pytest.raises(RuleViolation):
         await one.handle(STOCK_ITEM, "A", stock.AdjustStock(-1, "broken"), META)
+
+
+async def test_a_stale_cache_decides_on_what_its_conflict_carried(
+    store: JetStreamEventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes on one SKU: the store reads what the other stored while it resolves
+    the conflict, and the command is decided again on that, with no read of its own."""
+    one, two = new_service(store), new_service(store)
+    await one.handle(STOCK_ITEM, "C", stock.ReceiveStock(5), META)
+    await two.handle(STOCK_ITEM, "C", stock.ReserveStock("o1", 2), META)
+    loads = 0
+    load = store.load
+
+    async def counted(subject: str, *, from_seq: int = 1) -> LoadedEvents:
+        nonlocal loads
+        loads += 1
+        return await load(subject, from_seq=from_seq)
+
+    monkeypatch.setattr(store, "load", counted)
+    done = await one.handle(STOCK_ITEM, "C", stock.ReserveStock("o2", 3), META)
+    assert loads == 0
+    assert (done.state.on_hand, done.state.reserved, done.position.seq) == (5, 5, 3)
+    with pytest.raises(stock.OutOfStock):  # and it holds all three events now
+        await one.handle(STOCK_ITEM, "C", stock.ReserveStock("o3", 1), META)
 
 
 async def test_the_same_idempotency_key_appends_once(store: JetStreamEventStore) -> None:

@@ -18,7 +18,7 @@ from events.envelope import MSG_ID, Envelope
 from events.stock import StockReserved
 from support.defaults import TEST_NATS_TIMEOUT
 from support.servers import NatsServer
-from write_side.errors import StoreUnavailable
+from write_side.errors import ConcurrencyConflict, StoreUnavailable
 from write_side.event_store import JetStreamEventStore
 from write_side.ports import EventStore, LastMessage, PendingEvent
 from write_side.streams import StreamSettings, ensure_streams
@@ -63,6 +63,32 @@ async def test_load_reads_past_one_direct_get_batch(store: JetStreamEventStore) 
     loaded = await store.load("stock.MANY")
     assert len(loaded.events) == 1500
     assert loaded.last_seq == last
+
+
+async def test_a_conflict_is_resolved_from_the_sequence_its_error_names(
+    store: JetStreamEventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 10071 names the subject's last sequence: the store reads what was stored after
+    the expectation (a direct get) to tell a conflict from its own earlier write, not the
+    subject's last message (a stream API request), and the conflict carries it."""
+    first = await store.append("stock.NAMED", [received(1)], expected_seq=0)
+
+    async def no_lookup(subject: str) -> LastMessage | None:
+        raise AssertionError(f"looked up the last message of {subject}")
+
+    monkeypatch.setattr(store, "last_message", no_lookup)
+    with pytest.raises(ConcurrencyConflict) as raised:
+        await store.append("stock.NAMED", [received(2)], expected_seq=0)
+    assert raised.value.actual == first.last_seq
+    newer = raised.value.newer  # what was stored after the expectation, read once
+    assert newer is not None and newer.last_seq == first.last_seq
+    assert [getattr(recorded.event, "quantity", 0) for recorded in newer.events] == [1]
+    mine = received(3)
+    stored = await store.append("stock.NAMED", [mine], expected_seq=first.last_seq)
+    # its retry (same event id, the expectation now stale) finds it stored: a duplicate
+    again = await store.append("stock.NAMED", [mine], expected_seq=first.last_seq)
+    assert again.duplicate and not stored.duplicate
+    assert (again.first_seq, again.last_seq) == (stored.first_seq, stored.last_seq)
 
 
 def process_state(pid: int) -> str:
