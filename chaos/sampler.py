@@ -1,6 +1,7 @@
-"""Resident memory and open file descriptors of named processes, and the machine's load
-average (it is shared), sampled at an interval: for the chaos run's RSS drift and the
-soak's per-minute table."""
+"""Resident memory, open file descriptors and CPU time of named processes, and the
+machine's load average (it is shared), sampled at an interval: for the chaos run's RSS
+drift and the soak's per-minute table. PostgreSQL's CPU is the postmaster's and its
+backends' (each connection is a process of its own)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,25 @@ import psutil
 MB = 1024 * 1024
 
 
+WITH_CHILDREN = frozenset({"postgres"})  # whose CPU includes its children's
+
+
 @dataclass
 class Sample:
     at: float
     rss: int
     fds: int
+    cpu: float = 0.0  # seconds of CPU (user + system) since the process started
+
+
+def cpu_seconds(process: psutil.Process, with_children: bool) -> float:
+    processes = [process, *(process.children(recursive=True) if with_children else [])]
+    total = 0.0
+    for each in processes:
+        with contextlib.suppress(psutil.Error):  # a backend may end meanwhile
+            times = each.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 @dataclass
@@ -36,7 +51,8 @@ class Sampler:
                 continue
             with contextlib.suppress(psutil.Error):
                 process = psutil.Process(pid)
-                taken[name] = Sample(at, process.memory_info().rss, process.num_fds())
+                cpu = cpu_seconds(process, name in WITH_CHILDREN)
+                taken[name] = Sample(at, process.memory_info().rss, process.num_fds(), cpu)
                 self.samples.setdefault(name, []).append(taken[name])
         return taken
 

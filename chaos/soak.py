@@ -18,7 +18,7 @@ import httpx
 
 from chaos.sampler import Sampler
 from chaos.soak_load import SoakLoad
-from chaos.soak_report import Row, header, render, row, verdict
+from chaos.soak_report import Row, cores_between, header, render, row, verdict
 from chaos.soak_target import Cluster, TallyUp, Target
 
 
@@ -61,6 +61,7 @@ async def soak(args: argparse.Namespace, target: Target) -> list[Row]:
         asyncio.get_running_loop().add_signal_handler(signum, ended.set)
     rows: list[Row] = []
     names: list[str] = []
+    before, taken_at = sampler.sample(-1), time.monotonic()  # CPU from the load's start
     for minute in range(args.minutes):
         with contextlib.suppress(TimeoutError):
             wait = max(0.0, load.started + 60 * (minute + 1) - time.monotonic())
@@ -68,11 +69,14 @@ async def soak(args: argparse.Namespace, target: Target) -> list[Row]:
         if ended.is_set():
             break
         memory = sampler.sample(minute)
+        cores = cores_between(before, memory, time.monotonic() - taken_at)
+        before, taken_at = memory, time.monotonic()
         names = names or sorted(memory)
         placed = sum(m.placed for m in load.minutes.values())
         shipped = sum(m.shipped for m in load.minutes.values())
         figures, behind = load.minutes[minute], await lag(args.base_url)
-        rows.append(row(minute, figures, behind, placed - shipped, memory, os.getloadavg()[0]))
+        load_now = os.getloadavg()[0]
+        rows.append(row(minute, figures, behind, placed - shipped, memory, load_now, cores))
         if minute == 0:
             print(header(names), flush=True)
         print(render(rows[-1], names), flush=True)

@@ -1,12 +1,13 @@
 """The soak's figures: one row per minute (throughput, p50/p99 latency, projection lag,
-open orders, the machine's load average, RSS and open file descriptors of every process)
-and the verdict on drift: RSS growth per hour (least squares after the warm-up) and p99
-growth (the last third of the run against the first)."""
+open orders, the machine's load average, RSS, open file descriptors and CPU (cores) of
+every process) and the verdict on drift: RSS growth per hour (least squares after the
+warm-up) and p99 growth (the last third of the run against the first); and what the load
+costs: cores per process and CPU per answered command."""
 
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chaos.sampler import MB, Sample
 from chaos.soak_load import Minute
@@ -23,6 +24,7 @@ class Row:
     open_orders: int
     memory: dict[str, Sample]
     load: float = 0.0  # the machine's 1-minute load average (it is shared)
+    cores: dict[str, float] = field(default_factory=dict)  # CPU over the minute / its length
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -39,6 +41,7 @@ def row(
     open_orders: int,
     memory: dict[str, Sample],
     load: float = 0.0,
+    cores: dict[str, float] | None = None,
 ) -> Row:
     return Row(
         minute,
@@ -50,23 +53,35 @@ def row(
         open_orders,
         memory,
         load,
+        cores or {},
     )
 
 
+def cores_between(
+    before: dict[str, Sample], after: dict[str, Sample], seconds: float
+) -> dict[str, float]:
+    """Cores each process used between two samples (a restarted one is left out)."""
+    return {
+        name: (sample.cpu - before[name].cpu) / seconds
+        for name, sample in after.items()
+        if name in before and seconds > 0 and sample.cpu >= before[name].cpu
+    }
+
+
 def header(names: list[str]) -> str:
-    columns = " ".join(f"{name[:14]:>14}" for name in names)
+    columns = " ".join(f"{name[:16]:>16}" for name in names)
     figures = (
         f"{'min':>3} {'ok/s':>6} {'err':>4} {'p50ms':>6} {'p99ms':>6} {'lag':>6} {'open':>7} "
         f"{'load':>5}"
     )
-    return f"{figures} | RSS MB / fds: {columns}"
+    return f"{figures} | RSS MB / fds / cores: {columns}"
 
 
 def render(line: Row, names: list[str]) -> str:
     memory = " ".join(
-        f"{line.memory[n].rss / MB:>8.0f} /{line.memory[n].fds:>4}"
+        f"{line.memory[n].rss / MB:>6.0f} /{line.memory[n].fds:>4} /{line.cores.get(n, 0):>4.2f}"
         if n in line.memory
-        else f"{'-':>14}"
+        else f"{'-':>16}"
         for n in names
     )
     return (
@@ -116,6 +131,7 @@ def verdict(rows: list[Row], names: list[str], warmup: int) -> list[str]:
     lines.append(
         f"drift p99: {first:.1f} ms (first third) -> {last:.1f} ms (last third), x{growth:.2f}"
     )
+    lines += cpu_lines(answered, names)
     failing = [r for r in rows if r.errors]
     loads = [r.load for r in rows]
     lines.append(
@@ -124,3 +140,20 @@ def verdict(rows: list[Row], names: list[str], warmup: int) -> list[str]:
         f"load average {min(loads):.1f}-{max(loads):.1f}"
     )
     return lines
+
+
+def cpu_lines(steady: list[Row], names: list[str]) -> list[str]:
+    """What the load costs: mean cores of each process over the steady minutes, their
+    sum, and CPU per answered command (every process's, NATS and PostgreSQL included)."""
+    shares = {
+        name: statistics.fmean(r.cores[name] for r in steady if name in r.cores)
+        for name in names
+        if any(name in r.cores for r in steady)
+    }
+    if not shares:
+        return []
+    total = sum(shares.values())
+    answers = statistics.fmean(r.ok_per_s for r in steady)
+    each = ", ".join(f"{name} {cores:.2f}" for name, cores in shares.items())
+    per = f" ({total / answers * 1000:.2f} ms CPU per answered command)" if answers else ""
+    return [f"cpu: {each} = {total:.2f} cores for {answers:.1f} answers/s{per}"]

@@ -9,7 +9,7 @@ import json
 from chaos.sampler import MB, Sample
 from chaos.soak_http import Pool
 from chaos.soak_load import Minute
-from chaos.soak_report import row, slope_per_hour, verdict
+from chaos.soak_report import cores_between, row, slope_per_hour, verdict
 
 
 async def _answer_once_then_close(
@@ -76,3 +76,18 @@ def test_minutes_without_answers_are_named_and_left_out_of_the_p99() -> None:
     assert lines[1] == (
         "errors: 100 in 2 of 9 minutes, 2 minutes without an answer; load average 2.0-10.0"
     )
+
+
+def test_the_cost_of_the_load_is_each_process_cores_and_cpu_per_answer() -> None:
+    before = {"api": Sample(0, MB, 10, cpu=5.0), "nats": Sample(0, MB, 10, cpu=1.0)}
+    after = {
+        "api": Sample(1, MB, 10, cpu=35.0),
+        "nats": Sample(1, MB, 10, cpu=7.0),
+        "fulfil": Sample(1, MB, 10, cpu=3.0),  # not seen before (restarted): left out
+    }
+    cores = cores_between(before, after, 60.0)
+    assert cores == {"api": 0.5, "nats": 0.1}
+    minutes = [row(m, Minute(latencies=[0.01] * 6000), 0, 0, after, cores=cores) for m in range(3)]
+    lines = verdict(minutes, ["api", "fulfil", "nats"], warmup=1)
+    assert "cpu: api 0.50, nats 0.10 = 0.60 cores for 100.0 answers/s" in lines[-2]
+    assert lines[-2].endswith("(6.00 ms CPU per answered command)")
