@@ -15,7 +15,15 @@ const tokenInput = $("token");
 tokenInput.value = sessionStorage.getItem("tally-token") || "";
 tokenInput.addEventListener("change", () => {
   sessionStorage.setItem("tally-token", tokenInput.value.trim());
-  restart();
+  // One listener on the table, not one per button: the rows are rebuilt at every update,
+// and a click that lands while its button is being replaced must still act.
+$("dead-letters").addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-action]");
+  const row = button && button.closest("tr");
+  if (row && row.dataset.key) act(row.dataset.key, button.dataset.action);
+});
+
+restart();
 });
 
 function authHeaders() {
@@ -101,8 +109,7 @@ function render(snapshot) {
     for (const action of ["retry", "drop"]) {
       const button = document.createElement("button");
       button.textContent = action;
-      button.dataset.action = action;
-      button.addEventListener("click", () => act(row.dataset.key, action));
+      button.dataset.action = action;  // clicks are handled by the table (below)
       buttons.appendChild(button);
     }
     row.appendChild(buttons);
@@ -205,5 +212,13 @@ function restart() {
   controller = new AbortController();
   listen(controller.signal);
 }
+
+// One listener on the table, not one per button: the rows are rebuilt at every update,
+// and a click that lands while its button is being replaced must still act.
+$("dead-letters").addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-action]");
+  const row = button && button.closest("tr");
+  if (row && row.dataset.key) act(row.dataset.key, button.dataset.action);
+});
 
 restart();
