@@ -16,21 +16,18 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import asyncpg
-import nats.errors
 from nats.aio.client import Client as NATS
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from http_edge.problems import Problem, invalid, not_found, service_unavailable
+from http_edge.problems import Problem, invalid, not_found
 from projections.registry import PROJECTIONS
-from tally.database_connection import DatabaseUnavailable, connect_database
+from tally.admin.servers import owner_connection, servers_answer
 from tally.operator import dead_letters as letters
 
 PREFIX = "/admin/dead-letters"
 DEFAULT_LIMIT, MAX_LIMIT = 100, 500
-CONNECT_TIMEOUT = 3.0
 MAX_SEQ = 2**63 - 1
 
 
@@ -48,18 +45,6 @@ def _seq(request: Request) -> int:
     if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_SEQ:
         raise not_found("no such dead letter")
     return int(text)
-
-
-@contextlib.asynccontextmanager
-async def _servers_answer() -> AsyncIterator[None]:
-    """NATS or PostgreSQL down or slow: 503, never a 500."""
-    try:
-        yield
-    except DatabaseUnavailable as error:
-        raise service_unavailable("PostgreSQL unavailable", str(error)) from error
-    except (nats.errors.Error, TimeoutError, OSError, asyncpg.PostgresError) as error:
-        detail = f"{type(error).__name__}: {error}"
-        raise service_unavailable("A server did not answer", detail) from error
 
 
 class DeadLetterRoutes:
@@ -81,7 +66,7 @@ class DeadLetterRoutes:
             raise invalid("projection", f"one of {', '.join(PROJECTIONS)}", "enum")
         limit = _int(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
         after = _int(request, "cursor", 0, 0, 2**63)
-        async with _servers_answer():
+        async with servers_answer():
             js = (await self._nats()).jetstream()
             page = await letters.list_letters(js, projection, after=after, limit=limit + 1)
             async with self._database() as conn:
@@ -94,7 +79,7 @@ class DeadLetterRoutes:
 
     async def show(self, request: Request) -> Response:
         seq = _seq(request)
-        async with _servers_answer():
+        async with servers_answer():
             letter = await letters.show_letter((await self._nats()).jetstream(), seq)
             if letter is None:
                 raise not_found(f"no dead letter {seq}")
@@ -104,20 +89,16 @@ class DeadLetterRoutes:
 
     async def retry(self, request: Request) -> Response:
         seq = _seq(request)
-        if self._database_url is None:
-            raise service_unavailable(
-                "No database to retry with", "a retry writes to a view: set DATABASE_URL"
-            )
-        async with _servers_answer():
+        why = "a retry writes to a view"
+        async with owner_connection(self._database_url, why) as conn, servers_answer():
             js = (await self._nats()).jetstream()
-            async with self._database() as conn:
-                result = await letters.retry_letter(js, conn, seq)
+            result = await letters.retry_letter(js, conn, seq)
         return _answer(result)
 
     async def drop(self, request: Request) -> Response:
         """Deleted; the events parked behind it are released (with a database)."""
         seq = _seq(request)
-        async with _servers_answer():
+        async with servers_answer():
             js = (await self._nats()).jetstream()
             async with self._database() as conn:
                 result = await letters.drop_letter(js, seq, conn)
@@ -129,12 +110,8 @@ class DeadLetterRoutes:
         if self._database_url is None:
             yield None
             return
-        conn = await connect_database(self._database_url, timeout=CONNECT_TIMEOUT)
-        try:
+        async with owner_connection(self._database_url, "a drop releases parked events") as conn:
             yield conn
-        finally:
-            with contextlib.suppress(Exception):
-                await conn.close(timeout=2)
 
 
 def _answer(result: letters.LetterResult) -> Response:
