@@ -2,6 +2,7 @@
 work is done by `tally.operator.dead_letters`, which the admin HTTP API calls too."""
 
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import typer
@@ -23,6 +24,7 @@ from tally.cli_common import (
 )
 from tally.operator import dead_letters as letters
 from tally.operator.session import operator_session
+from tally.settings import Settings
 
 dlq_app = typer.Typer(help="The dead letters: events a projection could not apply.")
 SeqsArgument = Annotated[
@@ -132,6 +134,29 @@ def _chosen(seqs: list[int] | None, everything: bool) -> list[int] | None:
     return None if everything else seqs
 
 
+LetterAction = Callable[[Any, Any, int, Any], Awaitable[letters.LetterResult]]
+
+
+def _each_letter(
+    settings: Settings, timeout: float, chosen: list[int] | None, act: LetterAction
+) -> list[letters.LetterResult]:
+    """`act(js, conn, seq, layout)` on each chosen dead letter (None: every one), in one
+    operator session with the database."""
+    results: list[letters.LetterResult] = []
+
+    async def main() -> None:
+        async with operator_session(settings, timeout, database=True) as parts:
+            js = (await parts.nats()).jetstream()
+            conn = await parts.database()
+            wanted = chosen or [one.seq for one in await letters.list_letters(js)]
+            layout = await parts.layout()
+            for seq in wanted:
+                results.append(await act(js, conn, seq, layout))
+
+    run(main())
+    return results
+
+
 @dlq_app.command("retry")
 def dlq_retry(
     seqs: SeqsArgument = None,
@@ -143,18 +168,7 @@ def dlq_retry(
     Exits 1 when one still fails (it stays, with its new error)."""
     chosen = _chosen(seqs, everything)
     settings = load(need_database=True, data_dir=data_dir)
-    results: list[letters.LetterResult] = []
-
-    async def main() -> None:
-        async with operator_session(settings, timeout, database=True) as parts:
-            js = (await parts.nats()).jetstream()
-            conn = await parts.database()
-            wanted = chosen or [one.seq for one in await letters.list_letters(js)]
-            layout = await parts.layout()
-            for seq in wanted:
-                results.append(await letters.retry_letter(js, conn, seq, layout))
-
-    run(main())
+    results = _each_letter(settings, timeout, chosen, letters.retry_letter)
     for result in results:
         if result.outcome == "applied":
             typer.echo(f"dead letter {result.seq}: applied to {result.projection}, removed")
@@ -185,18 +199,12 @@ def dlq_drop(
         if not typer.confirm("Delete every dead letter?"):
             fail("aborted")
     settings = load(need_database=True, data_dir=data_dir)
-    results: list[letters.LetterResult] = []
-
-    async def main() -> None:
-        async with operator_session(settings, timeout, database=True) as parts:
-            js = (await parts.nats()).jetstream()
-            conn = await parts.database()
-            wanted = chosen or [one.seq for one in await letters.list_letters(js)]
-            layout = await parts.layout()
-            for seq in wanted:
-                results.append(await letters.drop_letter(js, seq, conn, layout))
-
-    run(main())
+    results = _each_letter(
+        settings,
+        timeout,
+        chosen,
+        lambda js, conn, seq, layout: letters.drop_letter(js, seq, conn, layout),
+    )
     for result in results:
         _released(result)
     dropped = [result.seq for result in results if result.outcome == "dropped"]
