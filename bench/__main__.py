@@ -1,6 +1,7 @@
 """Tally against raw NATS and raw PostgreSQL, in one run: one table, also written as JSON.
 
     .venv/bin/python -m bench [--runs 3] [--seconds 8] [--events 200000] [--quick]
+    .venv/bin/python -m bench --only get,latency     # some sections; ratios still same-run
 
 Needs wrk on the PATH (Debian: `apt-get install -y wrk`). Starts its own NATS servers
 (JetStream default sync, and `sync_interval: always` for the fsync append rows) and its
@@ -16,21 +17,15 @@ from pathlib import Path
 import uvloop
 
 from bench import http_rows as http
-from bench import latency, projection_rows
-from bench.cluster import Cluster, Role, profiled
-from bench.fulfilment_rate import measure as confirm_orders
-from bench.harness import Figure, scratch_dir, wrk
-from bench.query_rows import QUERY_ROWS, query_scripts
+from bench import projection_rows, up_rows
+from bench.cluster import Cluster
+from bench.harness import Figure, scratch_dir
+from bench.query_rows import QUERY_ROWS
 from bench.report import Row, at_least, at_most, render, write_json
-from bench.system_cpu import SystemCpu, postmaster_pid
+from bench.run_sections import CPU_PARTS, STARTED, Running, each_run, say
 
 MB = 1024 * 1024
-CPU_PARTS = ("api", "fulfil", "project", "nats", "postgres")
-STARTED = time.monotonic()
-
-
-def say(text: str) -> None:
-    print(f"[{time.monotonic() - STARTED:6.1f} s] {text}", flush=True)
+SECTIONS = ("fsync", "post", "workers", "get", "confirm", "latency", "catchup", "partitions", "up")
 
 
 class Figures(dict[str, Figure]):
@@ -42,6 +37,7 @@ def make_figures(conns: int, events: int) -> Figures:
     f = Figures()
     for key, name, unit in [
         ("orders", f"POST /orders, {conns} conns, 2 lines", "req/s"),
+        ("orders_workers", f"POST /orders, {conns} conns, tally api --workers 2", "req/s"),
         ("orders_fsync", f"POST /orders, {conns} conns, JetStream fsync always", "req/s"),
         ("receive", f"POST /stock/{{sku}}/receive, {conns} conns, 1000 SKUs", "req/s"),
         ("receive_fsync", "POST /stock/{sku}/receive, JetStream fsync always", "req/s"),
@@ -61,6 +57,7 @@ def make_figures(conns: int, events: int) -> Figures:
     ]:
         f.add(key, name, unit)
     projection_rows.add_figures(f.add, events)
+    up_rows.add_figures(f.add)
     return f
 
 
@@ -68,6 +65,7 @@ def rows(f: Figures) -> list[Row]:
     post, ratio30 = (f["trivial_post"],), "ratio >= 0.30"  # issue 12 (aim: 0.5)
     return [
         Row(f["orders"], post, ratio30, at_least(0.3)),
+        Row(f["orders_workers"], post, ratio30, at_least(0.3)),
         Row(f["orders_fsync"], post, ratio30, at_least(0.3)),
         Row(f["receive"], post, ratio30, at_least(0.3)),
         Row(f["receive_fsync"], post, ratio30, at_least(0.3)),
@@ -85,6 +83,7 @@ def rows(f: Figures) -> list[Row]:
         *(Row(f[f"cpu_order_{part}"]) for part in CPU_PARTS),
         Row(f["rss_api"], (), "<= 150 MB", at_most(150)),
         *(Row(f[k], (), "<= 200 MB", at_most(200)) for k in ("rss_project", "rss_fulfil")),
+        *up_rows.rows(f),
     ]
 
 
@@ -97,84 +96,33 @@ BASELINES = [
 ]
 
 
-def system_cpu(cluster: Cluster, api: Role, projector: Role, fulfil: Role) -> SystemCpu:
-    """Every process of the system; the bench's own watch of ORDERS is in nats-server's."""
-    assert cluster.postgres is not None
-    assert cluster.nats.pid is not None
-    processes = {
-        "api": api.proc.pid,
-        "fulfil": fulfil.proc.pid,
-        "project": projector.proc.pid,
-        "nats": cluster.nats.pid,
-        "postgres": postmaster_pid(cluster.postgres.data_dir),
-    }
-    return SystemCpu(processes)
-
-
-def rate(url: str, script: str, args: argparse.Namespace) -> float:
-    """wrk's req/s after a warm-up with the same script (caches filled, pools opened, the
-    API caught up with what other processes appended to the same aggregates)."""
-    if args.warmup:
-        wrk(url, script, seconds=args.warmup, connections=args.connections)
-    return wrk(url, script, seconds=args.seconds, connections=args.connections)
-
-
 def measure(home: Path, f: Figures, args: argparse.Namespace) -> None:
     say("starting NATS (default sync, and fsync always), PostgreSQL, the roles")
     with (
         Cluster(home / "fsync", sync_always=True, postgres=False) as fsync_cluster,
         Cluster(home / "main") as cluster,
     ):
-        fsync_api = fsync_cluster.migrated().api()
-        api_role = cluster.migrated().api()
+        fsync_api = fsync_cluster.migrated().api() if "fsync" in args.only else None
+        api = cluster.migrated().api()
+        workers = cluster.api_workers(2) if "workers" in args.only else None
         projector, fulfil = cluster.start("project"), cluster.start("fulfil")
         with http.trivial_app() as trivial:
-            fsync_api.wait_ready()
-            api = api_role.wait_ready().url
-            http.seed_stock(api)
-            for run in range(args.runs):
-                say(f"run {run + 1}/{args.runs}: append rows, JetStream fsync always")
-                for key, script in (("receive_fsync", http.RECEIVE), ("orders_fsync", http.PLACE)):
-                    f[key].runs.append(rate(fsync_api.url, script, args))
-                say(f"run {run + 1}/{args.runs}: HTTP rows")
-                spy = args.profile if run == 0 else None
-                # fulfilment and the projectors run meanwhile, as in production
-                with profiled(api_role.proc.pid, spy, "api-receive"):
-                    f["receive"].runs.append(rate(api, http.RECEIVE, args))
-                with profiled(api_role.proc.pid, spy, "api-orders"):
-                    f["orders"].runs.append(rate(api, http.PLACE, args))
-                uvloop.run(http.settle(cluster.nats.url, cluster.dsn))
-                # the baseline on a quiet system: the ratio errs against Tally
-                f["trivial_post"].runs.append(rate(trivial, http.RECEIVE, args))
-                gets = uvloop.run(query_scripts(cluster.dsn))
-                for key, script in gets.items():  # the first, GET /orders/{id}, profiled
-                    with profiled(api_role.proc.pid, spy if key == "get" else None, "api-get"):
-                        f[key].runs.append(rate(api, script, args))
-                f["trivial_get"].runs.append(rate(trivial, gets["get"], args))
-                say(f"run {run + 1}/{args.runs}: orders confirmed, CPU per order")
-                cpu = system_cpu(cluster, api_role, projector, fulfil)
-                cpu.start()  # from the first POST until every role is idle again
-                with profiled(fulfil.proc.pid, spy, "fulfil"):
-                    # fulfilment runs while wrk places the orders (no drain-only figure)
-                    url, conns = cluster.nats.url, args.connections
-                    confirm = confirm_orders(url, api, args.seconds, conns, None)
-                    _, watch = uvloop.run(confirm)
-                f["confirmed"].runs.append(watch.confirmed / (watch.last - watch.first))
-                uvloop.run(http.settle(cluster.nats.url, cluster.dsn))
-                spent = cpu.spent()
-                f["cpu_order"].runs.append(sum(spent.values()) / len(watch.placed) * 1000)
-                for part in CPU_PARTS:
-                    f[f"cpu_order_{part}"].runs.append(spent[part] / len(watch.placed) * 1000)
-                say(f"run {run + 1}/{args.runs}: read-your-writes latency")
-                mine = uvloop.run(latency.tally_latency(api, args.samples))
-                raw = uvloop.run(latency.raw_latency(cluster.nats.url, cluster.dsn, args.samples))
-                for key, samples in (("visible", mine), ("raw", raw)):
-                    f[f"{key}_p50"].runs.append(latency.percentile(samples, 0.5) * 1000)
-                    f[f"{key}_p99"].runs.append(latency.percentile(samples, 0.99) * 1000)
-        fulfil.pause()  # the catch-up publishes orders that fulfilment must not decide
-        uvloop.run(projection_rows.stream_phase(cluster, projector, f, args, say))
+            http.seed_stock(api.wait_ready().url)
+            roles = (api, projector, fulfil)
+            each_run(Running(cluster, *roles, trivial, fsync_api, workers, f, args))
+        if "catchup" in args.only:
+            fulfil.pause()  # the catch-up publishes orders that fulfilment must not decide
+            uvloop.run(projection_rows.stream_phase(cluster, projector, f, args, say))
     for role, peak in cluster.rss.peaks.items():
-        f[f"rss_{role}"].runs.append(peak / MB)
+        if role in ("api", "project", "fulfil"):
+            f[f"rss_{role}"].runs.append(peak / MB)
+
+
+def sections(text: str) -> set[str]:
+    chosen = {name.strip() for name in text.split(",") if name.strip()}
+    if unknown := chosen - set(SECTIONS):
+        raise argparse.ArgumentTypeError(f"unknown sections {sorted(unknown)}; {SECTIONS}")
+    return chosen
 
 
 def main() -> None:
@@ -190,6 +138,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--profile", type=Path, default=None, help="py-spy raw profiles here")
+    parser.add_argument(
+        "--only",
+        type=sections,
+        default=set(SECTIONS),
+        help=f"comma-separated sections of {','.join(SECTIONS)} (default: all)",
+    )
+    parser.add_argument("--up-seconds", type=float, default=60, help="tally up at a fixed load")
     args = parser.parse_args()
     if args.quick:
         args.runs, args.seconds, args.events, args.samples = 1, 1, 1000, 5
@@ -197,11 +152,13 @@ def main() -> None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out or Path("bench/results") / f"bench-{stamp}{'-quick' if args.quick else ''}.json"
     f = make_figures(args.connections, args.events)
-    started = time.monotonic()
     print(f"load average at start: {os.getloadavg()}", flush=True)
     with scratch_dir() as home:
         measure(home, f, args)
-    projection_rows.partition_phase(f, args, say)
+    if "partitions" in args.only:
+        projection_rows.partition_phase(f, args, say)
+    if "up" in args.only:
+        up_rows.up_phase(f, 5 if args.quick else args.up_seconds, say)
     table = render(rows(f) + [Row(f[key]) for key in BASELINES])
     settings = {
         "runs": args.runs,
@@ -210,11 +167,12 @@ def main() -> None:
         "samples": args.samples,
         "warmup_s": args.warmup,
         "connections": args.connections,
+        "sections": sorted(args.only),
         "jetstream": "default sync (sync_interval 2 min); fsync rows: sync_interval always",
         "postgres": "synchronous_commit on (default)",
         "load_average_end": os.getloadavg(),
         "cpus": os.cpu_count(),
-        "elapsed_s": round(time.monotonic() - started),
+        "elapsed_s": round(time.monotonic() - STARTED),
     }
     print(f"\n{table}\n\nsettings: {settings}")
     write_json(rows(f), [f[key] for key in BASELINES], settings, out)

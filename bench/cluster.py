@@ -112,7 +112,7 @@ class Cluster:
     def dsn(self) -> str:
         return self.env["DATABASE_URL"]
 
-    def start(self, *args: str, url: str = "", **env: str) -> Role:
+    def start(self, *args: str, url: str = "", name: str = "", **env: str) -> Role:
         """Starts `tally <args>` (with `env` added to the cluster's); its log goes to
         /dev/null (info level: the per-command line is rendered and written, as in
         production)."""
@@ -123,7 +123,7 @@ class Cluster:
             stderr=subprocess.DEVNULL,
         )
         self._stack.callback(_stop, proc)
-        role = Role(args[0], proc, url)
+        role = Role(name or args[0], proc, url)
         self.rss.watch(role.name, proc.pid)
         return role
 
@@ -131,6 +131,14 @@ class Cluster:
         api_port = port()
         url = f"http://127.0.0.1:{api_port}"
         return self.start("api", "--port", str(api_port), url=url, **env)
+
+    def api_workers(self, count: int) -> Role:
+        """`tally api --workers count`: one listening port shared by `count` processes (its
+        peak RSS is the parent's, named `api-workers`)."""
+        api_port = port()
+        url = f"http://127.0.0.1:{api_port}"
+        argv = ("api", "--port", str(api_port), "--workers", str(count))
+        return self.start(*argv, url=url, name="api-workers")
 
 
 @contextmanager

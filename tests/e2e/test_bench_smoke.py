@@ -30,13 +30,15 @@ def test_quick_bench_measures_every_row(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     document = json.loads(out.read_text())
     rows = {row["name"]: row for row in document["rows"]}
-    assert len(rows) == 25
-    # a part of the CPU breakdown may round to 0 clock ticks on a quick run's few orders
+    assert len(rows) == 30
+    # a part of the CPU breakdown may round to 0 clock ticks on a quick run's few orders, and
+    # `tally up` at a fixed load should have no errors
     parts = {name for name in rows if name.lstrip().startswith("... of which")}
     assert len(parts) == 5
-    assert all(row["runs"] and row["median"] > 0 for n, row in rows.items() if n not in parts), rows
-    assert all(rows[name]["median"] >= 0 for name in parts), rows
-    assert all(row["met"] in ("yes", "NO") for n, row in rows.items() if n not in parts)
+    zero = parts | {name for name in rows if name.endswith("not answered 2xx")}
+    assert all(row["runs"] and row["median"] > 0 for n, row in rows.items() if n not in zero), rows
+    assert all(rows[name]["median"] >= 0 for name in zero), rows
+    assert all(row["met"] in ("yes", "NO") for row in rows.values() if row["target"])
     assert all(baseline["runs"] for baseline in document["baselines"])
     assert document["settings"]["postgres"].startswith("synchronous_commit")
     assert "| measure" in done.stdout and "ratio" in done.stdout
