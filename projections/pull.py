@@ -96,6 +96,7 @@ class PullReader:
                         self._arrived.clear()
                         if self._gone:
                             raise ConsumerGone(self._gone)
+                        await self._top_up()  # an expired request: the next one, now
             except TimeoutError:
                 return []
         count = min(limit, len(self._buffer))

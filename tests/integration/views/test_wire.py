@@ -63,3 +63,26 @@ async def test_a_raw_inbox_reads_a_pull_consumer_as_nats_py_would(nc: NATS) -> N
     status = status_of(raw[-1][2])
     assert status is not None and status[0] == "408"
     assert status[2].get("Nats-Pending-Messages") == "4"
+
+
+async def test_a_pull_reader_asks_again_as_soon_as_its_request_expires(
+    nc: NATS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request that ends (408) while `take` waits is followed by the next one at once, not
+    after `take`'s own timeout: an event appended in between is delivered to the waiting
+    `take` (it was left unseen for up to half a second, a read-your-writes stall)."""
+    from projections import pull
+
+    monkeypatch.setattr(pull, "EXPIRES", 0.2)
+    js = nc.jetstream()
+    await js.add_consumer("STOCK", ConsumerConfig(durable_name="gap", ack_policy=AckPolicy.ALL))
+    reader = pull.PullReader(nc, "STOCK", "gap", prefetch=10)
+    await reader.start()
+    try:
+        waiting = asyncio.create_task(reader.take(10, timeout=3.0))
+        await asyncio.sleep(0.6)  # the first request expired meanwhile
+        await publish(nc, order_history(1))
+        taken = await waiting
+    finally:
+        await reader.close()
+    assert [message.seq for message in taken] == [1]
