@@ -10,7 +10,8 @@ only `admin` may create, update or delete streams and consumers. The workers get
 
 - api: appends to the command subjects (`orders.*`, `stock.*`), reads those streams
   (direct get, stream info), its idempotency bucket and (only reads) the order-id secret;
-  nothing else;
+  and for its admin routes (an `admin` token's) the dead letters: read, deleted once
+  retried or dropped, and a retry that fails again dead-lettered anew; nothing else;
 - projector: info, pull (`MSG.NEXT`), reset and ack on its own durable consumers (those of
   each partition a view may have, up to MAX_PARTITIONS), stream
   info, and dead letters on `tally.dlq.<its projection>`; never an event subject;
@@ -103,6 +104,9 @@ def role_permissions() -> dict[str, Permissions]:
                 *_bucket(IDEMPOTENCY_BUCKET),
                 *_read_streams(f"KV_{SECRETS_BUCKET}")[1:],  # read only: the order-id secret
                 *_bucket(SNAPSHOT_BUCKET),
+                *_read_streams(DLQ_STREAM)[1:],  # the admin routes' dead letters
+                f"$JS.API.STREAM.MSG.DELETE.{DLQ_STREAM}",
+                DLQ_SUBJECTS,
             )
         ),
         "projector": Permissions(tuple(projector)),

@@ -111,6 +111,7 @@ class Settings(BaseSettings):
     trusted_proxies: str | None = None  # whose X-Forwarded-For to believe; unset: nobody's
     query_database_url: SecretStr | None = None  # `tally api`; unset: DATABASE_URL
     projector_database_url: SecretStr | None = None  # `tally project`; unset: DATABASE_URL
+    admin_database_url: SecretStr | None = None  # `tally api`'s admin writes; unset: DATABASE_URL
     nats_user: str | None = None
     nats_password: SecretStr | None = None
     nats_token: SecretStr | None = None
@@ -143,6 +144,13 @@ class Settings(BaseSettings):
             return self.database_dsn()
         return validate_database_url(self.projector_database_url.get_secret_value())
 
+    def admin_database_dsn(self) -> str | None:
+        """What the API's admin routes write with (pauses, replay requests, dead-letter
+        retries and drops: rows, never the schema), else DATABASE_URL."""
+        if self.admin_database_url is None:
+            return self.database_dsn()
+        return validate_database_url(self.admin_database_url.get_secret_value())
+
 
 def env_name(field: str) -> str:
     """The environment variable behind a setting (or behind an error's location, which
@@ -170,7 +178,7 @@ def load_settings(**overrides: object) -> Settings:
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
         settings.database_dsn()
-        for field in ("query_database_url", "projector_database_url"):
+        for field in ("query_database_url", "projector_database_url", "admin_database_url"):
             url = getattr(settings, field)
             try:
                 validate_database_url(url.get_secret_value()) if url else None

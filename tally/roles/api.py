@@ -40,7 +40,7 @@ async def api_app(
     await require_no_drift((await parts.nats()).jetstream(), "api", settings)  # or stop
     commands = await parts.command_routes()
     queries = await parts.query_side()
-    dead_letters = DeadLetterRoutes(parts.nats, settings.database_dsn())
+    dead_letters = DeadLetterRoutes(parts.nats, settings.admin_database_dsn())
     feed = OpsFeed(parts.nats, queries.projection_states, parts.metrics)
     parts.on_close(feed.close)
     return create_api_app(
@@ -48,7 +48,7 @@ async def api_app(
             *commands.routes(),
             *queries.routes,
             *dead_letters.routes(),
-            *ProjectionRoutes(settings.database_dsn()).routes(),
+            *ProjectionRoutes(settings.admin_database_dsn()).routes(),
             *ops_page_routes(feed, stop),
         ],
         checks={"nats": nats_check(await parts.nats()), **queries.checks, **parts.checks},

@@ -17,7 +17,12 @@ DOCKER_DIR = Path(__file__).resolve().parents[2] / "docker"
 COMPOSE = DOCKER_DIR / "compose.yml"
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z0-9_]+)(?P<op>:?[-?+])?(?P<rest>[^}]*)\}")
 SECRET = re.compile(r"PASSWORD|TOKEN|SECRET|KEY")
-DATABASE_URLS = ("DATABASE_URL", "TALLY_QUERY_DATABASE_URL", "TALLY_PROJECTOR_DATABASE_URL")
+DATABASE_URLS = (
+    "DATABASE_URL",
+    "TALLY_QUERY_DATABASE_URL",
+    "TALLY_PROJECTOR_DATABASE_URL",
+    "TALLY_ADMIN_DATABASE_URL",
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -67,8 +72,10 @@ def test_each_role_gets_only_its_own_database_url(services: dict[str, Any]) -> N
     }
     assert set(urls["migrate"]) == {"DATABASE_URL"}
     assert urls["migrate"]["DATABASE_URL"].startswith("postgresql://tally:${POSTGRES_PASSWORD")
-    assert set(urls["api"]) == {"TALLY_QUERY_DATABASE_URL"}
+    assert set(urls["api"]) == {"TALLY_QUERY_DATABASE_URL", "TALLY_ADMIN_DATABASE_URL"}
     assert urls["api"]["TALLY_QUERY_DATABASE_URL"].startswith("postgresql://tally_api:")
+    # the admin routes' rows (pauses, replay requests, dead letters): a writer, no DDL
+    assert urls["api"]["TALLY_ADMIN_DATABASE_URL"].startswith("postgresql://tally_projection:")
     assert set(urls["projector"]) == {"TALLY_PROJECTOR_DATABASE_URL"}
     assert urls["projector"]["TALLY_PROJECTOR_DATABASE_URL"].startswith(
         "postgresql://tally_projection:"

@@ -55,11 +55,18 @@ def test_role_database_urls_fall_back_to_database_url(monkeypatch: pytest.Monkey
     settings = load_settings()
     assert settings.query_database_dsn() == settings.projector_database_dsn()
     assert settings.query_database_dsn() == "postgresql://owner@db/tally"
+    assert settings.admin_database_dsn() == "postgresql://owner@db/tally"
     monkeypatch.setenv("TALLY_QUERY_DATABASE_URL", "postgresql://api@db/tally")
     monkeypatch.setenv("TALLY_PROJECTOR_DATABASE_URL", "postgresql://projector@db/tally")
+    monkeypatch.setenv("TALLY_ADMIN_DATABASE_URL", "postgresql://projector@db/tally")
     settings = load_settings()
     assert settings.query_database_dsn() == "postgresql://api@db/tally"
     assert settings.projector_database_dsn() == "postgresql://projector@db/tally"
+    assert settings.admin_database_dsn() == "postgresql://projector@db/tally"
+    monkeypatch.setenv("TALLY_ADMIN_DATABASE_URL", "mysql://projector@db/tally")
+    with pytest.raises(SettingsError, match="TALLY_ADMIN_DATABASE_URL"):
+        load_settings()
+    monkeypatch.delenv("TALLY_ADMIN_DATABASE_URL")
     monkeypatch.setenv("TALLY_QUERY_DATABASE_URL", "mysql://api@db/tally")
     with pytest.raises(SettingsError, match="TALLY_QUERY_DATABASE_URL"):
         load_settings()

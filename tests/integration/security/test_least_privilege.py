@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -88,3 +89,72 @@ async def test_every_role_works_with_least_privilege(
         assert [result for result in results if result is not None] == []
     violations = [r.getMessage() for r in caplog.records if "violation" in r.getMessage().lower()]
     assert violations == []
+
+
+async def test_the_admin_routes_work_with_least_privilege(
+    secured_nats: EmbeddedNats, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The API's admin routes with the API's own NATS user and the projector's database
+    login (TALLY_ADMIN_DATABASE_URL, as docker/compose.yml gives them), never the owner's:
+    a pause and a resume, and a dead letter the projector made listed, shown, retried (it
+    still fails: it stays) and dropped."""
+    caplog.set_level(logging.WARNING, logger="tally.nats")
+    owner = SecretStr(database_url)
+    await run_migrate(settings_for("admin", secured_nats.url, database_url=owner))
+    async with contextlib.AsyncExitStack() as stack:
+        query_url = await stack.enter_async_context(login_role(database_url, "tally_query"))
+        writer_url = await stack.enter_async_context(login_role(database_url, "tally_projector"))
+        stop = asyncio.Event()
+        projector = settings_for(
+            "projector", secured_nats.url, projector_database_url=SecretStr(writer_url)
+        )
+        workers = [asyncio.create_task(run_projectors(projector, stop))]
+        api = settings_for(
+            "api",
+            secured_nats.url,
+            query_database_url=SecretStr(query_url),
+            admin_database_url=SecretStr(writer_url),
+        )
+        try:
+            parts = await stack.enter_async_context(bootstrap(api, name="tally-api"))
+            app = await api_app(parts)
+            http = await stack.enter_async_context(
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+            )
+            paused = await http.post("/admin/projections/stock/pause")
+            assert paused.status_code == 200, paused.text
+            assert paused.json()["paused"] is True
+            resumed = await http.post("/admin/projections/stock/resume")
+            assert resumed.status_code == 200, resumed.text
+            # an event no fix can apply, appended as the API may (orders.*): dead-lettered
+            writer = await parts.nats()  # the API's own connection, its NATS user
+            headers = {"Tally-Event-Type": "OrderPlaced", "Tally-Event-Version": "1"}
+            await writer.jetstream().publish(f"orders.{uuid4()}", b"{not json", headers=headers)
+            items = await wait_for_items(http, "/admin/dead-letters?projection=orders")
+            seq = items[0]["seq"]
+            shown = await http.get(f"/admin/dead-letters/{seq}")
+            assert shown.status_code == 200 and shown.json()["data"] == "{not json", shown.text
+            retried = await http.post(f"/admin/dead-letters/{seq}/retry")  # as the writer
+            assert retried.status_code == 409, retried.text
+            assert retried.json()["type"] == "/problems/dead-letter-still-fails"
+            dropped = await http.post(f"/admin/dead-letters/{seq}/drop")
+            assert dropped.status_code == 200, dropped.text
+            assert dropped.json()["outcome"] == "dropped"
+            left = await http.get("/admin/dead-letters?projection=orders")
+            assert left.status_code == 200 and left.json()["items"] == [], left.text
+        finally:
+            stop.set()
+            results = await asyncio.gather(*workers, return_exceptions=True)
+        assert [result for result in results if result is not None] == []
+    violations = [r.getMessage() for r in caplog.records if "violation" in r.getMessage().lower()]
+    assert violations == []
+
+
+async def wait_for_items(http: httpx.AsyncClient, path: str) -> list[dict[str, Any]]:
+    for _ in range(150):
+        response = await http.get(path)
+        assert response.status_code == 200, response.text
+        if items := response.json()["items"]:
+            return list(items)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{path}: no items")
