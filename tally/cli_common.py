@@ -120,11 +120,13 @@ def run(main: Coroutine[Any, Any, object]) -> None:
     from tally.nats_auth import NatsAuthConfigError
     from tally.nats_connection import NatsUnavailable
     from tally.nats_drift import ConfigurationDrift
+    from tally.stop_signals import interrupt_from_now
 
     async def quietly() -> object:
         asyncio.get_running_loop().set_exception_handler(_unless_abandoned_lookup)
         return await main
 
+    interrupt_from_now()  # after the imports above: a signal in them exits at once
     try:
         uvloop.run(quietly())
     except KeyboardInterrupt:
