@@ -38,6 +38,7 @@ from write_side.errors import (
 from write_side.observer import CommandObserver, NoObserver
 from write_side.ports import EventStore, PendingEvent
 from write_side.snapshots import Snapshots
+from write_side.subject_turns import SubjectTurns
 
 log = logging.getLogger(__name__)
 S = TypeVar("S")
@@ -114,6 +115,7 @@ class CommandService:
         self._cache: OrderedDict[str, _Folded] = OrderedDict()
         self._cache_size = cache_size
         self._cached_weight = 0
+        self._turns = SubjectTurns()  # one command at a time per subject in this process
 
     async def load(self, aggregate: Aggregate[S, C], aggregate_id: str) -> tuple[S, int]:
         """The aggregate's current state and the sequence of its last event (0: none)."""
@@ -157,13 +159,18 @@ class CommandService:
         """Decides `command` on the current state and appends the result, retrying on
         conflicts. Rule violations raise; a command that changes nothing appends nothing.
         `new`: the id was just made (a fresh order id), so decide on the initial state
-        without reading; the append expects an empty subject, which proves it."""
+        without reading; the append expects an empty subject, which proves it. Commands
+        on one subject take turns (`subject_turns.py`): each is decided on the state the
+        one before it left, so this process never conflicts with itself."""
         started = time.perf_counter()
         outcome = "unavailable"
         subject = aggregate.subject(aggregate_id)  # once: an order's parses its UUID
-        if new and subject not in self._cache:
-            self._remember(subject, _Folded(aggregate.initial(aggregate_id), 0))
+        turn = False
         try:
+            await self._turns.take(subject)  # never a conflict with this process's own
+            turn = True
+            if new and subject not in self._cache:
+                self._remember(subject, _Folded(aggregate.initial(aggregate_id), 0))
             result = await self._handle(aggregate, aggregate_id, subject, command, meta)
             if new:
                 self._forget(subject)
@@ -191,6 +198,8 @@ class CommandService:
             outcome = "refused"
             raise
         finally:
+            if turn:
+                self._turns.give_back(subject)
             elapsed = time.perf_counter() - started
             self._observer.command_handled(type(command).__name__, outcome, elapsed)
 
