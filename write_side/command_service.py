@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from tenacity import (
     AsyncRetrying,
@@ -343,7 +343,7 @@ class CommandService:
             key = meta.idempotency_key
             event_id = deterministic_event_id(key, subject, event.event_type, index)
         else:
-            event_id = Envelope().event_id
+            event_id = uuid4()
         return Envelope(
             event_id=event_id,
             correlation_id=meta.correlation_id,

@@ -18,19 +18,27 @@ import nats.errors
 from nats.aio.client import Client as NATS
 from nats.js.errors import APIError, NoStreamResponseError, NotFoundError
 
-from events.codec import DecodeError, RecordedEvent, decode, encode
+from events.codec import (
+    DecodeError,
+    RecordedEvent,
+    decode,
+    encode,
+    encode_data,
+    encode_header_lines,
+)
 from events.envelope import MSG_ID
 from events.partitions import Layout
 from events.subjects import split_subject
 from write_side.atomic_batch import append_batch, append_one
 from write_side.direct_get import DirectGetError, DirectReader, StoredMessage
 from write_side.errors import ConcurrencyConflict, StoreUnavailable
-from write_side.jetstream_wire import JetStreamWire, header_block
+from write_side.jetstream_wire import JetStreamWire
 from write_side.ports import AppendResult, LastMessage, LoadedEvents, PendingEvent, check_batch
 
 log = logging.getLogger(__name__)
 
 EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
+_EXPECTED_LINE = f"{EXPECTED_LAST_SUBJECT_SEQUENCE}: "
 CONFLICT_CODES = frozenset({10071, 10164})
 DUPLICATE_IN_BATCH = 10201  # an atomic batch re-sent with ids already stored
 _UNAVAILABLE = (
@@ -189,16 +197,16 @@ class JetStreamEventStore:
         check_batch(events)
         self._check_connected()
         stream, _ = split_subject(subject)
-        encoded = [encode(item.event, item.envelope) for item in events]
-        expect = {EXPECTED_LAST_SUBJECT_SEQUENCE: str(expected_seq)}
         try:
             if not self._wire.started:
                 await self._wire.start()
-            if len(encoded) == 1:
-                payload, headers = encoded[0]
-                block = header_block({**headers, **expect})
+            if len(events) == 1:  # the header block written in one go
+                payload = encode_data(events[0].event)
+                block = single_block(events[0], payload, expected_seq)
                 ack = await append_one(self._wire, subject, payload, block, timeout=self._timeout)
                 return AppendResult(stream, ack.seq, ack.seq, duplicate=ack.duplicate)
+            encoded = [encode(item.event, item.envelope) for item in events]
+            expect = {EXPECTED_LAST_SUBJECT_SEQUENCE: str(expected_seq)}
             ack = await append_batch(
                 self._wire, subject, encoded, first_headers=expect, timeout=self._timeout
             )
@@ -274,6 +282,13 @@ class JetStreamEventStore:
             raise StoreUnavailable(f"reading the last message of {subject}: {error!r}") from error
         event_id = message.headers.get(MSG_ID) if message.headers else None
         return LastMessage(int(message.seq or 0), event_id)
+
+
+def single_block(pending: PendingEvent, payload: bytes, expected_seq: int) -> bytes:
+    """The header block of a one-event append: the event's headers and the expected
+    sequence, byte for byte what `header_block` makes of them as a dict, in one go."""
+    lines = encode_header_lines(pending.event, pending.envelope, payload)
+    return f"NATS/1.0\r\n{lines}{_EXPECTED_LINE}{expected_seq}\r\n\r\n".encode()
 
 
 _WRONG_LAST = re.compile(r"wrong last sequence: (\d+)")
