@@ -18,6 +18,7 @@ import os
 import re
 import subprocess
 import time
+from dataclasses import astuple, dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -67,6 +68,7 @@ class Watch:
         self.confirmed = self.rejected = 0
         self.first = self.first_decided = self.last = 0.0
         self.cpu_seconds = 0.0  # of the fulfilment processes, when the bench knows them
+        self.usage = Usage()  # the same, by kind, with their read and write syscalls
         self.conflicts = 0.0
 
     async def on_message(self, msg: Msg) -> None:
@@ -86,6 +88,23 @@ class Watch:
     def lag(self, quantile: float) -> float:
         lags = sorted(self.lags)
         return lags[min(len(lags) - 1, int(len(lags) * quantile))] if lags else float("nan")
+
+
+@dataclass(frozen=True)
+class Usage:
+    """CPU seconds (user, system) and read/write syscalls (socket reads and writes on
+    Linux: `syscr`, `syscw`) of the fulfilment processes together."""
+
+    user: float = 0.0
+    system: float = 0.0
+    reads: int = 0
+    writes: int = 0
+
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+    def __sub__(self, other: "Usage") -> "Usage":
+        return Usage(*(a - b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
 
 class Workers:
@@ -128,11 +147,12 @@ class Workers:
         for proc in self.procs:
             psutil.Process(proc.pid).resume()
 
-    def cpu_seconds(self) -> float:
-        total = 0.0
+    def usage(self) -> Usage:
+        total = Usage()
         for proc in self.procs:
-            times = psutil.Process(proc.pid).cpu_times()
-            total += times.user + times.system
+            process = psutil.Process(proc.pid)
+            times, io = process.cpu_times(), process.io_counters()
+            total += Usage(times.user, times.system, io.read_count, io.write_count)
         return total
 
     def conflicts(self) -> float:
@@ -167,7 +187,7 @@ async def measure(
     subscription = await js.subscribe(
         "orders.*", cb=watch.on_message, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
     )
-    cpu = workers.cpu_seconds() if workers else 0.0
+    usage = workers.usage() if workers else Usage()
     conflicts = await asyncio.to_thread(workers.conflicts) if workers else 0.0
     if drain is not None:
         drain.pause()
@@ -182,7 +202,8 @@ async def measure(
         await asyncio.sleep(0.2)
     await asyncio.sleep(1.0)
     if workers is not None:
-        watch.cpu_seconds = workers.cpu_seconds() - cpu
+        watch.usage = workers.usage() - usage
+        watch.cpu_seconds = watch.usage.user + watch.usage.system
         watch.conflicts = await asyncio.to_thread(workers.conflicts) - conflicts
     if drain is not None:
         watch.first = watch.first_decided
@@ -288,6 +309,9 @@ def run_with(
     p50 = Figure(f"placed -> confirmed p50, {label}", "ms")
     p99 = Figure(f"placed -> confirmed p99, {label}", "ms")
     accepted = Figure(f"POST /orders accepted, {args.connections} conns, {label}", "req/s")
+    system = Figure(f"fulfil system CPU per confirmed order, {label}", "us")
+    writes = Figure(f"fulfil socket writes per confirmed order x100, {label}", "")
+    reads = Figure(f"fulfil socket reads per confirmed order x100, {label}", "")
     workers = Workers(count, env)
     workers.start()
     try:
@@ -304,13 +328,19 @@ def run_with(
             )
             accepted.runs.append(rate)
             confirmed.runs.append(watch.confirmed / (watch.last - watch.first))
-            cpu.runs.append(watch.cpu_seconds / max(watch.confirmed, 1) * 1e6)
+            done = max(watch.confirmed, 1)
+            cpu.runs.append(watch.cpu_seconds / done * 1e6)
+            system.runs.append(watch.usage.system / done * 1e6)
+            writes.runs.append(watch.usage.writes / done * 100)
+            reads.runs.append(watch.usage.reads / done * 100)
             conflicts.runs.append(watch.conflicts / max(watch.confirmed, 1) * 1000)
             p50.runs.append(watch.lag(0.5) * 1000)
             p99.runs.append(watch.lag(0.99) * 1000)
             print(
                 f"run ({label}): {watch.confirmed} confirmed, {watch.rejected} rejected, "
-                f"{watch.cpu_seconds:.2f} s CPU, {watch.conflicts:.0f} conflicts, "
+                f"{watch.cpu_seconds:.2f} s CPU ({watch.usage.system:.2f} system), "
+                f"{watch.usage.writes} writes, {watch.usage.reads} reads, "
+                f"{watch.conflicts:.0f} conflicts, "
                 f"lag p50 {watch.lag(0.5):.3f} s, p99 {watch.lag(0.99):.3f} s",
                 flush=True,
             )
@@ -319,6 +349,9 @@ def run_with(
     return [
         (confirmed, None),
         (cpu, None),
+        (system, None),
+        (writes, None),
+        (reads, None),
         (conflicts, None),
         (p50, None),
         (p99, None),
