@@ -67,7 +67,7 @@ class JetStreamEventStore:
         self._js = nc.jetstream(timeout=timeout)
         self._timeout = timeout
         self._reader = DirectReader(nc)
-        self._wire = JetStreamWire(nc)
+        self._wire = JetStreamWire.of(nc)  # shared with the reader and the consumer
         self._replicas: dict[str, tuple[bool, float]] = {}  # stream -> (replicated, until)
         self._lookups: dict[str, asyncio.Future[bool]] = {}  # stream -> the lookup in flight
 

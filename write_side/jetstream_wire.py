@@ -15,6 +15,10 @@ pays, so here it is done once and plainly:
   subscription, whose messages are taken off nats-py's parser as bytes (the client's
   `_process_msg`, wrapped once per connection: other subscriptions are untouched) and
   resolve a future found by token; a timer bounds each wait;
+- one wire per connection (`JetStreamWire.of`): appends, direct gets and acks of the
+  whole process share its queue, and nats-py's own commands queued meanwhile (a pull
+  request, a PING) go in the same write, so the process writes to the socket once per
+  loop iteration, not once for the wire and once more for nats-py's flusher;
 - nats-py keeps the rest: connecting, authentication, reconnecting and re-subscribing
   (the inbox keeps its subscription id).
 
@@ -37,6 +41,10 @@ log = logging.getLogger(__name__)
 _STATUS = b"NATS/1.0 "
 _NEWLINES = str.maketrans("\r\n", "  ")
 _HOOK = "_tally_write_inbox"
+_SHARED = "_tally_wire"
+Take = Callable[[bytes | None, bytes], bool]
+"""Takes one message answering a request (header block or None, body); True once the
+answer is complete (e.g. a direct get's end-of-batch status)."""
 
 
 class Reply(NamedTuple):
@@ -75,11 +83,21 @@ class JetStreamWire:
         self._raw_prefix = self._prefix.encode()
         self._tokens = itertools.count(1)
         self._waiting: dict[bytes, asyncio.Future[Reply]] = {}
+        self._streams: dict[bytes, Take] = {}  # requests answered by several messages
         self._sid: int | None = None
         self._subscription: Subscription | None = None
         self._starting = asyncio.Lock()
         self._flush_scheduled = False
         self._queued: list[tuple[bytes, bytes]] = []  # (frame, reply subject)
+
+    @classmethod
+    def of(cls, nc: NATS) -> "JetStreamWire":
+        """The connection's shared wire (made on first use)."""
+        wire: JetStreamWire | None = getattr(nc, _SHARED, None)
+        if wire is None:
+            wire = cls(nc)
+            setattr(nc, _SHARED, wire)
+        return wire
 
     async def start(self) -> None:
         async with self._starting:
@@ -124,8 +142,42 @@ class JetStreamWire:
             timer.cancel()
             self._waiting.pop(token, None)
 
+    async def request_many(
+        self, subject: str, headers: bytes, payload: bytes, take: Take, *, timeout: float
+    ) -> None:
+        """Sends one message with a reply subject and hands every message answering it to
+        `take` until `take` says the answer is complete; what `take` raises is raised here.
+        TimeoutError when the answer is not complete within `timeout`."""
+        token = str(next(self._tokens)).encode()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Reply] = loop.create_future()
+
+        def on_message(headers: bytes | None, data: bytes) -> bool:
+            if future.done():  # timed out: nobody reads this answer any more
+                return True
+            try:
+                if not take(headers, data):
+                    return False
+            except Exception as error:  # raised to the caller, not into the read loop
+                future.set_exception(error)
+                return True
+            future.set_result(Reply(None, b""))
+            return True
+
+        self._streams[token] = on_message
+        self._waiting[token] = future
+        self._send(subject.encode(), self._raw_prefix + token, headers, payload)
+        timer = loop.call_later(timeout, _expire, future)
+        try:
+            await future
+        finally:
+            timer.cancel()
+            self._streams.pop(token, None)
+            self._waiting.pop(token, None)
+
     def publish(self, subject: str, headers: bytes, payload: bytes) -> None:
-        """Sends one message without a reply (an atomic batch's middle messages)."""
+        """Sends one message without a reply (an atomic batch's middle messages, a
+        consumer's acks); `headers` b"" for none."""
         self._send(subject.encode(), b"", headers, payload)
 
     def _send(self, subject: bytes, reply: bytes, headers: bytes, payload: bytes) -> None:
@@ -135,14 +187,17 @@ class JetStreamWire:
             # must not be stored later behind the caller's back.
             raise nats.errors.ConnectionReconnectingError
         size = len(headers)
-        frame = b"HPUB %s %s %d %d\r\n%s%s\r\n" % (
-            subject,
-            reply,
-            size,
-            size + len(payload),
-            headers,
-            payload,
-        )
+        if size:
+            frame = b"HPUB %s %s %d %d\r\n%s%s\r\n" % (
+                subject,
+                reply,
+                size,
+                size + len(payload),
+                headers,
+                payload,
+            )
+        else:
+            frame = b"PUB %s %s %d\r\n%s\r\n" % (subject, reply, len(payload), payload)
         self._queued.append((frame, reply))
         nc.stats["out_msgs"] += 1
         nc.stats["out_bytes"] += len(payload)
@@ -152,21 +207,37 @@ class JetStreamWire:
 
     def _flush(self) -> None:
         """One write for every frame queued in this loop iteration, straight to the
-        connection's transport; if the connection went down meanwhile, nothing is sent
-        and their requests fail at once (never replayed after a reconnect)."""
+        connection's transport, after what nats-py queued meanwhile (its flusher then finds
+        nothing to write); if the connection went down meanwhile, nothing is sent and their
+        requests fail at once (never replayed after a reconnect)."""
         self._flush_scheduled = False
         queued, self._queued = self._queued, []
-        transport = self._nc._transport
-        if self._nc.is_connected and transport is not None:
-            transport.writelines([frame for frame, _ in queued])
+        nc = self._nc
+        transport = nc._transport
+        if nc.is_connected and transport is not None:
+            frames = [frame for frame, _ in queued]
+            if nc._pending:  # nats-py's: a SUB, a pull request, a PING, written first
+                frames[:0] = nc._pending
+                nc._pending = []
+                nc._pending_data_size = 0
+            transport.writelines(frames)
             return
         for _, reply in queued:
-            future = self._waiting.pop(reply[len(self._raw_prefix) :], None)
+            token = reply[len(self._raw_prefix) :]
+            self._streams.pop(token, None)
+            future = self._waiting.pop(token, None)
             if future is not None and not future.done():
                 future.set_exception(nats.errors.ConnectionReconnectingError())
 
     def _on_reply(self, subject: bytes, headers: bytes | None, data: bytes) -> None:
-        future = self._waiting.pop(subject[len(self._raw_prefix) :], None)
+        token = subject[len(self._raw_prefix) :]
+        stream = self._streams.get(token)
+        if stream is not None:
+            if stream(headers, data):
+                self._streams.pop(token, None)
+                self._waiting.pop(token, None)
+            return
+        future = self._waiting.pop(token, None)
         if future is not None and not future.done():
             future.set_result(Reply(headers, data))
 

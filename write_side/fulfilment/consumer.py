@@ -25,6 +25,7 @@ from events.subjects import ORDERS, SUBJECT_PREFIX
 from write_side.fulfilment.keyed_lock import KeyedLocks
 from write_side.fulfilment.observer import FulfilmentObserver, NoFulfilmentObserver
 from write_side.fulfilment.plan import ACK, Outcome, Retry, failure_delay
+from write_side.jetstream_wire import JetStreamWire
 
 log = logging.getLogger("tally.fulfilment")
 CONSUMER = "fulfilment"
@@ -65,6 +66,7 @@ class FulfilmentConsumer:
         observer: FulfilmentObserver | None = None,
     ) -> None:
         self._js = nc.jetstream()
+        self._wire = JetStreamWire.of(nc)  # acks go in the appends' socket write
         self._handler = handler
         self._concurrency = concurrency
         self._locks = KeyedLocks()
@@ -149,14 +151,13 @@ class FulfilmentConsumer:
         observe(event_type, result)
         await self._settle(message, outcome)
 
-    @staticmethod
-    async def _settle(message: Msg, outcome: Outcome | None) -> None:
+    async def _settle(self, message: Msg, outcome: Outcome | None) -> None:
         try:
             if outcome is None:
                 await message.term()
             elif isinstance(outcome, Retry):
                 await message.nak(delay=outcome.delay)
             else:
-                await message.ack()
+                self._wire.publish(message.reply, b"", b"+ACK")
         except nats.errors.Error as error:  # redelivered later; every step is idempotent
             log.warning("could not settle order event: %s", error)

@@ -95,3 +95,62 @@ async def test_closed_wire_stops_taking_its_inbox(nc: NATS) -> None:
     await wire.start()  # and may start again
     ack = await append_one(wire, "stock.C", b"{}", header_block({}), timeout=2)
     assert ack.stream == "STOCK"
+
+
+async def test_a_request_answered_by_several_messages(nc: NATS) -> None:
+    wire = JetStreamWire.of(nc)
+    await wire.start()
+
+    async def responder(msg: object) -> None:
+        for part in (b"1", b"2", b"end"):
+            await nc.publish(msg.reply, part)  # type: ignore[attr-defined]
+
+    await nc.subscribe("many.service", cb=responder)
+    taken: list[bytes] = []
+
+    def take(headers: bytes | None, data: bytes) -> bool:
+        taken.append(data)
+        return data == b"end"
+
+    await wire.request_many("many.service", b"", b"", take, timeout=2)
+    assert taken == [b"1", b"2", b"end"]
+
+    def refuse(headers: bytes | None, data: bytes) -> bool:
+        raise ValueError(data.decode())
+
+    with pytest.raises(ValueError, match="1"):  # what `take` raises reaches the caller
+        await wire.request_many("many.service", b"", b"", refuse, timeout=2)
+    with pytest.raises(TimeoutError):  # never complete
+        await wire.request_many("many.service", b"", b"", lambda h, d: False, timeout=0.2)
+
+
+async def test_one_socket_write_carries_the_wire_and_nats_py(nc: NATS) -> None:
+    wire = JetStreamWire.of(nc)
+    assert JetStreamWire.of(nc) is wire  # one per connection
+    got: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def plain(msg: object) -> None:
+        await got.put(msg.data)  # type: ignore[attr-defined]
+
+    await nc.subscribe("both.>", cb=plain)
+    await nc.flush()
+    transport = nc._transport
+    assert transport is not None
+    writes: list[list[bytes]] = []
+    original = transport.writelines
+
+    def counted(frames: list[bytes]) -> None:
+        writes.append(list(frames))
+        original(frames)
+
+    transport.writelines = counted  # type: ignore[method-assign,assignment]
+    try:
+        wire.publish("both.wire", b"", b"from the wire")
+        await nc.publish("both.nats", b"from nats-py")
+        for _ in range(3):
+            await asyncio.sleep(0)
+    finally:
+        transport.writelines = original  # type: ignore[method-assign]
+    assert len(writes) == 1 and len(writes[0]) == 2  # nats-py's PUB first, then the frame
+    bodies = {await asyncio.wait_for(got.get(), 2) for _ in range(2)}
+    assert bodies == {b"from the wire", b"from nats-py"}
