@@ -141,22 +141,29 @@ class Fulfilment:
         return state
 
     async def _placed(self, t: _Trigger) -> Outcome:
-        # Independent reads go out together (one flush, one wait): the payment is read now
-        # rather than after the reservations, which changes nothing (a twin delivery may
-        # record it at any time either way; the gateway and the payment are idempotent).
-        (order, _), (payment, _) = await asyncio.gather(
-            self._service.load(ORDER, t.order_id), self._service.load(PAYMENT, t.order_id)
-        )
+        order = await self._order(t)
         if order.status != "pending":
             return await self._settle(t, order)
         short = await self._reserve(t, reservation_plan(order.lines))
         if short is not None:
             return await self._reject(t, "out_of_stock", short.detail)
+        # The payment is not read first: a pending order's payment is nearly always
+        # empty, and when an earlier delivery recorded one, recording ours (which expects
+        # an empty subject) meets it and decides on it; the gateway answers a repeated call
+        # for the order as it did the first time (its idempotency key is the order's).
+        return await self._authorize(t, order)
+
+    async def _recorded(self, t: _Trigger) -> Outcome | None:
+        """What an earlier delivery's recorded payment decides (the order is still
+        pending: confirm or reject it), None when there is none. Read where the gateway is
+        not asked (deadline passed, breaker open, gateway down), so that a payment taken
+        before still counts."""
+        payment, _ = await self._service.load(PAYMENT, t.order_id)
         if payment.authorization_id is not None:
             return await self._confirm(t, payment.authorization_id)
         if payment.declined:
             return await self._reject(t, "payment_declined", "declined by the payment gateway")
-        return await self._authorize(t, order)
+        return None
 
     async def _reserve(self, t: _Trigger, plan: list[tuple[str, int]]) -> OutOfStock | None:
         """Reserves every SKU of the plan at once (each under its own SKU's lock, so one
@@ -180,24 +187,25 @@ class Fulfilment:
         left = seconds_left(t.envelope.occurred_at, self._clock(), self._deadline)
         if left <= 0:
             detail = f"no payment answer within {self._deadline:g} s"
-            return await self._reject(t, "payment_unavailable", detail)
+            earlier = await self._recorded(t)
+            return earlier or await self._reject(t, "payment_unavailable", detail)
         request = PaymentRequest(t.order_id, order.total, order.currency)
         try:
             result = await self._payments.authorize(request, budget=min(left, self._call_budget))
         except BreakerOpen as error:
             delay = park_delay(error.retry_after, left, self._rng)
             log.debug("payment parked, breaker open", extra=t.log(retry_in=round(delay, 3)))
-            return Retry(delay)
+            return await self._recorded(t) or Retry(delay)
         except GatewayUnavailable as error:
             log.info("payment gateway unavailable", extra=t.log(error=str(error)))
             left = seconds_left(t.envelope.occurred_at, self._clock(), self._deadline)
             pause = min(1.0, self._payments.breaker.reset_timeout)
-            return Retry(park_delay(pause, left, self._rng))
+            return await self._recorded(t) or Retry(park_delay(pause, left, self._rng))
         if isinstance(result, Authorized):
             self._failpoint("after-authorize")
             record = RecordAuthorization(order.total, order.currency, result.authorization_id)
             done = await self._service.handle(
-                PAYMENT, t.order_id, record, t.meta("payment-authorized")
+                PAYMENT, t.order_id, record, t.meta("payment-authorized"), new=True
             )
             self._failpoint("after-payment")
             recorded = done.state.authorization_id  # a racing delivery may have been first
@@ -205,7 +213,15 @@ class Fulfilment:
                 return await self._reject(t, "payment_declined", "declined by the gateway")
             return await self._confirm(t, recorded)
         decline = RecordDecline(result.reason)
-        await self._service.handle(PAYMENT, t.order_id, decline, t.meta("payment-declined"))
+        try:
+            await self._service.handle(
+                PAYMENT, t.order_id, decline, t.meta("payment-declined"), new=True
+            )
+        except RuleViolation:  # an earlier delivery recorded an authorization: it stands
+            earlier = await self._recorded(t)
+            if earlier is None:
+                raise
+            return earlier
         return await self._reject(t, "payment_declined", result.reason)
 
     async def _confirm(self, t: _Trigger, authorization_id: str) -> Outcome:
