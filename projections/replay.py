@@ -122,8 +122,10 @@ class Replay:
         check: bool = False,
         expect_equal: bool = False,
         settle: float = 60.0,
+        partitions: int | None = None,
     ) -> None:
         self.projection = projection
+        self._partitions = partitions  # of its stream; None: read from the server at run
         self._nc = nc
         self._dsn = database_url
         self._batch_size = batch_size
@@ -150,7 +152,9 @@ class Replay:
         try:
             if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", lock):
                 raise ReplayBusy(f"a replay of {self.projection.name} is already running")
-            count = await stream_partitions(self._nc.jetstream(), self.projection.stream)
+            count = self._partitions
+            if count is None:
+                count = await stream_partitions(self._nc.jetstream(), self.projection.stream)
             self._rows = projectors_of(self.projection, Layout({self.projection.stream: count}))
             await self._prepare(conn)
             swapped = False

@@ -257,12 +257,15 @@ def replay(
         fail("aborted")
 
     async def role(settings: Settings, stop: asyncio.Event) -> None:
+        import nats.errors
+
         from projections.replay import (
             ReplayBusy,
             ReplayDiffers,
             ReplayNotComparable,
             ReplayStopped,
         )
+        from tally.connect_errors import cause
         from tally.roles.replay import print_differs
 
         try:
@@ -278,6 +281,8 @@ def replay(
             fail("replay stopped; the old view is untouched", 130)
         except ReplayBusy as error:
             fail(str(error))
+        except nats.errors.Error as error:  # JetStream stopped answering mid-way
+            fail(f"replay failed: NATS: {cause(error)}; the old view is untouched")
         if check and result.comparison is not None and not result.comparison.identical:
             raise typer.Exit(3)
 

@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import nats.errors
+from nats.js.errors import ServiceUnavailableError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -24,10 +26,13 @@ from rich.text import Text
 from projections.registry import get_projection
 from projections.replay import Replay, ReplayDiffers, ReplayResult
 from tally.bootstrap import Parts, bootstrap
+from tally.connect_errors import cause
 from tally.database_url import asyncpg_dsn
+from tally.nats_connection import NatsUnavailable
 from tally.settings import Settings
 
 log = logging.getLogger("tally.replay")
+_NO_RESPONDERS = (nats.errors.NoRespondersError, ServiceUnavailableError)
 PLAIN_EVERY = 5.0  # seconds between two progress lines when stderr is not a terminal
 Show = Callable[[int, int], None]
 
@@ -113,6 +118,7 @@ async def replay(
     if dsn is None:
         raise RuntimeError("DATABASE_URL is not set")
     nc = await parts.nats()
+    layout = await parts.layout()  # waits while JetStream cannot answer (a leader election)
     console = Console(stderr=True)
     shown = progress_bar if console.is_terminal else progress_lines
     with shown(name, console) as show:
@@ -126,6 +132,7 @@ async def replay(
             stop=stop,
             check=check,
             expect_equal=expect_equal,
+            partitions=layout.count(projection.stream),
         ).run()
     elapsed = time.monotonic() - started
     rate = result.events / elapsed if elapsed > 0 else 0.0
@@ -154,6 +161,14 @@ async def run_replay(
     async with bootstrap(settings, name="tally-replay", connect_timeout=timeout) as parts:
         await parts.nats()
         await parts.database()
+        try:
+            await parts.layout()
+        except (TimeoutError, nats.errors.Error) as error:  # still no answer: one line
+            waited = timeout or settings.nats_connect_timeout
+            why = "no responders" if isinstance(error, _NO_RESPONDERS) else cause(error)
+            raise NatsUnavailable(
+                f"JetStream did not answer within {waited:g} s ({why}); the old view is untouched"
+            ) from error
         return await replay(parts, name, stop, check=check, expect_equal=expect_equal)
 
 
