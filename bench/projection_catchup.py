@@ -1,0 +1,92 @@
+"""The projection rows of `python -m bench` alone (catch-up of the real `tally project`
+process on the orders and the stock view, the replay, their raw baselines from the same run)
+and the projector's peak RSS over them: the measure to alternate before/after a change to
+the projectors without the HTTP and fulfilment rows around it.
+
+    .venv/bin/python -m bench.projection_catchup [--runs 2] [--events 200000]
+        [--profile DIR] [--rate 500]
+
+`--profile DIR` records the `tally project` process with py-spy (raw collapsed stacks,
+`--rate` Hz, non-blocking) over the whole phase into DIR/project.txt.
+"""
+
+import argparse
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import uvloop
+
+from bench import projection_rows
+from bench.cluster import Cluster
+from bench.harness import VENV_BIN, Figure, scratch_dir
+from bench.report import Row, render
+
+MB = 1024 * 1024
+STARTED = time.monotonic()
+
+
+def say(text: str) -> None:
+    print(f"[{time.monotonic() - STARTED:6.1f} s] {text}", flush=True)
+
+
+def spy(pid: int, out: Path, rate: int) -> subprocess.Popen[bytes]:
+    out.mkdir(parents=True, exist_ok=True)
+    command = [str(VENV_BIN / "py-spy"), "record", "-f", "raw", "-r", str(rate), "--nonblocking"]
+    return subprocess.Popen(
+        [*command, "-p", str(pid), "-o", str(out / "project.txt")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def measure(home: Path, f: dict[str, Figure], args: argparse.Namespace) -> float:
+    """The stream phase of `python -m bench`; the projector's peak RSS in MB."""
+    with Cluster(home / "main") as cluster:
+        projector = cluster.migrated().start("project")
+        time.sleep(3)  # connected, consumers bound: the first pause finds it idle
+        say(f"tally project pid {projector.proc.pid}")
+        recorder = spy(projector.proc.pid, args.profile, args.rate) if args.profile else None
+        # the profile and the stream phase: py-spy is a separate process, the bench waits
+        args.profile = None  # stream_phase's own (100 Hz, blocking) profiles: not these
+        try:
+            uvloop.run(projection_rows.stream_phase(cluster, projector, f, args, say))
+        finally:
+            if recorder is not None:
+                recorder.send_signal(signal.SIGINT)
+                recorder.wait(60)
+        peak = cluster.rss.peaks.get("project", 0)
+    return peak / MB
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--events", type=int, default=200_000, help="published per catch-up run")
+    parser.add_argument("--profile", type=Path, default=None, help="py-spy raw profile here")
+    parser.add_argument("--rate", type=int, default=500, help="py-spy samples per second")
+    args = parser.parse_args()
+    figures: dict[str, Figure] = {}
+    projection_rows.add_figures(
+        lambda key, name, unit: figures.__setitem__(key, Figure(name, unit)), args.events
+    )
+    print(f"load average at start: {os.getloadavg()}", flush=True)
+    with scratch_dir() as home:
+        peak = measure(home, figures, args)
+    measured = [row for row in projection_rows.rows(figures) if row.figure.runs]
+    baselines = [
+        Row(figure)
+        for key, figure in figures.items()
+        if figure.runs and key in projection_rows.BASELINES
+    ]
+    print(f"\n{render(measured + baselines)}\n")
+    print(f"peak RSS tally project: {peak:.0f} MB")
+    print(f"load average at end: {os.getloadavg()}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
