@@ -17,8 +17,12 @@ BATCH_ID = "Nats-Batch-Id"
 BATCH_COMMIT = "Nats-Batch-Commit"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StoredMessage:
+    """One stored message; not frozen (treat it as immutable): a frozen dataclass's
+    `__init__` sets each field through `object.__setattr__`, ~1.3 µs of the projector's
+    ~20 µs per message."""
+
     stream: str
     seq: int
     subject: str

@@ -51,6 +51,8 @@ _KNOWN = f"""SELECT aggregate, seq, state FROM "{{schema}}".{TABLE}
 WHERE view = $1 AND aggregate = any($2::text[])
 UNION ALL SELECT aggregate, seq, state FROM public.{TABLE}
 WHERE view = $1 AND state = 'dropped' AND seq = any($3::bigint[])"""
+_ANY = f"""SELECT EXISTS (SELECT FROM "{{schema}}".{TABLE} WHERE view = $1)
+    OR EXISTS (SELECT FROM public.{TABLE} WHERE view = $1 AND state = 'dropped')"""
 _PARK = f"""INSERT INTO "{{schema}}".{TABLE}
     (view, aggregate, seq, stream, subject, data, headers, state)
 VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
@@ -61,10 +63,15 @@ async def known(
     conn: Connection, schema: str, view: str, messages: Sequence[StoredMessage]
 ) -> tuple[set[str], set[int]]:
     """Of the aggregates of `messages`, those with a dead-lettered head for `view` (in
-    `schema`); of `messages`, those an operator dropped (recorded in `public`)."""
+    `schema`); of `messages`, those an operator dropped (recorded in `public`). A view
+    with neither (the common case) is told by one small query: the batch's keys and
+    sequences, sent as arrays, are encoded by asyncpg value by value."""
+    blocked: set[str] = set()
+    dropped: set[int] = set()
+    if not await conn.fetchval(_ANY.format(schema=schema), view):
+        return blocked, dropped  # the common case: nothing parked, nothing dropped
     keys = sorted({aggregate_of(message.subject) for message in messages})
     seqs = [message.seq for message in messages]
-    blocked, dropped = set(), set()
     for row in await conn.fetch(_KNOWN.format(schema=schema), view, keys, seqs):
         if row["state"] == "dropped":
             dropped.add(int(row["seq"]))
