@@ -3,8 +3,12 @@
 its messages bypass nats-py's `Msg` path (`projections.wire`): each is parsed and decoded
 once, as it arrives.
 
-Credit is what has been asked for and not yet delivered; it is topped up to `prefetch`
-whenever the batch is taken, so the next messages travel while the last batch is applied.
+Credit is what has been asked for and not yet delivered. Credit and the messages buffered
+but not yet taken are topped up to `prefetch` whenever a batch is taken, so the next
+messages travel while the last batch is applied, and no more than `prefetch` messages are
+ever held here: the server keeps the rest of a backlog. (Topping the credit alone up to
+`prefetch` let the buffer grow by a batch whenever the reader was slower than the server:
+a 200,000-event catch-up held most of the stream decoded, 260 MB.)
 A status message ends a request: its `Nats-Pending-Messages` header returns its credit.
 """
 
@@ -70,10 +74,17 @@ class PullReader:
         elif code == "503":
             self._credit, self._gone = 0, "no responders for the consumer"
 
-    async def _top_up(self) -> None:
+    @property
+    def held(self) -> int:
+        """Messages asked for and not yet taken: buffered, or still to be delivered."""
+        return len(self._buffer) + self._credit
+
+    async def _top_up(self, beyond: int = 0) -> None:
+        """Ask for what brings `held` back to `prefetch` (plus `beyond`), in requests of at
+        least half of it."""
         if self._credit > 0 and time.monotonic() - self._last_activity > EXPIRES + 1:
             self._credit = 0  # the server forgot our requests (restart, leader change)
-        want = self._prefetch - self._credit
+        want = self._prefetch + beyond - self._credit - len(self._buffer)
         if want >= self._prefetch // 2:
             request = {"batch": want, "expires": int(EXPIRES * 1e9)}
             await self._nc.publish(
@@ -115,7 +126,7 @@ class PullReader:
 
     async def wait_for_more(self, count: int, timeout: float) -> None:
         """Wait up to `timeout` s until more than `count` messages are buffered."""
-        await self._top_up()
+        await self._top_up(beyond=count)  # the `count` held back wait for more behind them
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 while len(self._buffer) <= count:
