@@ -25,13 +25,9 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import asyncpg
 from nats.aio.client import Client as NATS
-from sqlalchemy import MetaData
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.schema import CreateIndex, CreateTable
 
 from events.partitions import Layout
 from projections.base import Connection, Projection
@@ -44,6 +40,12 @@ from projections.parking import parked_ddl, swap_parked
 from projections.partitions import ViewPartition, projectors_of, stream_partitions
 from projections.replay_check import Comparison, compare
 from projections.replay_letters import align_dead_letters, drop_stale
+from projections.replay_outcome import ReplayBusy as ReplayBusy
+from projections.replay_outcome import ReplayDiffers as ReplayDiffers
+from projections.replay_outcome import ReplayNotComparable as ReplayNotComparable
+from projections.replay_outcome import ReplayResult as ReplayResult
+from projections.replay_outcome import ReplayStopped as ReplayStopped
+from projections.shadow import shadow_ddl, shadow_schema
 from projections.stream_source import StreamSource
 
 log = logging.getLogger("tally.replay")
@@ -52,60 +54,12 @@ Phase = Callable[[str], None]  # "catching-up" (the swap begins), "comparing"
 SWAP_ATTEMPTS = 5
 
 
-class ReplayBusy(Exception):
-    """Another replay of the same projection is running."""
-
-
-class ReplayStopped(Exception):
-    """Asked to stop before the swap: the old view is untouched."""
-
-
-class ReplayDiffers(Exception):
-    """The rebuild differs from the live view and was asked to be equal: not swapped."""
-
-    def __init__(self, comparison: Comparison) -> None:
-        super().__init__("the rebuild differs from the live view; not swapped")
-        self.comparison = comparison
-
-
-class ReplayNotComparable(Exception):
-    """The live view did not reach the rebuild's position in time to be compared."""
-
-
 class _LiveBehind(Exception):
     pass
 
 
 class _Checked(Exception):
     pass
-
-
-@dataclass(frozen=True)
-class ReplayResult:
-    position: int
-    events: int
-    skipped: int
-    comparison: Comparison | None = None  # None: not compared (see `uncompared`)
-    swapped: bool = True
-    uncompared: str = ""  # why it was not compared
-    compare_seconds: float = 0.0  # spent comparing (the projectors held)
-
-
-def shadow_schema(projection: Projection) -> str:
-    return f"replay_{projection.name}"
-
-
-def shadow_ddl(projection: Projection, schema: str) -> tuple[list[str], list[str]]:
-    """CREATE statements for the projection's tables in `schema` (with their keys), and
-    for their secondary indexes, built after the bulk load; index names unchanged."""
-    copies, dialect = MetaData(), postgresql.dialect()  # type: ignore[no-untyped-call]
-    tables: list[str] = []
-    indexes: list[str] = []
-    for table in projection.tables:
-        copy = table.to_metadata(copies, schema=schema)
-        tables.append(str(CreateTable(copy).compile(dialect=dialect)))
-        indexes += [str(CreateIndex(index).compile(dialect=dialect)) for index in copy.indexes]
-    return tables, indexes
 
 
 class Replay:
