@@ -1,7 +1,7 @@
 """The projection rows of `python -m bench` alone (catch-up of the real `tally project`
 process on the orders and the stock view, the replay, their raw baselines from the same run)
-and the projector's peak RSS over them: the measure to alternate before/after a change to
-the projectors without the HTTP and fulfilment rows around it.
+and the projector's peak RSS and CPU per event over them: the measure to alternate
+before/after a change to the projectors without the HTTP and fulfilment rows around it.
 
     .venv/bin/python -m bench.projection_catchup [--runs 2] [--events 200000]
         [--profile DIR] [--rate 500]
@@ -17,6 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import psutil
 import uvloop
 
 from bench import projection_rows
@@ -42,8 +43,10 @@ def spy(pid: int, out: Path, rate: int) -> subprocess.Popen[bytes]:
     )
 
 
-def measure(home: Path, f: dict[str, Figure], args: argparse.Namespace) -> float:
-    """The stream phase of `python -m bench`; the projector's peak RSS in MB."""
+def measure(home: Path, f: dict[str, Figure], args: argparse.Namespace) -> tuple[float, float]:
+    """The stream phase of `python -m bench`; the projector's peak RSS in MB and its CPU
+    seconds over the phase (it works only in the two catch-ups: the raw reads and the
+    replay publish nothing)."""
     with Cluster(home / "main") as cluster:
         projector = cluster.migrated().start("project")
         time.sleep(3)  # connected, consumers bound: the first pause finds it idle
@@ -51,14 +54,18 @@ def measure(home: Path, f: dict[str, Figure], args: argparse.Namespace) -> float
         recorder = spy(projector.proc.pid, args.profile, args.rate) if args.profile else None
         # the profile and the stream phase: py-spy is a separate process, the bench waits
         args.profile = None  # stream_phase's own (100 Hz, blocking) profiles: not these
+        process = psutil.Process(projector.proc.pid)
+        before = process.cpu_times()
         try:
             uvloop.run(projection_rows.stream_phase(cluster, projector, f, args, say))
+            after = process.cpu_times()
         finally:
             if recorder is not None:
                 recorder.send_signal(signal.SIGINT)
                 recorder.wait(60)
         peak = cluster.rss.peaks.get("project", 0)
-    return peak / MB
+    cpu = (after.user + after.system) - (before.user + before.system)
+    return peak / MB, cpu
 
 
 def main() -> None:
@@ -76,7 +83,7 @@ def main() -> None:
     )
     print(f"load average at start: {os.getloadavg()}", flush=True)
     with scratch_dir() as home:
-        peak = measure(home, figures, args)
+        peak, cpu = measure(home, figures, args)
     measured = [row for row in projection_rows.rows(figures) if row.figure.runs]
     baselines = [
         Row(figure)
@@ -85,6 +92,8 @@ def main() -> None:
     ]
     print(f"\n{render(measured + baselines)}\n")
     print(f"peak RSS tally project: {peak:.0f} MB")
+    caught_up = 2 * args.events * args.runs  # orders and stock, each run
+    print(f"tally project CPU: {cpu:.1f} s, {cpu / caught_up * 1e6:.1f} µs per event caught up")
     print(f"load average at end: {os.getloadavg()}", flush=True)
 
 
