@@ -87,6 +87,14 @@ async def save_checkpoint(
     )
 
 
+async def notify_listeners(conn: Connection, projection: Projection, position: int) -> None:
+    """Tell the API processes that rows of `projection` changed while its checkpoint stays
+    at `position` (a dead letter retried or dropped): the notification is delivered at
+    commit, and their cached answers of those rows are dropped (read_side.row_cache)."""
+    payload = f"{projection.name}:{projection.stream}:{position}"
+    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+
+
 async def lock_checkpoints(conn: Connection, projections: Sequence[Projection]) -> dict[str, int]:
     """Every checkpoint row of a view (one per partition) locked, in name order as anyone
     locking several does; the position of each, by row name."""

@@ -22,15 +22,18 @@ from typing import Any
 
 import asyncpg
 
+from read_side.row_cache import RowCache
+
 log = logging.getLogger("tally.read_side.positions")
 CHANNEL = "tally_projections"
 Reread = Callable[[], Awaitable[int]]
 
 
 class ProjectionPositions:
-    def __init__(self, dsn: str, *, channel: str = CHANNEL) -> None:
+    def __init__(self, dsn: str, *, channel: str = CHANNEL, cache: RowCache | None = None) -> None:
         self._dsn = dsn
         self._channel = channel
+        self.cache = cache if cache is not None else RowCache(0)  # dropped at each hint
         self._known: dict[str, int] = {}  # only ever from the checkpoint rows
         self._waiters: dict[str, list[tuple[int, asyncio.Future[None]]]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -55,9 +58,11 @@ class ProjectionPositions:
             self._known[name] = seq
 
     def _on_notify(self, conn: Any, pid: int, channel: str, payload: str) -> None:
-        """A hint: wake the waiters it claims to satisfy; they read the checkpoint."""
+        """A hint: wake the waiters it claims to satisfy; they read the checkpoint. The
+        cached answers of the row it names are dropped."""
         name, _, seq = payload.rpartition(":")
         name = name.partition(":")[0]
+        self.cache.changed(name)
         try:
             claimed = int(seq)
         except ValueError:
@@ -88,6 +93,7 @@ class ProjectionPositions:
                 conn.add_termination_listener(on_lost)
                 await conn.add_listener(self._channel, self._on_notify)
                 self.listening, delay = True, 0.2
+                self.cache.listening(True)
                 for row in await conn.fetch("SELECT name, position FROM projection_checkpoints"):
                     self.confirm(row["name"], int(row["position"]))
                 for name in self._waiters:  # hints may have been missed while not listening
@@ -97,6 +103,7 @@ class ProjectionPositions:
                 log.warning("LISTEN connection failed: %s", error)
             finally:
                 self.listening = False
+                self.cache.listening(False)
                 conn.terminate()
             await asyncio.sleep(delay)
 

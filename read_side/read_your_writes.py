@@ -16,8 +16,8 @@ after the checkpoint), capped at the stream's end, whenever the checkpoint is re
 over several partitions waits for each partition's row, then runs its plain query.
 """
 
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from typing import Any, TypeVar
 
 from nats.aio.client import Client as NATS
 
@@ -26,6 +26,7 @@ from events.subjects import SUBJECT_PREFIX, Position
 from read_side import queries
 from read_side.errors import PositionOfAnotherStream, ProjectionLagging
 from read_side.positions import ProjectionPositions
+from read_side.row_cache import pages_of
 from read_side.stream_reader import last_sequence, next_sequence
 from read_side.views import ViewReader
 
@@ -67,12 +68,14 @@ class WaitForView:
         plain: Plain[T],
         checked: Checked[T],
         aggregate: str | None = None,
+        cache_key: Hashable | None = None,
     ) -> T:
         """`plain()` when `position` is None or known to be applied; else the answer of a
         `checked()` read that shows the position applied (`aggregate`: the order id or SKU
-        asked for, whose partition is waited for; None: a list)."""
+        asked for, whose partition is waited for; None: a list). With a `cache_key`, a
+        plain read is answered from the row cache when it can be (`row_cache.py`)."""
         if position is None:
-            return await plain()
+            return await self._plain(projection, aggregate, cache_key, 0, plain)
         stream = self.streams[projection]
         if position.stream != stream:
             raise PositionOfAnotherStream(
@@ -81,10 +84,11 @@ class WaitForView:
         rows = self.rows(projection, aggregate)
         if len(rows) > 1:
             await self._until_applied(projection, stream, position, wait, rows)
-            return await plain()  # every partition had applied it: a later snapshot has it
+            # every partition had applied it: a later snapshot has it
+            return await self._plain(projection, aggregate, cache_key, position.seq, plain)
         ((name, partition),) = rows
         if self._positions.known(name) >= position.seq:
-            return await plain()
+            return await self._plain(projection, aggregate, cache_key, position.seq, plain)
         latest: tuple[int, T] | None = None
 
         async def read() -> int:
@@ -101,6 +105,33 @@ class WaitForView:
         if latest is not None and latest[0] >= position.seq:
             return latest[1]
         return await plain()  # known applied by another read: any later snapshot has it
+
+    async def _plain(
+        self,
+        projection: str,
+        aggregate: str | None,
+        key: Hashable | None,
+        at_least: int,
+        plain: Plain[T],
+    ) -> T:
+        """`plain()`, or its answer cached by a read that knew `at_least` applied."""
+        cache = self._positions.cache
+        if key is None or not cache.on:
+            return await plain()
+        known = self._positions.known
+        if aggregate is None:  # a page: of every partition
+            name = pages_of(projection)
+            position = min(known(row) for row, _ in self.rows(projection))
+        else:
+            name = self.rows(projection, aggregate)[0][0]
+            position = known(name)
+        hit: Any = cache.get(name, key, at_least)
+        if hit is not None:
+            return hit  # type: ignore[no-any-return]
+        ticket = cache.ticket(name, position)
+        answer = await plain()
+        cache.put(ticket, key, answer, 1 if aggregate is not None else len(answer))  # type: ignore[arg-type]
+        return answer
 
     async def _until_applied(
         self,

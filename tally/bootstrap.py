@@ -30,6 +30,7 @@ from projections.registry import PROJECTIONS
 from read_side.http.routes import QueryRoutes
 from read_side.positions import ProjectionPositions
 from read_side.read_your_writes import WaitForView
+from read_side.row_cache import RowCache
 from read_side.temporal import TemporalReads
 from read_side.views import ViewReader
 from tally.checks import postgres_check, projections_check
@@ -226,7 +227,8 @@ class Parts:
             asyncpg_dsn(dsn), size=settings.db_pool_size, timeout=settings.query_timeout
         )
         self._stack.push_async_callback(views.close)
-        positions = ProjectionPositions(asyncpg_dsn(dsn))
+        cache = RowCache(settings.query_cache_entries)
+        positions = ProjectionPositions(asyncpg_dsn(dsn), cache=cache)
         await positions.start()
         self._stack.push_async_callback(positions.close)
         streams = {name: projection.stream for name, projection in PROJECTIONS.items()}

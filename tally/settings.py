@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     ready_stall_seconds: float = Field(default=60.0, gt=0, le=86_400)
     query_timeout: float = Field(default=1.5, gt=0, le=30)
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # view answers `tally api` keeps (a page counts one per row); 0: every GET reads
+    query_cache_entries: int = Field(default=10_000, ge=0, le=10_000_000)
 
     # security (README "Securing Tally"); secrets are SecretStr, masked in `tally config`
     api_tokens: Annotated[SecretStr | None, AfterValidator(_api_tokens)] = None

@@ -81,6 +81,7 @@ class QueryRoutes:
             lambda: self._views.value(plain, key),
             checked,
             str(key),
+            key,
         )
 
     async def _page(
@@ -94,7 +95,12 @@ class QueryRoutes:
             return found[0]["position"], found
 
         return await self._waiting.read(
-            projection, query.position, query.wait, lambda: self._views.rows(sql, *args), checked
+            projection,
+            query.position,
+            query.wait,
+            lambda: self._views.rows(sql, *args),
+            checked,
+            cache_key=(sql, args),
         )
 
     async def _as_of(

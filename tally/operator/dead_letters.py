@@ -20,7 +20,7 @@ from nats.js import JetStreamContext
 
 from events.partitions import Layout, partition_of
 from projections.base import Connection, Projection
-from projections.batch import lock_checkpoint
+from projections.batch import lock_checkpoint, notify_listeners
 from projections.dlq import (
     DeadLetter,
     dead_letter,
@@ -146,10 +146,11 @@ async def retry_letter(
     try:
         event = letter.original.decode()
         async with conn.transaction():
-            await lock_checkpoint(conn, owner)  # the partition that holds it
+            position = await lock_checkpoint(conn, owner)  # the partition that holds it
             await projection.apply(conn, "public", [event])
             await conn.execute(_RETRIED, owner.name)  # the audit: dead -> applied
             released, new_head = await _release(js, conn, letter, owner)
+            await notify_listeners(conn, owner, position)  # the API's cached rows go
     except OSError:
         raise  # the connection, not the letter
     except Exception as error:  # the event's own failure, whatever it is, is the answer
@@ -197,8 +198,10 @@ async def drop_letter(
     if conn is not None:
         owner = owner_of(letter, layout if layout is not None else await read_layout(js))
         async with conn.transaction():
-            await lock_checkpoint(conn, owner)
+            position = await lock_checkpoint(conn, owner)
             released, new_head = await _release(js, conn, letter, owner, dropped=True)
+            if released:
+                await notify_listeners(conn, owner, position)  # the API's cached rows go
     dropped = await drop_dead_letter(js, seq)
     outcome: Outcome = "dropped" if dropped else "not-found"
     return LetterResult(seq, outcome, letter.projection, None, released, new_head)

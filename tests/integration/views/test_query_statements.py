@@ -82,9 +82,11 @@ async def reset_statements(owner: str) -> None:
         await conn.close()
 
 
-async def test_a_get_is_one_statement_outside_a_transaction(
-    nc: NATS, nats_url: str, owner: str
-) -> None:
+async def repeated_gets(
+    nc: NATS, nats_url: str, owner: str, **overrides: object
+) -> tuple[dict[str, int], list[str]]:
+    """The statements the query login ran for GETS rounds of the five GETs, once each had
+    been asked once (connections made, statements prepared, LISTEN up)."""
     order_id = str(uuid4())
     await seed(owner, order_id)
     paths = [
@@ -96,9 +98,9 @@ async def test_a_get_is_one_statement_outside_a_transaction(
     ]
     async with login_role(owner, "tally_query") as query_url:
         user = query_url.split("://", 1)[1].split(":", 1)[0]
-        overrides = {"query_database_url": SecretStr(query_url)}
+        overrides["query_database_url"] = SecretStr(query_url)
         async with query_client(nc, nats_url, owner, **overrides) as client:
-            for path in paths:  # connections made, statements prepared, LISTEN up
+            for path in paths:
                 assert (await client.get(path)).status_code == 200
             await reset_statements(owner)
             for _ in range(GETS):
@@ -106,7 +108,13 @@ async def test_a_get_is_one_statement_outside_a_transaction(
                     answer = await client.get(path)
                     assert answer.status_code == 200, answer.text
             ran = await statements(owner, user)
+    return ran, paths
 
+
+async def test_a_get_is_one_statement_outside_a_transaction(
+    nc: NATS, nats_url: str, owner: str
+) -> None:
+    ran, paths = await repeated_gets(nc, nats_url, owner, query_cache_entries=0)
     views = {query: calls for query, calls in ran.items() if query not in LISTENER}
     assert sum(views.values()) == GETS * len(paths), ran  # one statement per GET
     assert len(views) == 4, ran  # by id (with or without `after`), by SKU, two lists
@@ -116,3 +124,10 @@ async def test_a_get_is_one_statement_outside_a_transaction(
         for q in ran
         if q.split()[0].upper() in {"BEGIN", "COMMIT", "ROLLBACK", "RESET", "UNLISTEN", "CLOSE"}
     ], ran
+
+
+async def test_a_cached_get_runs_no_statement(nc: NATS, nats_url: str, owner: str) -> None:
+    """With the row cache (the default), the views did not change since the first GETs:
+    every later GET is answered from the API's memory."""
+    ran, _ = await repeated_gets(nc, nats_url, owner)
+    assert not {query: calls for query, calls in ran.items() if query not in LISTENER}, ran
