@@ -69,13 +69,15 @@ class WaitForView:
         checked: Checked[T],
         aggregate: str | None = None,
         cache_key: Hashable | None = None,
+        cache_size: int = 1,
     ) -> T:
         """`plain()` when `position` is None or known to be applied; else the answer of a
         `checked()` read that shows the position applied (`aggregate`: the order id or SKU
         asked for, whose partition is waited for; None: a list). With a `cache_key`, a
-        plain read is answered from the row cache when it can be (`row_cache.py`)."""
+        plain read is answered from the row cache when it can be (`row_cache.py`), where
+        it counts `cache_size` rows."""
         if position is None:
-            return await self._plain(projection, aggregate, cache_key, 0, plain)
+            return await self._plain(projection, aggregate, cache_key, cache_size, 0, plain)
         stream = self.streams[projection]
         if position.stream != stream:
             raise PositionOfAnotherStream(
@@ -85,10 +87,14 @@ class WaitForView:
         if len(rows) > 1:
             await self._until_applied(projection, stream, position, wait, rows)
             # every partition had applied it: a later snapshot has it
-            return await self._plain(projection, aggregate, cache_key, position.seq, plain)
+            return await self._plain(
+                projection, aggregate, cache_key, cache_size, position.seq, plain
+            )
         ((name, partition),) = rows
         if self._positions.known(name) >= position.seq:
-            return await self._plain(projection, aggregate, cache_key, position.seq, plain)
+            return await self._plain(
+                projection, aggregate, cache_key, cache_size, position.seq, plain
+            )
         latest: tuple[int, T] | None = None
 
         async def read() -> int:
@@ -111,6 +117,7 @@ class WaitForView:
         projection: str,
         aggregate: str | None,
         key: Hashable | None,
+        size: int,
         at_least: int,
         plain: Plain[T],
     ) -> T:
@@ -130,7 +137,7 @@ class WaitForView:
             return hit  # type: ignore[no-any-return]
         ticket = cache.ticket(name, position)
         answer = await plain()
-        cache.put(ticket, key, answer, 1 if aggregate is not None else len(answer))  # type: ignore[arg-type]
+        cache.put(ticket, key, answer, size)
         return answer
 
     async def _until_applied(

@@ -110,13 +110,23 @@ def parse_query(model: type[M], query: QueryParams) -> M:
 
 
 _DEFAULTS: dict[type[BaseModel], BaseModel] = {}
+_PARSED: dict[tuple[type[BaseModel], bytes], BaseModel] = {}
+PARSED_KEPT = 1024  # query strings remembered (valid ones; the models are frozen)
 
 
 def query_of(model: type[M], request: Request) -> M:
     """`parse_query` of the request's query string; no query string (the common GET) is the
-    model's defaults, made once instead of validated per request."""
-    if request.scope["query_string"]:
-        return parse_query(model, request.query_params)
+    model's defaults, made once instead of validated per request, and a query string seen
+    lately is its model as parsed then (a GET asked again, e.g. the same page or `after=`)."""
+    raw: bytes = request.scope["query_string"]
+    if raw:
+        seen = _PARSED.get((model, raw))
+        if seen is None:
+            seen = parse_query(model, request.query_params)  # raises for an invalid one
+            if len(_PARSED) >= PARSED_KEPT:
+                _PARSED.clear()
+            _PARSED[model, raw] = seen
+        return seen  # type: ignore[return-value]  # keyed by its own type
     default = _DEFAULTS.get(model)
     if default is None:
         default = _DEFAULTS[model] = model()

@@ -8,7 +8,7 @@ refusals are raised and answered by the app's error table (`errors.py`), so a de
 that is down is a 503, never a hang or a 500.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from nats.aio.client import Client as NATS
@@ -24,6 +24,7 @@ from read_side.cursors import InvalidCursor, parse_order_cursor, parse_stock_cur
 from read_side.errors import AsOfWithAfter, PositionOfAnotherStream
 from read_side.http.params import (
     OrderListQuery,
+    Page,
     ReadYourWrites,
     StockListQuery,
     ViewQuery,
@@ -85,22 +86,33 @@ class QueryRoutes:
         )
 
     async def _page(
-        self, projection: str, query: ReadYourWrites, sql: str, args: tuple[Any, ...], order: str
-    ) -> list[Any]:
-        """The rows of one page of a list, read after `query.after`."""
+        self,
+        projection: str,
+        query: Page,
+        sql: str,
+        args: tuple[Any, ...],
+        order: str,
+        render: Callable[[Sequence[Any], int], bytes],
+    ) -> bytes:
+        """One page of a list as its answer's bytes, read after `query.after` (cached as
+        bytes: a page asked again costs no rendering either)."""
 
-        async def checked(checkpoint: str) -> tuple[int, list[Any]]:
+        async def checked(checkpoint: str) -> tuple[int, bytes]:
             statement = queries.checked(sql, len(args) + 1, order)
             found = await self._views.rows(statement, *args, checkpoint)
-            return found[0]["position"], found
+            return found[0]["position"], render(found, query.limit)
+
+        async def plain() -> bytes:
+            return render(await self._views.rows(sql, *args), query.limit)
 
         return await self._waiting.read(
             projection,
             query.position,
             query.wait,
-            lambda: self._views.rows(sql, *args),
+            plain,
             checked,
             cache_key=(sql, args),
+            cache_size=query.limit + 1,
         )
 
     async def _as_of(
@@ -141,8 +153,10 @@ class QueryRoutes:
         )
         given = (query.status, query.customer_id, *(before or (None, None)))
         args = (query.limit + 1, *(value for value in given if value is not None))
-        rows = await self._page("orders", query, sql, args, queries.ORDER_PAGE_ORDER)
-        return Response(queries.order_page(rows, query.limit), media_type=JSON_ANSWER)
+        page = await self._page(
+            "orders", query, sql, args, queries.ORDER_PAGE_ORDER, queries.order_page
+        )
+        return Response(page, media_type=JSON_ANSWER)
 
     async def get_stock(self, request: Request) -> Response:
         query = query_of(ViewQuery, request)
@@ -167,8 +181,10 @@ class QueryRoutes:
         )
         given = (query.max_available, after_sku)
         args = (query.limit + 1, *(value for value in given if value is not None))
-        rows = await self._page("stock", query, sql, args, queries.STOCK_PAGE_ORDER)
-        return Response(queries.stock_page(rows, query.limit), media_type=JSON_ANSWER)
+        page = await self._page(
+            "stock", query, sql, args, queries.STOCK_PAGE_ORDER, queries.stock_page
+        )
+        return Response(page, media_type=JSON_ANSWER)
 
     async def _events(self, request: Request, stream: str, subject: str, what: str) -> Response:
         query = query_of(ReadYourWrites, request)
