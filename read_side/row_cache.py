@@ -20,7 +20,7 @@ What makes a cached answer safe to serve:
 
 Between a commit and its notification's arrival (a few ms), a plain GET may still be
 answered with the row as it was before the commit, as a replica a moment behind would;
-`after=` is exact. Bounded by `entries` (a page counts one per row); the oldest insertion
+`after=` is exact. Bounded by `entries` (a page counts the rows it may hold); the oldest insertion
 goes first. 0 turns the cache off.
 """
 
