@@ -4,7 +4,9 @@ handler lock or a write per line, and written once per event-loop iteration for 
 lines of that iteration.
 
 The one line per appended command cost ~25 µs through `logging` (record, handler, lock,
-formatter, a write and flush per line), ~8 % of a command's CPU in the API. It is written
+formatter, a write and flush per line), ~8 % of a command's CPU in the API; its JSON is
+made by msgspec (1 µs against 15 for `json.dumps` with a `default`: the same keys and
+values, without the spaces after `,` and `:`, and non-ASCII as UTF-8). It is written
 when the loop next turns (after the request's answer is on its way), or at once outside a
 loop; pending lines are written at exit. Only when the process logs JSON lines at info or
 below: a console or a higher level takes the ordinary `logging` path, which is what
@@ -13,12 +15,12 @@ below: a console or a higher level takes the ordinary `logging` path, which is w
 
 import asyncio
 import atexit
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
+import msgspec
 import structlog
 
 from tally.logging_setup import JsonLines, fallback
@@ -51,6 +53,7 @@ class BatchedLines:
         self._pending: list[str] = []
         self._scheduled = False
         self._clock = _Clock()
+        self._json = msgspec.json.Encoder(enc_hook=fallback)
         atexit.register(self.flush)
 
     def __call__(self, event: str, fields: Mapping[str, Any]) -> None:
@@ -60,7 +63,7 @@ class BatchedLines:
         line["logger"] = self._logger
         line.update(fields)
         line["timestamp"] = self._clock.stamp()
-        self._pending.append(json.dumps(line, default=fallback))
+        self._pending.append(self._json.encode(line).decode())
         if self._scheduled:
             return
         try:

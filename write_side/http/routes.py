@@ -1,7 +1,6 @@
 """The five command routes of SPEC §3. Every one answers 202 with the position it wrote;
 every refusal is raised and answered by the app's error table (`errors.py`)."""
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Generic, TypeVar
@@ -31,6 +30,7 @@ from write_side.http.commands import (
     SHIP_ORDER,
     CommandRoute,
 )
+from write_side.http.deadline import Deadline
 from write_side.http.idempotent import IdempotentCommands, request_client, request_key
 from write_side.ids import order_id, scoped_key
 
@@ -84,7 +84,7 @@ class CommandEndpoint(Generic[M]):
             self._route.body, raw, empty_is_empty_object=self._route.empty_body_is_empty_object
         )
         try:
-            async with asyncio.timeout(self._deadline):
+            with Deadline(self._deadline):
                 return await self._action(request, body, meta)
         except ValidationError as error:  # an event the domain could not build from the input
             raise validation_problem(error) from None
