@@ -22,11 +22,18 @@ class Connection:
             f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(payload)}\r\n\r\n"
         ).encode()
+        return await self._exchange(head + payload)
+
+    async def get(self, path: str) -> tuple[int, dict[str, Any]]:
+        """(status, JSON answer) of `GET path` (path and query, already encoded)."""
+        return await self._exchange(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode())
+
+    async def _exchange(self, request: bytes) -> tuple[int, dict[str, Any]]:
         if self._streams is None:
             self._streams = await asyncio.open_connection(self.host, self.port)
         reader, writer = self._streams
         try:
-            writer.write(head + payload)
+            writer.write(request)
             status_line = await reader.readline()
             length, close = 0, False
             while (line := await reader.readline()) not in (b"\r\n", b""):
