@@ -18,7 +18,7 @@ from projections.base import Connection, Projection
 from projections.facts import Fact
 from projections.guarded import Retry as Retry  # re-exported: the projectors' settings
 from projections.guarded import decode_guarded
-from projections.in_order import apply_in_order
+from projections.in_order import PoisonInBatch, apply_in_order
 from projections.messages import StoredMessage
 from projections.partitions import ViewPartition, view_of
 
@@ -126,7 +126,24 @@ async def apply_batch(
     retry: Retry,
     dead_letter: DeadLetterSink,
 ) -> BatchOutcome:
-    """The whole batch in ONE transaction together with the checkpoint."""
+    """The whole batch in ONE transaction together with the checkpoint: first without a
+    savepoint, and if an event fails it, again with one (and one by one)."""
+    try:
+        return await _apply_batch(conn, projection, messages, retry, dead_letter, careful=False)
+    except PoisonInBatch as error:
+        log.warning("batch failed, applying it again one by one", extra={"error": str(error)})
+        return await _apply_batch(conn, projection, messages, retry, dead_letter, careful=True)
+
+
+async def _apply_batch(
+    conn: Connection,
+    projection: Projection,
+    messages: Sequence[StoredMessage],
+    retry: Retry,
+    dead_letter: DeadLetterSink,
+    *,
+    careful: bool,
+) -> BatchOutcome:
     async with conn.transaction():
         position = await lock_checkpoint(conn, projection)
         by_seq = {message.seq: message for message in messages if message.seq > position}
@@ -136,7 +153,7 @@ async def apply_batch(
         events, undecodable = await decode_guarded(fresh, retry)
         view = view_of(projection)
         done = await apply_in_order(
-            conn, projection, "public", view, fresh, events, undecodable, retry
+            conn, projection, "public", view, fresh, events, undecodable, retry, careful=careful
         )
         for message, error in done.dead:
             log.error(

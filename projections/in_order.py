@@ -1,7 +1,11 @@
 """A batch applied in each aggregate's order: an event of an aggregate that has a
 dead-lettered event before it (in an earlier batch, or earlier in this one) is parked, not
 applied; everything else is applied set-based (one by one under savepoints when that fails
-because of an event, each retried with backoff). See `projections.parking`."""
+because of an event, each retried with backoff). See `projections.parking`.
+
+`careful=False` (the live projector's first attempt) applies the batch without a savepoint
+(two round trips fewer per batch, a third of a lone event's): an event that fails it
+raises `PoisonInBatch`, and the caller rolls the batch back and applies it again carefully."""
 
 import logging
 from collections.abc import Sequence
@@ -14,6 +18,11 @@ from projections.messages import StoredMessage
 from projections.parking import aggregate_of, known, park
 
 log = logging.getLogger("tally.projections")
+
+
+class PoisonInBatch(Exception):
+    """An event failed a batch applied without a savepoint: the transaction is lost, the
+    caller applies the batch again with `careful=True`."""
 
 
 @dataclass
@@ -41,6 +50,8 @@ async def apply_in_order(
     events: Sequence[Fact],
     undecodable: Sequence[tuple[StoredMessage, str]],
     retry: Retry,
+    *,
+    careful: bool = True,
 ) -> Sorted:
     """Apply `messages` (in stream order, decoded into `events`, or `undecodable`) to the
     tables in `schema`, keeping each aggregate's order; the heads and the parked events are
@@ -62,7 +73,15 @@ async def apply_in_order(
             stopped.add(key)
         else:
             todo.append(facts[message.seq])
-    if todo:
+    if todo and not careful:
+        try:
+            await projection.apply(conn, schema, todo)
+        except Exception as error:
+            if is_poison_error(error):
+                raise PoisonInBatch(f"{type(error).__name__}: {error}") from error
+            raise
+        done.applied = todo
+    elif todo:
         try:
             async with conn.transaction():
                 await projection.apply(conn, schema, todo)
