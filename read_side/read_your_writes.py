@@ -132,7 +132,9 @@ class WaitForView:
         else:
             name = self.rows(projection, aggregate)[0][0]
             position = known(name)
-        hit: Any = cache.get(name, key, at_least)
+        # never older than a position this process has seen applied: a read with `after=`
+        # may have confirmed a commit whose notification has not arrived yet
+        hit: Any = cache.get(name, key, max(at_least, position))
         if hit is not None:
             return hit  # type: ignore[no-any-return]
         ticket = cache.ticket(name, position)

@@ -104,6 +104,22 @@ async def test_after_never_answers_an_older_row_than_its_position(
         assert [item["status"] for item in page.json()["items"]] == ["confirmed"]
 
 
+async def test_a_plain_get_never_goes_back_behind_an_after_read(
+    nc: NATS, nats_url: str, db: str
+) -> None:
+    """A client that saw a commit through `after=` is not answered the row as it was before
+    it by its next plain GET, though the commit's notification has not arrived yet."""
+    order_id = str(uuid4())
+    await seed(db, order_id)
+    async with query_client(nc, nats_url, db) as client:
+        await listener_pid(db)
+        for _ in range(2):  # read, then cached at position 5
+            assert await status(client, order_id) == "pending"
+        await commit(db, order_id, "confirmed", 6, notify=False)  # its notification is late
+        assert await status(client, order_id, after="ORDERS:6") == "confirmed"
+        assert await status(client, order_id) == "confirmed"
+
+
 async def listener_pid(db: str, other_than: int | None = None) -> int:
     """The backend of the API's LISTEN connection once it listens (waiting for a new one
     after a loss)."""
