@@ -20,7 +20,14 @@ async def servers_answer() -> AsyncIterator[None]:
         yield
     except DatabaseUnavailable as error:
         raise service_unavailable("PostgreSQL unavailable", str(error)) from error
-    except (nats.errors.Error, TimeoutError, OSError, asyncpg.PostgresError) as error:
+    except (
+        nats.errors.Error,
+        TimeoutError,
+        OSError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+    ) as error:
         detail = f"{type(error).__name__}: {error}"
         raise service_unavailable("A server did not answer", detail) from error
 

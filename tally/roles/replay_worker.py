@@ -29,6 +29,16 @@ from projections.registry import get_projection
 from projections.replay import Replay, ReplayBusy, ReplayResult, ReplayStopped
 
 log = logging.getLogger("tally.replay")
+# PostgreSQL gone or restarting: asyncpg's InternalClientError ("another operation is in
+# progress") comes from a connection the server dropped in the middle of a statement; it
+# is no InterfaceError, and escaping the loop it ended `tally project` (a chaos run's crash)
+UNREACHABLE = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    TimeoutError,
+)
 EVERY = 1.0  # seconds between two looks for requests, and between two progress writes
 RUNNING = ["building", "catching-up", "comparing"]
 WAITING = """SELECT id, projection FROM replay_requests
@@ -83,7 +93,7 @@ class ReplayRun:
                 cancel = await self.conn.fetchval(
                     PROGRESS, self.id, self.done, self.total, self.rate, self.state, timeout=5
                 )
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            except UNREACHABLE:
                 log.warning("replay request row unreachable; stopping the replay", exc_info=True)
                 self.stop.set()
                 return
@@ -137,7 +147,7 @@ class ReplayWorker:
                         conn = await asyncpg.connect(self._dsn, timeout=5)
                     await self._sweep(conn)
                     await self._take(conn, stop)
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                except UNREACHABLE:
                     log.warning("replay requests unreachable, trying again", exc_info=True)
                     if conn is not None:
                         conn.terminate()
