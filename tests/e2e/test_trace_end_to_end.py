@@ -53,6 +53,13 @@ async def test_one_order_is_one_trace(monkeypatch: pytest.MonkeyPatch) -> None:
         async with httpx.AsyncClient(base_url=tally.base, timeout=10) as http:
             received = await http.post("/stock/T1/receive", json={"quantity": 5})
             assert received.status_code == 202, received.text
+            # projected before the order: else the stock projector may apply the receipt and
+            # the reservation in one batch, whose span is the receipt's trace, not the order's
+            after = {"after": received.json()["position"]}
+            for _ in range(100):  # each GET waits for the position itself, up to its limit
+                if (await http.get("/stock/T1", params=after)).status_code == 200:
+                    break
+                await asyncio.sleep(0.1)
             line = {"sku": "T1", "quantity": 2, "unit_price": "3.50"}
             answer = await http.post(
                 "/orders",
