@@ -69,9 +69,9 @@ async def test_turns_go_in_order_and_other_subjects_do_not_wait() -> None:
     assert len(turns) == 0
 
 
-async def test_a_cancelled_waiter_does_not_hold_up_the_ones_behind_it() -> None:
-    turns = SubjectTurns()
-    await turns.take("a")
+def waiters(turns: SubjectTurns, *names: str) -> tuple[list[str], list[asyncio.Task[None]]]:
+    """Tasks that each wait for a turn on "a", say their name when they have it and give
+    it back; and the names, in the order they ran."""
     ran: list[str] = []
 
     async def run(name: str) -> None:
@@ -79,8 +79,13 @@ async def test_a_cancelled_waiter_does_not_hold_up_the_ones_behind_it() -> None:
         ran.append(name)
         turns.give_back("a")
 
-    given_up = asyncio.create_task(run("given up"))
-    behind = asyncio.create_task(run("behind"))
+    return ran, [asyncio.create_task(run(name)) for name in names]
+
+
+async def test_a_cancelled_waiter_does_not_hold_up_the_ones_behind_it() -> None:
+    turns = SubjectTurns()
+    await turns.take("a")
+    ran, (given_up, behind) = waiters(turns, "given up", "behind")
     await asyncio.sleep(0)
     given_up.cancel()
     await asyncio.sleep(0)
@@ -94,15 +99,7 @@ async def test_a_cancelled_waiter_does_not_hold_up_the_ones_behind_it() -> None:
 async def test_a_waiter_cancelled_after_it_was_handed_the_turn_passes_it_on() -> None:
     turns = SubjectTurns()
     await turns.take("a")
-    ran: list[str] = []
-
-    async def run(name: str) -> None:
-        await turns.take("a")
-        ran.append(name)
-        turns.give_back("a")
-
-    handed = asyncio.create_task(run("handed"))
-    behind = asyncio.create_task(run("behind"))
+    ran, (handed, behind) = waiters(turns, "handed", "behind")
     await asyncio.sleep(0)
     turns.give_back("a")  # the turn is "handed"'s, which has not run yet
     handed.cancel()

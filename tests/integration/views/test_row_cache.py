@@ -7,6 +7,8 @@ swap: tests/integration/views/test_partitioned_queries.py.)"""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from uuid import uuid4
 
 import asyncpg
@@ -36,6 +38,18 @@ async def seed(db: str, order_id: str) -> None:
         )
     finally:
         await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def seeded(
+    nc: NATS, nats_url: str, db: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, str, int]]:
+    """The query API over a view holding one pending order, once it listens: (a client,
+    the order's id, the backend pid of its LISTEN connection)."""
+    order_id = str(uuid4())
+    await seed(db, order_id)
+    async with query_client(nc, nats_url, db) as client:
+        yield client, order_id, await listener_pid(db)
 
 
 async def commit(db: str, order_id: str, status: str, position: int, *, notify: bool) -> None:
@@ -76,10 +90,7 @@ async def eventually(client: httpx.AsyncClient, order_id: str, expected: str) ->
 async def test_a_cached_row_goes_with_its_views_notification(
     nc: NATS, nats_url: str, db: str
 ) -> None:
-    order_id = str(uuid4())
-    await seed(db, order_id)
-    async with query_client(nc, nats_url, db) as client:
-        await listener_pid(db)
+    async with seeded(nc, nats_url, db) as (client, order_id, _):
         assert await status(client, order_id) == "pending"
         await commit(db, order_id, "confirmed", 6, notify=False)
         assert await status(client, order_id) == "pending"  # cached: nothing said it changed
@@ -91,10 +102,7 @@ async def test_a_cached_row_goes_with_its_views_notification(
 async def test_after_never_answers_an_older_row_than_its_position(
     nc: NATS, nats_url: str, db: str
 ) -> None:
-    order_id = str(uuid4())
-    await seed(db, order_id)
-    async with query_client(nc, nats_url, db) as client:
-        await listener_pid(db)
+    async with seeded(nc, nats_url, db) as (client, order_id, _):
         for _ in range(2):  # read, then cached at position 5
             assert await status(client, order_id, after="ORDERS:5") == "pending"
         await commit(db, order_id, "confirmed", 6, notify=False)  # its notification is late
@@ -109,10 +117,7 @@ async def test_a_plain_get_never_goes_back_behind_an_after_read(
 ) -> None:
     """A client that saw a commit through `after=` is not answered the row as it was before
     it by its next plain GET, though the commit's notification has not arrived yet."""
-    order_id = str(uuid4())
-    await seed(db, order_id)
-    async with query_client(nc, nats_url, db) as client:
-        await listener_pid(db)
+    async with seeded(nc, nats_url, db) as (client, order_id, _):
         for _ in range(2):  # read, then cached at position 5
             assert await status(client, order_id) == "pending"
         await commit(db, order_id, "confirmed", 6, notify=False)  # its notification is late
@@ -142,10 +147,7 @@ async def listener_pid(db: str, other_than: int | None = None) -> int:
 async def test_a_lost_notification_connection_clears_the_cache(
     nc: NATS, nats_url: str, db: str
 ) -> None:
-    order_id = str(uuid4())
-    await seed(db, order_id)
-    async with query_client(nc, nats_url, db) as client:
-        lost = await listener_pid(db)
+    async with seeded(nc, nats_url, db) as (client, order_id, lost):
         assert await status(client, order_id) == "pending"  # cached
         conn = await asyncpg.connect(asyncpg_dsn(db))
         try:
