@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -69,6 +70,29 @@ class Streams:
     last_seq: dict[str, int] = field(default_factory=dict)
     poison: list[str] = field(default_factory=list)  # positions that are not valid events
 
+    def add(
+        self, stream: str, seq: int, stored_subject: str, data: bytes, headers: dict[str, str]
+    ) -> None:
+        subject = aggregate_subject(stored_subject)
+        try:
+            recorded = decode(data, headers, stream=stream, seq=seq, subject=subject)
+        except DecodeError as error:
+            self.poison.append(f"{stream}:{seq} {error}")
+            return
+        envelope = recorded.envelope
+        self.events[stream].append(
+            Stored(
+                stream,
+                seq,
+                subject,
+                recorded.event_type,
+                recorded.event.model_dump(mode="json"),
+                str(envelope.event_id),
+                envelope.correlation_id,
+                envelope.causation_id,
+            )
+        )
+
     def all(self) -> list[Stored]:
         return [event for stream in STREAMS for event in self.events.get(stream, [])]
 
@@ -77,44 +101,38 @@ async def read_stream(nc: NATS, stream: str, into: Streams, timeout: float = 120
     js = nc.jetstream()
     last = (await js.stream_info(stream)).state.last_seq
     into.last_seq[stream], into.events[stream] = last, []
-    if last == 0:
-        return
+    seq = 0
+    async with asyncio.timeout(timeout):
+        while seq < last:
+            try:
+                seq = await _read_from(nc, stream, seq + 1, last, into)
+            except (nats.js.errors.ServiceUnavailableError, nats.errors.TimeoutError):
+                # in a 3-node cluster a fresh consumer can answer "no responders" until its
+                # assignment has reached the node we talk to, or go quiet while a node
+                # that just came back catches up: read on from where we were
+                await asyncio.sleep(0.5)
+
+
+async def _read_from(nc: NATS, stream: str, start: int, last: int, into: Streams) -> int:
+    """Read `stream` from `start` up to `last` into `into`; returns the last sequence read."""
     config = ConsumerConfig(
-        deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE, inactive_threshold=60.0
+        deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+        opt_start_seq=start,
+        ack_policy=AckPolicy.NONE,
+        inactive_threshold=60.0,
     )
     # `orders.>`: a partitioned stream stores `orders.<id>` as `orders.<p>.<id>`
     subjects = STREAM_SUBJECTS[stream].removesuffix("*") + ">"
-    sub = await js.pull_subscribe(subjects, stream=stream, config=config)
-    seq = 0
+    sub = await nc.jetstream().pull_subscribe(subjects, stream=stream, config=config)
+    seq = start - 1
     try:
-        async with asyncio.timeout(timeout):
-            while seq < last:
-                for message in await sub.fetch(1000, timeout=10):
-                    seq = message.metadata.sequence.stream
-                    headers = message.headers or {}
-                    subject = aggregate_subject(message.subject)
-                    try:
-                        recorded = decode(
-                            message.data, headers, stream=stream, seq=seq, subject=subject
-                        )
-                    except DecodeError as error:
-                        into.poison.append(f"{stream}:{seq} {error}")
-                        continue
-                    envelope = recorded.envelope
-                    into.events[stream].append(
-                        Stored(
-                            stream,
-                            seq,
-                            subject,
-                            recorded.event_type,
-                            recorded.event.model_dump(mode="json"),
-                            str(envelope.event_id),
-                            envelope.correlation_id,
-                            envelope.causation_id,
-                        )
-                    )
+        while seq < last:
+            for message in await sub.fetch(1000, timeout=10):
+                seq = message.metadata.sequence.stream
+                into.add(stream, seq, message.subject, message.data, message.headers or {})
     finally:
         await sub.unsubscribe()
+    return seq
 
 
 async def read_streams(nc: NATS) -> Streams:
