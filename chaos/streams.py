@@ -5,6 +5,8 @@ dead-letter stream's state, the views and checkpoints as PostgreSQL holds them."
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +14,7 @@ import asyncpg
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from events.codec import DecodeError, decode
@@ -98,41 +101,44 @@ class Streams:
 
 
 async def read_stream(nc: NATS, stream: str, into: Streams, timeout: float = 120) -> None:
-    js = nc.jetstream()
-    last = (await js.stream_info(stream)).state.last_seq
+    last = (await nc.jetstream().stream_info(stream)).state.last_seq
     into.last_seq[stream], into.events[stream] = last, []
-    seq = 0
     async with asyncio.timeout(timeout):
-        while seq < last:
-            try:
-                seq = await _read_from(nc, stream, seq + 1, last, into)
-            except (nats.js.errors.ServiceUnavailableError, nats.errors.TimeoutError):
-                # in a 3-node cluster a fresh consumer can answer "no responders" until its
-                # assignment has reached the node we talk to, or go quiet while a node
-                # that just came back catches up: read on from where we were
-                await asyncio.sleep(0.5)
+        async for message in stream_messages(nc, stream, last):
+            seq = message.metadata.sequence.stream
+            into.add(stream, seq, message.subject, message.data, message.headers or {})
 
 
-async def _read_from(nc: NATS, stream: str, start: int, last: int, into: Streams) -> int:
-    """Read `stream` from `start` up to `last` into `into`; returns the last sequence read."""
-    config = ConsumerConfig(
-        deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-        opt_start_seq=start,
-        ack_policy=AckPolicy.NONE,
-        inactive_threshold=60.0,
-    )
+async def stream_messages(nc: NATS, stream: str, last: int) -> AsyncIterator[Msg]:
+    """Every message of `stream` from its first up to sequence `last`, in order, each once.
+    In a 3-node cluster a fresh consumer can answer "no responders" (503) until its
+    assignment has reached the node we talk to, or go quiet while a node that just came back
+    catches up: then the read goes on from the last message read, with a new consumer."""
     # `orders.>`: a partitioned stream stores `orders.<id>` as `orders.<p>.<id>`
     subjects = STREAM_SUBJECTS[stream].removesuffix("*") + ">"
-    sub = await nc.jetstream().pull_subscribe(subjects, stream=stream, config=config)
-    seq = start - 1
-    try:
-        while seq < last:
-            for message in await sub.fetch(1000, timeout=10):
-                seq = message.metadata.sequence.stream
-                into.add(stream, seq, message.subject, message.data, message.headers or {})
-    finally:
-        await sub.unsubscribe()
-    return seq
+    seq = 0
+    while seq < last:
+        config = ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=seq + 1,
+            ack_policy=AckPolicy.NONE,
+            inactive_threshold=60.0,
+        )
+        try:
+            sub = await nc.jetstream().pull_subscribe(subjects, stream=stream, config=config)
+        except (nats.js.errors.ServiceUnavailableError, nats.errors.TimeoutError):
+            await asyncio.sleep(0.5)
+            continue
+        try:
+            while seq < last:
+                for message in await sub.fetch(1000, timeout=10):
+                    seq = message.metadata.sequence.stream
+                    yield message
+        except (nats.js.errors.ServiceUnavailableError, nats.errors.TimeoutError):
+            await asyncio.sleep(0.5)
+        finally:
+            with contextlib.suppress(nats.errors.Error):
+                await sub.unsubscribe()
 
 
 async def read_streams(nc: NATS) -> Streams:

@@ -81,15 +81,20 @@ class CommandLoad:
                 await asyncio.sleep(0.05)
         return min(accepted())
 
-    def longest_gap(self, after: float, kind: str | None = None) -> float:
-        """The longest time without a 202 (to commands of `kind`) after `after`: how long
-        appends paused."""
+    def longest_gap(self, after: float, until: float, kind: str | None = None) -> float:
+        """The longest time without a 202 (to commands of `kind`) between `after` and
+        `until` (when the load stopped): how long appends paused. No 202 at all in
+        between is a pause of the whole span."""
         times = sorted(
             a.sent + a.took
             for a in self.answers
-            if a.status == 202 and a.sent > after and kind in (None, a.kind)
+            if a.status == 202 and after < a.sent and kind in (None, a.kind)
         )
-        return max((b - a for a, b in itertools.pairwise([after, *times])), default=0.0)
+        return max(b - a for a, b in itertools.pairwise([after, *times, max(until, *times)]))
+
+    def accepted_since(self, moment: float, kind: str) -> bool:
+        """Whether a command of `kind` sent after `moment` has been answered 202."""
+        return any(a.status == 202 and a.kind == kind and a.sent > moment for a in self.answers)
 
 
 @dataclass(frozen=True)

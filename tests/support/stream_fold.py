@@ -13,10 +13,9 @@ from typing import Any
 
 import asyncpg
 from nats.aio.client import Client as NATS
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from chaos.streams import stream_messages
 from events.codec import DecodeError, RecordedEvent, decode
-from events.subjects import SUBJECT_PREFIX
 from support.read_side import connect
 
 OrderRow = tuple[str, str, Decimal, str | None, int, int]  # customer, status, total, reason, ...
@@ -31,34 +30,22 @@ class StreamRead:
 
 
 async def read_stream(nc: NATS, stream: str, timeout: float = 60) -> StreamRead:
-    """Every message of `stream` up to its current last sequence, in order."""
-    js = nc.jetstream()
-    last = (await js.stream_info(stream)).state.last_seq
+    """Every message of `stream` up to its current last sequence, in order (read on past a
+    consumer that a NATS cluster cannot reach for a moment: chaos.streams.stream_messages)."""
+    last = (await nc.jetstream().stream_info(stream)).state.last_seq
     read = StreamRead([], [], last)
-    if last == 0:
-        return read
-    config = ConsumerConfig(
-        deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE, inactive_threshold=30.0
-    )
-    subject = f"{SUBJECT_PREFIX[stream]}.>"  # a partitioned stream stores `orders.<p>.<id>`
-    sub = await js.pull_subscribe(subject, stream=stream, config=config)
-    seq = 0
-    try:
-        async with asyncio.timeout(timeout):
-            while seq < last:
-                for message in await sub.fetch(1000, timeout=5):
-                    seq = message.metadata.sequence.stream
-                    headers = message.headers or {}
-                    try:
-                        event = decode(
-                            message.data, headers, stream=stream, seq=seq, subject=message.subject
-                        )
-                    except DecodeError:
-                        read.poison.append(seq)
-                        continue
-                    read.events.append(event)
-    finally:
-        await sub.unsubscribe()
+    async with asyncio.timeout(timeout):
+        async for message in stream_messages(nc, stream, last):
+            seq = message.metadata.sequence.stream
+            headers = message.headers or {}
+            try:
+                event = decode(
+                    message.data, headers, stream=stream, seq=seq, subject=message.subject
+                )
+            except DecodeError:
+                read.poison.append(seq)
+                continue
+            read.events.append(event)
     return read
 
 
