@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from nats.aio.client import Client as NATS
 
 from write_side.jetstream_wire import JetStreamWire
+from write_side.raw_inbox import parse_headers
 
 BATCH = 1024
 
@@ -30,26 +31,6 @@ class StoredMessage:
 
 class DirectGetError(Exception):
     pass
-
-
-def parse_headers(block: bytes | None) -> dict[str, str]:
-    """A header block (`NATS/1.0[ status description]\\r\\nName: value\\r\\n…\\r\\n`) as
-    nats-py reads it: an inline status as `Status` and `Description`."""
-    headers: dict[str, str] = {}
-    if not block:
-        return headers
-    first, _, rest = block.decode("utf-8", "replace").partition("\r\n")
-    if first.startswith("NATS/1.0 "):
-        status, _, description = first[9:].strip().partition(" ")
-        if status.isdigit():
-            headers["Status"] = status
-        if description:
-            headers["Description"] = description
-    for line in rest.split("\r\n"):
-        name, colon, value = line.partition(":")
-        if colon and name:
-            headers[name.strip()] = value.strip()
-    return headers
 
 
 class _Batch:

@@ -12,9 +12,9 @@ pays, so here it is done once and plainly:
   per message). Frames are sent only while connected, never buffered for after a
   reconnect: an append that was given up on must not be stored later;
 - every request of the connection answers to `<inbox>.<n>` under one wildcard
-  subscription, whose messages are taken off nats-py's parser as bytes (the client's
-  `_process_msg`, wrapped once per connection: other subscriptions are untouched) and
-  resolve a future found by token; a timer bounds each wait;
+  subscription, whose messages are taken off nats-py's parser as bytes
+  (`write_side/raw_inbox.py`) and resolve a future found by token; a timer bounds each
+  wait;
 - one wire per connection (`JetStreamWire.of`): appends, direct gets and acks of the
   whole process share its queue, and nats-py's own commands queued meanwhile (a pull
   request, a PING) go in the same write, so the process writes to the socket once per
@@ -29,18 +29,16 @@ an upgrade that moves them fails loudly.
 
 import asyncio
 import itertools
-import logging
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import nats.errors
 from nats.aio.client import Client as NATS
-from nats.aio.subscription import Subscription
 
-log = logging.getLogger(__name__)
+from write_side.raw_inbox import RawInbox
+
 _STATUS = b"NATS/1.0 "
 _NEWLINES = str.maketrans("\r\n", "  ")
-_HOOK = "_tally_write_inbox"
 _SHARED = "_tally_wire"
 Take = Callable[[bytes | None, bytes], bool]
 """Takes one message answering a request (header block or None, body); True once the
@@ -84,8 +82,8 @@ class JetStreamWire:
         self._tokens = itertools.count(1)
         self._waiting: dict[bytes, asyncio.Future[Reply]] = {}
         self._streams: dict[bytes, Take] = {}  # requests answered by several messages
-        self._sid: int | None = None
-        self._subscription: Subscription | None = None
+        self._inbox = RawInbox(nc, self._on_reply, subject=self._prefix + "*")
+        self._started = False
         self._starting = asyncio.Lock()
         self._flush_scheduled = False
         self._queued: list[tuple[bytes, bytes]] = []  # (frame, reply subject)
@@ -101,30 +99,23 @@ class JetStreamWire:
 
     async def start(self) -> None:
         async with self._starting:
-            if self._sid is not None:
+            if self._started:
                 return
-
-            async def never(msg: Any) -> None:  # pragma: no cover - the hook takes them all
-                pass
-
-            subscription = await self._nc.subscribe(self._prefix + "*", cb=never)
-            _routes(self._nc)[subscription._id] = self._on_reply
+            await self._inbox.start()
             # frames go to the socket directly: the SUB must be on it first (written, not
             # acknowledged: no round trip, which a stalled server would not answer)
             await self._nc._flush_pending(force_flush=True)
-            self._subscription, self._sid = subscription, subscription._id
+            self._started = True
 
     @property
     def started(self) -> bool:
-        return self._sid is not None
+        return self._started
 
     async def close(self) -> None:
         """Unsubscribes the inbox (requests still waiting time out)."""
-        if self._subscription is not None and self._sid is not None:
-            _routes(self._nc).pop(self._sid, None)
-            subscription, self._subscription, self._sid = self._subscription, None, None
-            if not self._nc.is_closed:
-                await subscription.unsubscribe()
+        if self._started:
+            self._started = False
+            await self._inbox.close()
 
     async def request(
         self, subject: str, headers: bytes, payload: bytes, *, timeout: float
@@ -175,10 +166,10 @@ class JetStreamWire:
             self._streams.pop(token, None)
             self._waiting.pop(token, None)
 
-    def publish(self, subject: str, headers: bytes, payload: bytes) -> None:
-        """Sends one message without a reply (an atomic batch's middle messages, a
-        consumer's acks); `headers` b"" for none."""
-        self._send(subject.encode(), b"", headers, payload)
+    def publish(self, subject: str, headers: bytes, payload: bytes, *, reply: str = "") -> None:
+        """Sends one message, answered elsewhere if at all (an atomic batch's middle
+        messages, a consumer's acks and pull requests); `headers` b"" for none."""
+        self._send(subject.encode(), reply.encode(), headers, payload)
 
     def _send(self, subject: bytes, reply: bytes, headers: bytes, payload: bytes) -> None:
         nc = self._nc
@@ -229,7 +220,7 @@ class JetStreamWire:
             if future is not None and not future.done():
                 future.set_exception(nats.errors.ConnectionReconnectingError())
 
-    def _on_reply(self, subject: bytes, headers: bytes | None, data: bytes) -> None:
+    def _on_reply(self, subject: bytes, reply: bytes, headers: bytes | None, data: bytes) -> None:
         token = subject[len(self._raw_prefix) :]
         stream = self._streams.get(token)
         if stream is not None:
@@ -245,33 +236,3 @@ class JetStreamWire:
 def _expire(future: asyncio.Future[Reply]) -> None:
     if not future.done():
         future.set_exception(TimeoutError())
-
-
-Route = Callable[[bytes, bytes | None, bytes], None]
-"""(subject, header block or None, body) of one message of a raw subscription."""
-
-
-def _routes(nc: NATS) -> dict[int, Route]:
-    """The connection's table of raw routes by subscription id, installed once: the
-    client's message handler is wrapped, messages of other subscriptions pass through."""
-    table: dict[int, Route] | None = getattr(nc, _HOOK, None)
-    if table is not None:
-        return table
-    routes: dict[int, Route] = {}
-    original = nc._process_msg
-
-    async def process_msg(
-        sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes | None
-    ) -> None:  # nats-py annotates `headers` as bytes and passes None when there are none
-        route = routes.get(sid)
-        if route is None:
-            await original(sid, subject, reply, data, headers)  # type: ignore[arg-type]
-            return
-        try:
-            route(subject, headers, data)
-        except Exception:  # never into nats-py's read loop, which would reconnect
-            log.exception("a JetStream reply could not be handled")
-
-    nc._process_msg = process_msg  # type: ignore[method-assign]
-    setattr(nc, _HOOK, routes)
-    return routes

@@ -3,7 +3,8 @@
 Messages are handled concurrently, but one order's messages one at a time and in delivery
 order. A message is acknowledged only after its step's events are stored; work that must
 wait (breaker open, deadline not reached) is nak'ed with a delay; an undecodable message is
-terminated. On stop, no new message is fetched and the ones in hand are finished.
+terminated. On stop, no new message is asked for and the ones in hand are finished.
+Messages arrive through `feed.py` (pull requests and acks in the wire's frames).
 """
 
 import asyncio
@@ -14,7 +15,6 @@ from collections.abc import Awaitable, Callable
 
 import nats.errors
 from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -22,10 +22,10 @@ from events.codec import DecodeError, RecordedEvent, decode
 from events.envelope import EVENT_TYPE
 from events.registry import CURRENT
 from events.subjects import ORDERS, SUBJECT_PREFIX
+from write_side.fulfilment.feed import ACKNOWLEDGE, TERMINATE, Delivery, PullFeed, nak
 from write_side.fulfilment.keyed_lock import KeyedLocks
 from write_side.fulfilment.observer import FulfilmentObserver, NoFulfilmentObserver
 from write_side.fulfilment.plan import ACK, Outcome, Retry, failure_delay
-from write_side.jetstream_wire import JetStreamWire
 
 log = logging.getLogger("tally.fulfilment")
 CONSUMER = "fulfilment"
@@ -65,70 +65,83 @@ class FulfilmentConsumer:
         concurrency: int = 64,
         observer: FulfilmentObserver | None = None,
     ) -> None:
-        self._js = nc.jetstream()
-        self._wire = JetStreamWire.of(nc)  # acks go in the appends' socket write
+        self._nc = nc
         self._handler = handler
         self._concurrency = concurrency
+        self._refill = max(1, concurrency // 4)  # pull in batches, not one by one
         self._locks = KeyedLocks()
         self._rng = random.Random()
         self._observer = observer or NoFulfilmentObserver()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._feed: PullFeed | None = None
+        self._stopping = False
 
     async def run(self, stop: asyncio.Event) -> None:
-        subscription = await self._js.pull_subscribe_bind(CONSUMER, ORDERS)
-        tasks: set[asyncio.Task[None]] = set()
-        refill = max(1, self._concurrency // 4)  # fetch in batches, not one by one
+        """Pulls while work is in hand (a task per message) and no more than `concurrency`
+        messages are in hand or asked for; checks once a second for requests lost to a
+        reconnect. On stop, nothing more is asked for, what still arrives is handed back
+        at once (-NAK) and the messages in hand are finished."""
+        feed = self._feed = PullFeed(self._nc, ORDERS, CONSUMER, self._on_delivery)
+        await feed.start()
         try:
             while not stop.is_set():
-                free = self._concurrency - len(tasks)
-                if free < refill:
-                    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-                    continue
-                try:
-                    messages = await subscription.fetch(batch=free, timeout=0.5)
-                except (TimeoutError, nats.errors.TimeoutError):
-                    continue
-                except nats.errors.Error as error:
-                    log.warning("fetching order events failed: %s", error)
-                    await asyncio.sleep(0.5)
-                    continue
-                for message in messages:
-                    if self._skipped(message):  # no task for what needs only an ack
-                        await self._settle(message, ACK)
-                        continue
-                    task = asyncio.create_task(self._process(message))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
+                self._top_up()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(1.0):
+                        await stop.wait()
         finally:
-            if tasks:
-                log.info("finishing %d order events in hand", len(tasks))
-                await asyncio.gather(*tasks, return_exceptions=True)
+            self._stopping = True
+            if self._tasks:
+                log.info("finishing %d order events in hand", len(self._tasks))
+                await asyncio.gather(*self._tasks, return_exceptions=True)
             with contextlib.suppress(nats.errors.Error):
-                await subscription.unsubscribe()
+                await feed.close()
 
-    def _skipped(self, message: Msg) -> bool:
-        """An event of ours this process does not react to (counted as skipped)."""
-        event_type = (message.headers or {}).get(EVENT_TYPE, "unknown")
-        if event_type not in HANDLED and event_type in CURRENT:
+    def _top_up(self) -> None:
+        feed = self._feed
+        if feed is None or self._stopping:
+            return
+        free = self._concurrency - len(self._tasks) - feed.credit
+        if free >= self._refill:
+            try:
+                feed.pull(free)
+            except nats.errors.Error as error:  # asked again within a second
+                log.warning("pulling order events failed: %s", error)
+
+    def _on_delivery(self, delivery: Delivery) -> None:
+        """In nats-py's read loop: what needs only an ack is acked here, the rest gets a
+        task."""
+        if self._stopping:
+            self._settle(delivery, Retry(0.0))  # for another process (or our restart)
+            return
+        event_type = delivery.headers.get(EVENT_TYPE, "unknown")
+        if event_type not in HANDLED and event_type in CURRENT:  # no task for an ack
             self._observer.order_event_handled(event_type, "skipped")
-            return True
-        return False
+            self._settle(delivery, ACK)
+            self._top_up()
+            return
+        task = asyncio.get_running_loop().create_task(self._process(delivery, event_type))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
 
-    async def _process(self, message: Msg) -> None:
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._top_up()
+
+    async def _process(self, delivery: Delivery, event_type: str) -> None:
         observe = self._observer.order_event_handled
-        event_type = (message.headers or {}).get(EVENT_TYPE, "unknown")
-        metadata = message.metadata
         try:
             recorded = decode(
-                message.data,
-                message.headers or {},
+                delivery.data,
+                delivery.headers,
                 stream=ORDERS,
-                seq=metadata.sequence.stream,
-                subject=message.subject,
+                seq=delivery.stream_seq,
+                subject=delivery.subject,
             )
         except DecodeError as error:
-            log.error("not a Tally event, terminated: seq %s: %s", metadata.sequence.stream, error)
+            log.error("not a Tally event, terminated: seq %s: %s", delivery.stream_seq, error)
             observe(event_type, "terminated")
-            await self._settle(message, None)
+            self._settle(delivery, None)
             return
         async with self._locks.hold(recorded.aggregate_id):
             try:
@@ -143,21 +156,24 @@ class FulfilmentConsumer:
                         "event_type": event_type,
                         "correlation_id": envelope.correlation_id,
                         "causation_id": str(envelope.event_id),
-                        "deliveries": metadata.num_delivered,
+                        "deliveries": delivery.deliveries,
                     },
                 )
-                outcome = Retry(failure_delay(metadata.num_delivered, self._rng))
+                outcome = Retry(failure_delay(delivery.deliveries, self._rng))
                 result = "failed"
         observe(event_type, result)
-        await self._settle(message, outcome)
+        self._settle(delivery, outcome)
 
-    async def _settle(self, message: Msg, outcome: Outcome | None) -> None:
+    def _settle(self, delivery: Delivery, outcome: Outcome | None) -> None:
+        """Acknowledged, brought back later (Retry), or never again (None: terminated)."""
+        if outcome is None:
+            answer = TERMINATE
+        elif isinstance(outcome, Retry):
+            answer = nak(outcome.delay)
+        else:
+            answer = ACKNOWLEDGE
+        assert self._feed is not None
         try:
-            if outcome is None:
-                await message.term()
-            elif isinstance(outcome, Retry):
-                await message.nak(delay=outcome.delay)
-            else:
-                self._wire.publish(message.reply, b"", b"+ACK")
+            self._feed.settle(delivery, answer)
         except nats.errors.Error as error:  # redelivered later; every step is idempotent
             log.warning("could not settle order event: %s", error)

@@ -1,6 +1,7 @@
-"""Header blocks of direct-get answers, read as nats-py reads them."""
+"""Header blocks as they come off the wire (direct-get answers, deliveries), read as nats-py
+reads them."""
 
-from write_side.direct_get import parse_headers
+from write_side.raw_inbox import parse_headers
 
 
 def test_a_stored_message_keeps_every_header_and_colons_in_values() -> None:

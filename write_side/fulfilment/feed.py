@@ -1,0 +1,119 @@
+"""The fulfilment consumer's deliveries, pulled through the connection's wire.
+
+nats-py's `fetch()` makes a `Msg` per delivery, parses its header block with a generic
+parser and its ack subject on demand, and wakes the fetching task per batch. Here the pull
+requests (`$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>`) go out in the wire's frames, the
+deliveries come back as bytes to an inbox of their own (`write_side/raw_inbox.py`) and are
+handed over as they arrive, as `Delivery` values; acks go out in the wire's frames too.
+
+Credit is what has been asked for and not yet delivered. A request ends with its last
+message or with a status: 408 (expired) and 409 (e.g. too many unacknowledged, a leader
+change) give back what the server says is left of it (`Nats-Pending-Messages`; all of the
+credit when it does not say); 503 means nobody answers for the consumer. A request that has
+heard nothing for EXPIRES + 1 s is taken for lost (a reconnect, a server restart).
+"""
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nats.aio.client import Client as NATS
+
+from write_side.jetstream_wire import JetStreamWire
+from write_side.raw_inbox import RawInbox, parse_headers
+
+log = logging.getLogger("tally.fulfilment")
+EXPIRES = 5.0  # an idle request ends with a 408 after this
+_STATUS_LINE = b"NATS/1.0 "
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One delivered message: where it is stored, how often it was delivered, and the
+    subject its acknowledgement goes to."""
+
+    subject: str
+    headers: dict[str, str]
+    data: bytes
+    stream_seq: int
+    deliveries: int
+    reply: str
+
+
+def ack_metadata(reply: bytes) -> tuple[int, int]:
+    """(stream sequence, deliveries) from a JetStream ack subject:
+    `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>` (9 tokens) or
+    `$JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>.<sseq>…` (12 tokens)."""
+    tokens = reply.split(b".")
+    offset = 2 if len(tokens) >= 12 else 0
+    return int(tokens[5 + offset]), int(tokens[4 + offset])
+
+
+class PullFeed:
+    """`deliver` is called with each delivery as it arrives (in nats-py's read loop: it must
+    not block); `pull(n)` asks for n more."""
+
+    def __init__(
+        self, nc: NATS, stream: str, consumer: str, deliver: Callable[[Delivery], None]
+    ) -> None:
+        self._wire = JetStreamWire.of(nc)
+        self._inbox = RawInbox(nc, self._on_message)
+        self._next = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+        self._deliver = deliver
+        self.credit = 0
+        self._heard = time.monotonic()
+
+    async def start(self) -> None:
+        await self._inbox.start()
+
+    async def close(self) -> None:
+        await self._inbox.close()
+
+    def pull(self, batch: int) -> None:
+        """Asks for `batch` more messages; a nats.errors.Error when not connected."""
+        now = time.monotonic()
+        if self.credit > 0 and now - self._heard > EXPIRES + 1:
+            self.credit = 0  # the server forgot our requests (restart, reconnect)
+        request = b'{"batch":%d,"expires":%d}' % (batch, int(EXPIRES * 1e9))
+        self._wire.publish(self._next, b"", request, reply=self._inbox.subject)
+        self.credit += batch
+        self._heard = now
+
+    def settle(self, delivery: Delivery, answer: bytes) -> None:
+        """`+ACK`, `-NAK …` or `+TERM` for `delivery` (a nats.errors.Error when not
+        connected: the message comes back after the consumer's ack wait)."""
+        self._wire.publish(delivery.reply, b"", answer)
+
+    def _on_message(self, subject: bytes, reply: bytes, block: bytes | None, data: bytes) -> None:
+        self._heard = time.monotonic()
+        if block is not None and block.startswith(_STATUS_LINE):
+            self._on_status(parse_headers(block))
+            return
+        self.credit = max(0, self.credit - 1)
+        stream_seq, deliveries = ack_metadata(reply)
+        headers = parse_headers(block)
+        delivery = Delivery(subject.decode(), headers, data, stream_seq, deliveries, reply.decode())
+        self._deliver(delivery)
+
+    def _on_status(self, headers: dict[str, str]) -> None:
+        status = headers.get("Status")
+        if status in ("404", "408", "409"):
+            left = headers.get("Nats-Pending-Messages")
+            self.credit = max(0, self.credit - int(left)) if left else 0
+            if status == "409":
+                log.warning("pulling order events: %s", headers.get("Description", "409"))
+        elif status == "503":
+            self.credit = 0
+            log.warning("pulling order events: no responders (is JetStream up?)")
+        elif status != "100":  # 100: a heartbeat, not asked for
+            log.warning("pulling order events: status %s", status)
+
+
+def nak(delay: float) -> bytes:
+    """The negative acknowledgement that brings a message back after `delay` seconds."""
+    return b"-NAK " + json.dumps({"delay": int(delay * 1e9)}).encode()
+
+
+ACKNOWLEDGE, TERMINATE = b"+ACK", b"+TERM"
