@@ -57,11 +57,12 @@ class _Trigger:
 
     order_id: str
     envelope: Envelope
+    causation_id: str  # the event id as text, made once (each step's events carry it)
 
     def meta(self, step: str) -> Metadata:
         return Metadata(
             correlation_id=self.envelope.correlation_id,
-            causation_id=str(self.envelope.event_id),
+            causation_id=self.causation_id,
             idempotency_key=step_key(self.order_id, step),
         )
 
@@ -70,7 +71,7 @@ class _Trigger:
         return {
             "order_id": self.order_id,
             "correlation_id": self.envelope.correlation_id,
-            "causation_id": str(self.envelope.event_id),
+            "causation_id": self.causation_id,
             **fields,
         }
 
@@ -104,7 +105,8 @@ class Fulfilment:
         self._skus = KeyedLocks()
 
     async def handle(self, recorded: RecordedEvent) -> Outcome:
-        trigger = _Trigger(recorded.aggregate_id, recorded.envelope)
+        envelope = recorded.envelope
+        trigger = _Trigger(recorded.aggregate_id, envelope, str(envelope.event_id))
         match recorded.event:
             case OrderPlaced():
                 # The order's first event, as delivered: its state there is known without
