@@ -1,5 +1,5 @@
-"""Keyed locks: one holder per key, first come first served, nothing left behind, and a
-waiter cancelled at any moment neither keeps nor loses the lock for the others."""
+"""Keyed locks as `async with` blocks: one holder per key, first come first served, nothing
+left behind, released when the block raises (cancellation: tests/unit/test_subject_turns.py)."""
 
 import asyncio
 
@@ -32,45 +32,4 @@ async def test_a_failing_holder_releases() -> None:
 
     results = await asyncio.gather(fail(), fail(), return_exceptions=True)
     assert all(isinstance(result, ValueError) for result in results)
-    assert len(locks) == 0
-
-
-async def test_a_cancelled_waiter_leaves_the_queue() -> None:
-    locks = KeyedLocks()
-    release = asyncio.Event()
-    entered: list[str] = []
-
-    async def hold(name: str) -> None:
-        async with locks.hold("a"):
-            entered.append(name)
-            await release.wait()
-
-    first = asyncio.create_task(hold("first"))
-    await asyncio.sleep(0)
-    waiting = asyncio.create_task(hold("cancelled"))
-    last = asyncio.create_task(hold("last"))
-    await asyncio.sleep(0)
-    waiting.cancel()
-    await asyncio.sleep(0)
-    release.set()
-    await asyncio.gather(first, last)
-    assert waiting.cancelled() and entered == ["first", "last"]
-    assert len(locks) == 0
-
-
-async def test_a_waiter_cancelled_as_it_is_handed_the_lock_passes_it_on() -> None:
-    locks = KeyedLocks()
-    entered: list[str] = []
-
-    async def hold(name: str) -> None:
-        async with locks.hold("a"):
-            entered.append(name)
-
-    async with locks.hold("a"):
-        handed = asyncio.create_task(hold("handed"))
-        last = asyncio.create_task(hold("last"))
-        await asyncio.sleep(0)  # both wait
-    handed.cancel()  # released: `handed` was given the lock but has not run yet
-    await asyncio.gather(handed, last, return_exceptions=True)
-    assert handed.cancelled() and entered == ["last"]
     assert len(locks) == 0

@@ -1,50 +1,35 @@
-"""One lock per key (an order, a SKU), there only while someone holds or awaits it.
+"""One lock per key (an order), there only while someone holds or awaits it: the command
+service's turns per subject (`write_side/subject_turns.py`) as an `async with` block.
 
-Taken three times per order (the order, each SKU), nearly always free: a free key costs a
-dict entry and no future, task switch or generator. Waiters queue first come, first
-served, and the lock passes to the next waiter directly when released.
+Taken once per order event and nearly always free: a free key costs a dict entry and no
+future, task switch or generator. Waiters queue first come, first served.
 """
 
-import asyncio
-import collections
 from types import TracebackType
 
-_Waiters = collections.deque[asyncio.Future[None]]
+from write_side.subject_turns import SubjectTurns
 
 
 class KeyedLocks:
     def __init__(self) -> None:
-        self._held: dict[str, _Waiters] = {}  # key -> those waiting for it
+        self._turns = SubjectTurns()
 
     def __len__(self) -> int:
-        return len(self._held)
+        return len(self._turns)
 
     def hold(self, key: str) -> "_Hold":
         """`async with locks.hold(key):` the key's lock, for the block."""
-        return _Hold(self._held, key)
+        return _Hold(self._turns, key)
 
 
 class _Hold:
-    __slots__ = ("_held", "_key")
+    __slots__ = ("_key", "_turns")
 
-    def __init__(self, held: dict[str, _Waiters], key: str) -> None:
-        self._held, self._key = held, key
+    def __init__(self, turns: SubjectTurns, key: str) -> None:
+        self._turns, self._key = turns, key
 
     async def __aenter__(self) -> None:
-        waiters = self._held.get(self._key)
-        if waiters is None:
-            self._held[self._key] = collections.deque()
-            return
-        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        waiters.append(turn)
-        try:
-            await turn
-        except asyncio.CancelledError:
-            if turn.cancelled():
-                waiters.remove(turn)  # still waiting: leave the queue
-            else:
-                self._release()  # handed the lock as we were cancelled: pass it on
-            raise
+        await self._turns.take(self._key)
 
     async def __aexit__(
         self,
@@ -52,13 +37,4 @@ class _Hold:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._release()
-
-    def _release(self) -> None:
-        waiters = self._held[self._key]
-        while waiters:
-            turn = waiters.popleft()
-            if not turn.done():
-                turn.set_result(None)  # the lock is theirs now
-                return
-        del self._held[self._key]
+        self._turns.give_back(self._key)

@@ -32,7 +32,6 @@ from write_side.errors import RuleViolation
 from write_side.fulfilment import failpoints
 from write_side.fulfilment.breaker import BreakerOpen
 from write_side.fulfilment.gateway import Authorized, GatewayUnavailable, PaymentRequest
-from write_side.fulfilment.keyed_lock import KeyedLocks
 from write_side.fulfilment.observer import FulfilmentObserver, NoFulfilmentObserver
 from write_side.fulfilment.payments import GuardedGateway
 from write_side.fulfilment.plan import (
@@ -99,10 +98,6 @@ class Fulfilment:
         self._rng = rng or random.Random()
         self._observer = observer or NoFulfilmentObserver()
         self._failpoint = failpoint
-        # One stock command per SKU at a time in this process: decided on the cached state
-        # and appended without conflicts between our own orders (other processes still
-        # race, and the expected sequence settles that).
-        self._skus = KeyedLocks()
 
     async def handle(self, recorded: RecordedEvent) -> Outcome:
         envelope = recorded.envelope
@@ -122,8 +117,10 @@ class Fulfilment:
         return ACK
 
     async def _stock(self, t: _Trigger, sku: str, command: StockCommand, step: str) -> None:
-        async with self._skus.hold(sku):
-            await self._service.handle(STOCK_ITEM, sku, command, t.meta(f"{step}:{sku}"))
+        # One stock command per SKU at a time in this process (the command service's turns
+        # per subject): decided on the cached state and appended without conflicts between
+        # our own orders; other processes still race, and the expected sequence settles it.
+        await self._service.handle(STOCK_ITEM, sku, command, t.meta(f"{step}:{sku}"))
         self._failpoint(f"after-{step}")  # tests only: TALLY_FAILPOINTS, inert when unset
 
     async def _each_sku(
@@ -168,11 +165,11 @@ class Fulfilment:
         return None
 
     async def _reserve(self, t: _Trigger, plan: list[tuple[str, int]]) -> OutOfStock | None:
-        """Reserves every SKU of the plan at once (each under its own SKU's lock, so one
-        order never holds two locks and cannot deadlock with another). Every reservation is
-        finished before this returns: a release decided afterwards cannot be overtaken by
-        a reservation still in flight. A failure other than a shortage is raised (the
-        message comes back; the reservations made are kept and found again)."""
+        """Reserves every SKU of the plan at once (each command taking its turn on its SKU
+        in the command service, so one order never holds two and cannot deadlock). Every
+        reservation is finished before this returns: a release decided afterwards cannot
+        be overtaken by a reservation still in flight. A failure other than a shortage is
+        raised (the message comes back; the reservations made are kept and found again)."""
         reserving = [
             self._stock(t, sku, ReserveStock(t.order_id, qty), "reserve") for sku, qty in plan
         ]
