@@ -18,6 +18,7 @@ from support.fulfilment import (
     make_fulfilment,
     shop,
 )
+from support.servers import NatsServer
 from write_side.domain.order import CancelOrder
 from write_side.fulfilment.breaker import BreakerSnapshot, CircuitBreaker
 from write_side.fulfilment.gateway import PaymentRequest, PaymentResult
@@ -113,6 +114,25 @@ async def test_sixty_orders_for_twenty_units(nats_url: str) -> None:
                     reserved -= quantity
             assert 0 <= reserved <= on_hand, f"at seq {recorded.seq}"
         assert (on_hand, reserved) == (20, 20)
+
+
+async def test_orders_are_confirmed_again_after_nats_restarts(nats_server: NatsServer) -> None:
+    # The process's pull requests die with the server; it must ask again on the new
+    # connection (the server answers nothing for requests it no longer knows).
+    url = nats_server.url
+    async with fulfilling(url):
+        async with shop(url) as s:
+            await s.receive("a", 100)
+            before = await s.place(("a", 1, "1.00"))
+            assert (await s.settled([before]))[before].status == "confirmed"
+        await asyncio.to_thread(nats_server.kill)
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(nats_server.restart)
+        async with shop(url) as s:
+            after = [await s.place(("a", 1, "1.00")) for _ in range(3)]
+            # well within the 5 s a lost request would take to be noticed by its silence
+            states = await s.settled(after, timeout=4)
+            assert {state.status for state in states.values()} == {"confirmed"}
 
 
 class CrashOnce:

@@ -11,6 +11,7 @@ from nats.aio.client import Client as NATS
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 
 from support.projector_faults import until
+from support.servers import NatsServer
 from write_side.fulfilment import feed as feed_module
 from write_side.fulfilment.feed import ACKNOWLEDGE, Delivery, PullFeed, ack_metadata, nak
 
@@ -99,6 +100,41 @@ async def test_a_missing_consumer_gives_the_credit_back(nc: NATS) -> None:
     await feed.start()
     feed.pull(5)
     await until(lambda: feed.credit == 0, 3, "credit back after a 503 (no responders)")
+    await feed.close()
+
+
+async def test_a_reconnect_forgets_the_credit_of_the_old_connection(
+    nc: NATS, nats_server: NatsServer
+) -> None:
+    taken = Taken()
+    feed = PullFeed(nc, "FEED", "c", taken)
+    await feed.start()
+    feed.pull(5)
+    assert feed.outstanding() == 5
+    reconnects = nc.stats["reconnects"]
+    await asyncio.to_thread(nats_server.kill)
+    await asyncio.to_thread(nats_server.restart)
+    await until(lambda: nc.stats["reconnects"] > reconnects, 10, "the client reconnected")
+    await until(lambda: nc.is_connected, 5, "connected again")
+    assert feed.outstanding() == 0  # the restarted server knows no request of ours
+    feed.pull(5)  # the inbox was subscribed again by nats-py: deliveries arrive
+    await nc.jetstream().publish("feed.after", b"x")
+    await taken.wait_for(1)
+    assert taken.deliveries[0].subject == "feed.after"
+    await feed.close()
+
+
+async def test_silence_beyond_the_expiry_forgets_the_credit(
+    nc: NATS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A request the server never answers (here: sent to nobody, as a request that reached
+    # a server which then forgot it) must not hold the window for ever.
+    monkeypatch.setattr(feed_module, "EXPIRES", 0.2)
+    feed = PullFeed(nc, "FEED", "c", Taken())
+    await feed.start()
+    feed.credit = 5  # asked, and never answered
+    assert feed.outstanding() == 5
+    await until(lambda: feed.outstanding() == 0, 3, "silent credit forgotten")
     await feed.close()
 
 

@@ -101,7 +101,7 @@ class FulfilmentConsumer:
         feed = self._feed
         if feed is None or self._stopping:
             return
-        free = self._concurrency - len(self._tasks) - feed.credit
+        free = self._concurrency - len(self._tasks) - feed.outstanding()
         if free >= self._refill:
             try:
                 feed.pull(free)

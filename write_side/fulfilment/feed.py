@@ -9,8 +9,15 @@ handed over as they arrive, as `Delivery` values; acks go out in the wire's fram
 Credit is what has been asked for and not yet delivered. A request ends with its last
 message or with a status: 408 (expired) and 409 (e.g. too many unacknowledged, a leader
 change) give back what the server says is left of it (`Nats-Pending-Messages`; all of the
-credit when it does not say); 503 means nobody answers for the consumer. A request that has
-heard nothing for EXPIRES + 1 s is taken for lost (a reconnect, a server restart).
+credit when it does not say); 503 means nobody answers for the consumer.
+
+Requests die with their connection: a server restarted (or one that dropped us) answers
+nothing for them, and the window would stay full of credit for ever. So the credit is
+forgotten at once when the client has reconnected since the last request (nats-py counts
+reconnects and re-sends the inbox's SUB itself), and whenever nothing was heard for
+EXPIRES + 1 s (every request ends within EXPIRES with its last message or a 408, so
+silence that long means none is alive). `outstanding()` applies both before it answers;
+a request that did survive a reconnect only delivers a little beyond the window.
 """
 
 import json
@@ -58,12 +65,14 @@ class PullFeed:
     def __init__(
         self, nc: NATS, stream: str, consumer: str, deliver: Callable[[Delivery], None]
     ) -> None:
+        self._nc = nc
         self._wire = JetStreamWire.of(nc)
         self._inbox = RawInbox(nc, self._on_message)
         self._next = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
         self._deliver = deliver
         self.credit = 0
         self._heard = time.monotonic()
+        self._reconnects = nc.stats["reconnects"]
 
     async def start(self) -> None:
         await self._inbox.start()
@@ -71,15 +80,26 @@ class PullFeed:
     async def close(self) -> None:
         await self._inbox.close()
 
+    def outstanding(self) -> int:
+        """The credit of requests still alive (the lost ones forgotten first)."""
+        if self.credit > 0:
+            reconnects = self._nc.stats["reconnects"]
+            if reconnects != self._reconnects:
+                self._reconnects = reconnects
+                self.credit = 0
+                log.info("pulling order events again after a reconnect")
+            elif time.monotonic() - self._heard > EXPIRES + 1:
+                self.credit = 0
+                log.warning("pull requests unanswered for %.0f s, asking again", EXPIRES + 1)
+        return self.credit
+
     def pull(self, batch: int) -> None:
         """Asks for `batch` more messages; a nats.errors.Error when not connected."""
-        now = time.monotonic()
-        if self.credit > 0 and now - self._heard > EXPIRES + 1:
-            self.credit = 0  # the server forgot our requests (restart, reconnect)
         request = b'{"batch":%d,"expires":%d}' % (batch, int(EXPIRES * 1e9))
         self._wire.publish(self._next, b"", request, reply=self._inbox.subject)
         self.credit += batch
-        self._heard = now
+        self._heard = time.monotonic()
+        self._reconnects = self._nc.stats["reconnects"]
 
     def settle(self, delivery: Delivery, answer: bytes) -> None:
         """`+ACK`, `-NAK …` or `+TERM` for `delivery` (a nats.errors.Error when not
