@@ -4,6 +4,8 @@ root (no module-level metric objects, so tests get a fresh registry each).
 Names follow the Prometheus conventions: base units (`_seconds`, `_bytes`), `_total` on
 counters (the client adds it), bounded label values only. The series a dashboard or an
 alert names exist from the start (at 0) for the label values a role knows in advance.
+Counters and histograms are plain numbers folded into their families at each scrape
+(`plain_metrics.py`: no lock per `inc`; the families are the same sample for sample).
 Gauges about state outside the process (lag, dead letters, readiness) are set by probes
 (tally/metric_probes.py) that `refresh()` runs before each scrape of the API's /metrics
 and, in the worker roles, on a timer.
@@ -12,11 +14,11 @@ and, in the worker roles, on a timer.
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client import CollectorRegistry, Gauge, ProcessCollector
 
 from events.subjects import STREAM_SUBJECTS
+from tally.plain_metrics import PlainCounter, PlainHistogram
 from write_side.fulfilment.breaker import STATE_CODES, BreakerSnapshot, CircuitBreaker
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -38,7 +40,6 @@ log = logging.getLogger("tally.metrics")
 
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self._children: dict[tuple[str, ...], Any] = {}  # labels() is ~3 us; cache children
         self._probes: list[Probe] = []
         self._failing: set[int] = set()  # ids of the probes whose last run failed
         self._breaker_opens_seen = 0
@@ -46,14 +47,14 @@ class Metrics:
         self.registry = r = registry or CollectorRegistry()
         ProcessCollector(registry=r)  # process_cpu_seconds_total, process_resident_memory_bytes
 
-        def counter(name: str, doc: str, *labels: str) -> Counter:
-            return Counter(name, doc, labels, registry=r)
+        def counter(name: str, doc: str, *labels: str) -> PlainCounter:
+            return PlainCounter(name, doc, labels, registry=r)
 
         def gauge(name: str, doc: str, *labels: str) -> Gauge:
             return Gauge(name, doc, labels, registry=r)
 
-        def histogram(name: str, doc: str, *labels: str) -> Histogram:
-            return Histogram(name, doc, labels, buckets=LATENCY_BUCKETS, registry=r)
+        def histogram(name: str, doc: str, *labels: str) -> PlainHistogram:
+            return PlainHistogram(name, doc, labels, LATENCY_BUCKETS, registry=r)
 
         # HTTP and the command side
         self.http_requests = counter(
@@ -136,14 +137,6 @@ class Metrics:
             "projection",
         )
 
-    def _child(self, key: tuple[str, ...], metric: Any, *labels: str) -> Any:
-        """metric.labels(*labels), looked up once per label set (all label values here
-        are bounded: route templates, status codes, command and stream names)."""
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = metric.labels(*labels)
-        return child
-
     # --- probes: state outside the process, sampled before a scrape --------------------
 
     def add_probe(self, probe: Probe) -> None:
@@ -189,9 +182,8 @@ class Metrics:
     # --- tally.http.observe.ObserveRequests and the /ready probe -------------------------
 
     def request_observed(self, method: str, route: str, status: int, seconds: float) -> None:
-        key = ("http", method, route, str(status))
-        self._child(key, self.http_requests, method, route, str(status)).inc()
-        self._child(("http_s", method, route), self.http_seconds, method, route).observe(seconds)
+        self.http_requests.labels(method, route, status).inc()
+        self.http_seconds.labels(method, route).observe(seconds)
 
     def check_observed(self, check: str, ok: bool) -> None:
         self.ready_check_up.labels(check).set(1 if ok else 0)
@@ -202,11 +194,11 @@ class Metrics:
         if command in self._steps:
             self.step_handled(command, outcome, seconds)
             return
-        self._child(("cmd", command, outcome), self.commands, command, outcome).inc()
-        self._child(("cmd_s", command), self.command_seconds, command).observe(seconds)
+        self.commands.labels(command, outcome).inc()
+        self.command_seconds.labels(command).observe(seconds)
 
     def events_appended(self, stream: str, count: int) -> None:
-        self._child(("appended", stream), self.appended, stream).inc(count)
+        self.appended.labels(stream).inc(count)
 
     def conflict(self, stream: str) -> None:
         self.conflicts.labels(stream).inc()
@@ -217,7 +209,7 @@ class Metrics:
         self.gateway_calls.labels(operation, outcome).inc()
 
     def gateway_timed(self, operation: str, seconds: float) -> None:
-        self._child(("gw_s", operation), self.gateway_seconds, operation).observe(seconds)
+        self.gateway_seconds.labels(operation).observe(seconds)
 
     def order_decided(self, outcome: str) -> None:
         self.fulfilment_orders.labels(outcome).inc()
@@ -226,12 +218,11 @@ class Metrics:
         self.fulfilment_events.labels(event_type, result).inc()
 
     def order_event_timed(self, event_type: str, seconds: float) -> None:
-        key = ("ff_event_s", event_type)
-        self._child(key, self.fulfilment_event_seconds, event_type).observe(seconds)
+        self.fulfilment_event_seconds.labels(event_type).observe(seconds)
 
     def step_handled(self, step: str, outcome: str, seconds: float) -> None:
-        self._child(("ff_step", step, outcome), self.fulfilment_steps, step, outcome).inc()
-        self._child(("ff_step_s", step), self.fulfilment_step_seconds, step).observe(seconds)
+        self.fulfilment_steps.labels(step, outcome).inc()
+        self.fulfilment_step_seconds.labels(step).observe(seconds)
 
     def breaker_changed(self, snapshot: BreakerSnapshot) -> None:
         if snapshot.opened_count > self._breaker_opens_seen:
