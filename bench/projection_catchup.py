@@ -1,6 +1,7 @@
 """The projection rows of `python -m bench` alone (catch-up of the real `tally project`
 process on the orders and the stock view, the replay, their raw baselines from the same run)
-and the projector's peak RSS and CPU per event over them: the measure to alternate
+and the projector's peak RSS and CPU per event over them, and the CPU per event of the
+projector and of PostgreSQL (every backend) during each catch-up: the measure to alternate
 before/after a change to the projectors without the HTTP and fulfilment rows around it.
 
     .venv/bin/python -m bench.projection_catchup [--runs 2] [--events 200000]
@@ -15,6 +16,10 @@ import os
 import signal
 import subprocess
 import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -24,6 +29,7 @@ from bench import projection_rows
 from bench.cluster import Cluster
 from bench.harness import VENV_BIN, Figure, scratch_dir
 from bench.report import Row, render
+from bench.system_cpu import process_cpu, tree_cpu
 
 MB = 1024 * 1024
 STARTED = time.monotonic()
@@ -43,12 +49,50 @@ def spy(pid: int, out: Path, rate: int) -> subprocess.Popen[bytes]:
     )
 
 
-def measure(home: Path, f: dict[str, Figure], args: argparse.Namespace) -> tuple[float, float]:
-    """The stream phase of `python -m bench`; the projector's peak RSS in MB and its CPU
+@dataclass
+class CatchUpCpu:
+    """CPU seconds of the projector and of PostgreSQL (the postmaster and every backend)
+    while each view catches up, summed over the runs."""
+
+    projector: int
+    postmaster: int
+    seconds: dict[str, dict[str, float]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(float))
+    )
+
+    def readings(self) -> dict[str, float]:
+        return {
+            "tally project": process_cpu(self.projector),
+            "PostgreSQL": tree_cpu([self.postmaster]),
+        }
+
+    @contextmanager
+    def watch(self, view: str) -> Iterator[None]:
+        before = self.readings()
+        try:
+            yield
+        finally:
+            for name, seconds in self.readings().items():
+                self.seconds[view][name] += seconds - before[name]
+
+    def describe(self, events: int) -> list[str]:
+        return [
+            f"{view} catch-up CPU per event: "
+            + ", ".join(f"{name} {spent / events * 1e6:.1f} µs" for name, spent in by.items())
+            for view, by in self.seconds.items()
+        ]
+
+
+def measure(
+    home: Path, f: dict[str, Figure], args: argparse.Namespace
+) -> tuple[float, float, CatchUpCpu]:
+    """The stream phase of `python -m bench`; the projector's peak RSS in MB, its CPU
     seconds over the phase (it works only in the two catch-ups: the raw reads and the
-    replay publish nothing)."""
+    replay publish nothing) and the CPU of each catch-up."""
     with Cluster(home / "main") as cluster:
         projector = cluster.migrated().start("project")
+        assert cluster.postgres is not None and cluster.postgres.pid is not None
+        spent = CatchUpCpu(projector.proc.pid, cluster.postgres.pid)
         time.sleep(3)  # connected, consumers bound: the first pause finds it idle
         say(f"tally project pid {projector.proc.pid}")
         recorder = spy(projector.proc.pid, args.profile, args.rate) if args.profile else None
@@ -57,7 +101,7 @@ def measure(home: Path, f: dict[str, Figure], args: argparse.Namespace) -> tuple
         process = psutil.Process(projector.proc.pid)
         before = process.cpu_times()
         try:
-            uvloop.run(projection_rows.stream_phase(cluster, projector, f, args, say))
+            uvloop.run(projection_rows.stream_phase(cluster, projector, f, args, say, spent.watch))
             after = process.cpu_times()
         finally:
             if recorder is not None:
@@ -65,7 +109,7 @@ def measure(home: Path, f: dict[str, Figure], args: argparse.Namespace) -> tuple
                 recorder.wait(60)
         peak = cluster.rss.peaks.get("project", 0)
     cpu = (after.user + after.system) - (before.user + before.system)
-    return peak / MB, cpu
+    return peak / MB, cpu, spent
 
 
 def main() -> None:
@@ -83,7 +127,7 @@ def main() -> None:
     )
     print(f"load average at start: {os.getloadavg()}", flush=True)
     with scratch_dir() as home:
-        peak, cpu = measure(home, figures, args)
+        peak, cpu, spent = measure(home, figures, args)
     measured = [row for row in projection_rows.rows(figures) if row.figure.runs]
     baselines = [
         Row(figure)
@@ -94,6 +138,8 @@ def main() -> None:
     print(f"peak RSS tally project: {peak:.0f} MB")
     caught_up = 2 * args.events * args.runs  # orders and stock, each run
     print(f"tally project CPU: {cpu:.1f} s, {cpu / caught_up * 1e6:.1f} µs per event caught up")
+    for line in spent.describe(args.events * args.runs):
+        print(line)
     print(f"load average at end: {os.getloadavg()}", flush=True)
 
 

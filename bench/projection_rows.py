@@ -11,6 +11,7 @@ show what PostgreSQL alone does with as many rows.
 import argparse
 import os
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 import nats
 import uvloop
@@ -89,9 +90,11 @@ async def stream_phase(
     f: dict[str, Figure],
     args: argparse.Namespace,
     say: Callable[[str], None],
+    watch: Callable[[str], AbstractContextManager[object]] | None = None,
 ) -> None:
     """Each run, for each view: the projector paused, `events` events published, resumed
-    and timed to the stream's end; then the raw reads; the replay while it projects."""
+    and timed to the stream's end (inside `watch(view)`, if given); then the raw reads; the
+    replay while it projects."""
     nc = await nats.connect(cluster.nats.url)
     try:
         for run in range(args.runs):
@@ -103,7 +106,8 @@ async def stream_phase(
             ):  # one view at a time: the process folds both, they would share its core
                 projector.pause()
                 await publish(nc, args.events)
-                with profiled(projector.proc.pid, spy, f"project-catch-up-{view}"):
+                watched = watch(view) if watch is not None else nullcontext()
+                with watched, profiled(projector.proc.pid, spy, f"project-catch-up-{view}"):
                     rate = await stream_rows.catch_up(nc, cluster.dsn, projector, view)
                 f[key].runs.append(rate)
             if run == 0:  # the same bodies without headers, once
