@@ -54,8 +54,12 @@ def order_row(stream: str, subject: str, messages: Sequence[Stored]) -> dict[str
         "status": row.status,
         "currency": placed["currency"],
         "lines": [
-            {"sku": sku, "quantity": quantity, "unit_price": _money(price)}
-            for _, sku, quantity, price in row.lines
+            {
+                "sku": line["sku"],
+                "quantity": line["quantity"],
+                "unit_price": _money(line["unit_price"]),
+            }
+            for line in placed["lines"]
         ],
         "total": _money(placed["total"]),
         "reason": row.reason,

@@ -1,9 +1,11 @@
 """The stock view: on hand, reserved and version per SKU, as one upsert per batch of
-per-SKU deltas folded over plain values (`Fact`s)."""
+per-SKU deltas folded over plain values (`Fact`s), sent as one JSON parameter (encoded by
+msgspec) that `jsonb_to_recordset` unpacks."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import msgspec
 from sqlalchemy import Table
 
 from events.subjects import STOCK
@@ -11,9 +13,15 @@ from projections.base import Connection, qualified
 from projections.facts import Fact
 from read_side.tables import stock_items
 
+_json = msgspec.json.Encoder()
+
 
 @dataclass(slots=True)
 class Delta:
+    """What a batch does to one SKU's row; encoded as a JSON object, its fields named as the
+    SQL's record columns."""
+
+    sku: str
     on_hand: int
     reserved: int
     updated_at: str
@@ -43,7 +51,7 @@ def fold(facts: Sequence[Fact]) -> dict[str, Delta]:
         on_hand, reserved = _change(fact)
         delta = deltas.get(fact.key)
         if delta is None:
-            delta = deltas[fact.key] = Delta(0, 0, fact.occurred_at, fact.seq)
+            delta = deltas[fact.key] = Delta(fact.key, 0, 0, fact.occurred_at, fact.seq)
         delta.on_hand += on_hand
         delta.reserved += reserved
         delta.updated_at, delta.last_seq, delta.count = fact.occurred_at, fact.seq, delta.count + 1
@@ -62,18 +70,14 @@ class StockProjection:
         table = qualified(schema, stock_items)
         await conn.execute(
             f"""INSERT INTO {table} AS s (sku, on_hand, reserved, version, updated_at, last_seq)
-            SELECT sku, h, r, v, u::timestamptz, l FROM unnest($1::text[], $2::bigint[],
-                $3::bigint[], $4::int[], $5::text[], $6::bigint[]) AS d(sku, h, r, v, u, l)
+            SELECT sku, on_hand, reserved, count, updated_at, last_seq
+            FROM jsonb_to_recordset($1::jsonb) AS d(sku text, on_hand bigint, reserved bigint,
+                count int, updated_at timestamptz, last_seq bigint)
             ON CONFLICT (sku) DO UPDATE SET
                 on_hand = s.on_hand + EXCLUDED.on_hand,
                 reserved = s.reserved + EXCLUDED.reserved,
                 version = s.version + EXCLUDED.version,
                 updated_at = EXCLUDED.updated_at,
                 last_seq = EXCLUDED.last_seq""",
-            list(deltas),
-            [delta.on_hand for delta in deltas.values()],
-            [delta.reserved for delta in deltas.values()],
-            [delta.count for delta in deltas.values()],
-            [delta.updated_at for delta in deltas.values()],
-            [delta.last_seq for delta in deltas.values()],
+            _json.encode(list(deltas.values())).decode(),
         )

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from uuid import UUID, uuid4
+
 import pytest
 from nats.aio.client import Client as NATS
 
+from events.orders import OrderCancelled, OrderConfirmed
 from projections.consumers import ensure_projection_consumer
 from projections.registry import get_projection
 from support.read_side import (
     order_history,
+    placed,
     projecting,
     publish,
     rows,
@@ -43,6 +48,42 @@ async def test_projects_orders_and_stock(nc: NATS, db: str) -> None:
     assert sum(row[3] for row in stock.values()) == 24
     versions = [row[8] for row in view["orders"]]
     assert sorted(versions) == [1, 1, 1] + [2] * 9
+
+
+async def test_projects_every_column_of_an_order_and_its_lines(nc: NATS, db: str) -> None:
+    """Values as written: the lines numbered in the body's order, money exact, the reason
+    of the last status change, times as occurred (a batch sends its rows as one JSON
+    parameter: nothing may be lost or reordered on the way)."""
+    first, second = str(uuid4()), str(uuid4())
+    lines = (("sku-b", 3, "0.10"), ("sku-a", 1, "12345678901.99"), ("sku-0", 7, "2.00"))
+    await publish(nc, [(f"orders.{first}", placed('ünïcode "c"', *lines))])
+    async with projecting(nc, db, "orders"):  # the first order in a batch of its own
+        await wait_position(db, "orders", 1)
+        later = [
+            (f"orders.{second}", placed("bob")),
+            (f"orders.{first}", OrderConfirmed(authorization_id="a")),
+            (f"orders.{first}", OrderCancelled(reason="line 1\nline 2 'quoted'")),
+        ]
+        await publish(nc, later, start=1)
+        await wait_position(db, "orders", 4)
+    view = await view_rows(db)
+    order = {row[0]: row for row in view["orders"]}[UUID(first)]
+    assert order[1:6] == (
+        'ünïcode "c"',
+        "cancelled",
+        "EUR",
+        Decimal("12345678916.29"),
+        "line 1\nline 2 'quoted'",
+    )
+    assert order[8:] == (3, 4) and order[7] > order[6]  # version, last_seq; updated later
+    assert [row[1:] for row in view["order_lines"] if row[0] == UUID(first)] == [
+        (1, "sku-b", 3, Decimal("0.10")),
+        (2, "sku-a", 1, Decimal("12345678901.99")),
+        (3, "sku-0", 7, Decimal("2.00")),
+    ]
+    assert [row[1:] for row in view["order_lines"] if row[0] == UUID(second)] == [
+        (1, "sku-1", 2, Decimal("12.50"))
+    ]
 
 
 class Killed(BaseException):
