@@ -16,6 +16,7 @@ from tally.bootstrap import Parts, bootstrap
 from tally.database_url import asyncpg_dsn
 from tally.metric_probes import ProjectionProbe
 from tally.nats_drift import require_no_drift
+from tally.roles.heap import settle_heap
 from tally.roles.lifecycle import run_until_stopped
 from tally.roles.replay_worker import ReplayWorker
 from tally.roles.worker_http import projector_checks, serve_worker_http
@@ -81,6 +82,7 @@ async def project(
     probe = ProjectionProbe(nc.jetstream(), asyncpg_dsn(dsn), chosen, parts.metrics)
     parts.metrics.add_probe(probe)
     log.info("projecting", extra={"projections": [p.name for p in chosen]})
+    settle_heap()  # started: what is allocated from here on is per event
     running = [projector.run(stop) for projector in projectors]
     owner = settings.database_dsn()  # a replay creates and swaps tables: the owner's URL
     if owner is not None:

@@ -29,6 +29,7 @@ from tally.bootstrap import Parts, bootstrap
 from tally.connect_errors import cause
 from tally.database_url import asyncpg_dsn
 from tally.nats_connection import NatsUnavailable
+from tally.roles.heap import settle_heap
 from tally.settings import Settings
 
 log = logging.getLogger("tally.replay")
@@ -169,6 +170,7 @@ async def run_replay(
             raise NatsUnavailable(
                 f"JetStream did not answer within {waited:g} s ({why}); the old view is untouched"
             ) from error
+        settle_heap()  # connected: what is allocated from here on is per event
         return await replay(parts, name, stop, check=check, expect_equal=expect_equal)
 
 
