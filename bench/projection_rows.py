@@ -9,9 +9,10 @@ show what PostgreSQL alone does with as many rows.
 """
 
 import argparse
+import gc
 import os
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import nats
 import uvloop
@@ -20,6 +21,7 @@ from bench import projection_load, projection_partitions, projection_raw, stream
 from bench.cluster import Cluster, Role, profiled
 from bench.harness import Figure
 from bench.report import Row, at_least
+from tally.roles.heap import settle_heap
 
 FIGURES = [
     ("catch_up", "orders catch-up (tally project), {events:,} events", "events/s"),
@@ -84,6 +86,19 @@ def partition_phase(
         say(point.describe())
 
 
+@contextmanager
+def as_tally_replay() -> Iterator[None]:
+    """The bench process's collector set as `tally replay` sets its own once started
+    (`tally.roles.heap`) while the replay row runs in it, and put back for the rows after."""
+    threshold = gc.get_threshold()
+    settle_heap()
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+
+
 async def stream_phase(
     cluster: Cluster,
     projector: Role,
@@ -123,7 +138,7 @@ async def stream_phase(
                 f[key].runs.append(await projection_raw.ackall_read(nc, stream, args.events))
             f["upsert"].runs.append(await projection_load.raw_upsert(cluster.dsn, args.events))
             say(f"run {run + 1}/{args.runs}: replay")
-            with profiled(os.getpid(), spy, "replay"):
+            with profiled(os.getpid(), spy, "replay"), as_tally_replay():
                 rate = await stream_rows.replay(nc, cluster.dsn, "orders", 5000)
             f["replay"].runs.append(rate)
             f["ordered"].runs.append(await projection_raw.ordered_read(nc, "ORDERS"))
