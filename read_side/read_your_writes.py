@@ -51,12 +51,15 @@ class WaitForView:
         self.streams = dict(streams)  # projection name -> the stream it is built from
         self.layout = layout or Layout()
         self._nc = nc
+        # the views of one checkpoint row, whose row is their name (the layout is fixed
+        # for the process's life: read once at start)
+        self._whole = {name for name, stream in streams.items() if self.layout.count(stream) <= 1}
 
     def rows(self, projection: str, key: str | None = None) -> list[tuple[str, int | None]]:
         """(checkpoint row, partition) that serve `projection`, for aggregate `key` or all."""
-        count = self.layout.count(self.streams[projection])
-        if count <= 1:
+        if projection in self._whole:
             return [(projection, None)]
+        count = self.layout.count(self.streams[projection])
         chosen = range(count) if key is None else [partition_of(key, count)]
         return [(f"{projection}{SEPARATOR}{p}", p) for p in chosen]
 
@@ -82,6 +85,11 @@ class WaitForView:
         if position.stream != stream:
             raise PositionOfAnotherStream(
                 f"{position} is in {position.stream}; this view is built from {stream}"
+            )
+        if projection in self._whole and self._positions.known(projection) >= position.seq:
+            # known applied: the plain GET (one comparison more)
+            return await self._plain(
+                projection, aggregate, cache_key, cache_size, position.seq, plain
             )
         rows = self.rows(projection, aggregate)
         if len(rows) > 1:
@@ -126,7 +134,10 @@ class WaitForView:
         if key is None or not cache.on:
             return await plain()
         known = self._positions.known
-        if aggregate is None:  # a page: of every partition
+        if projection in self._whole:
+            name = projection if aggregate is not None else pages_of(projection)
+            position = known(projection)
+        elif aggregate is None:  # a page: of every partition
             name = pages_of(projection)
             position = min(known(row) for row, _ in self.rows(projection))
         else:

@@ -3,6 +3,7 @@ also give the OpenAPI document its parameters. Unknown parameters are ignored, a
 and browsers add their own."""
 
 import re
+from functools import cached_property
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -50,8 +51,9 @@ class ReadYourWrites(BaseModel):
             raise ValueError(f"not a position: {value!r} (expected e.g. 'ORDERS:42')")
         return value
 
-    @property
+    @cached_property
     def position(self) -> Position | None:
+        """`after` parsed, once per model (a query string asked again is the same model)."""
         return Position.parse(self.after) if self.after is not None else None
 
 

@@ -2,7 +2,7 @@
 from JetStream, read-your-writes with `after`/`wait`, and GET /projections.
 
 A view route runs one statement of `queries.py`, whose rows are already the answer's JSON
-(`JSON_ANSWER` passes them through). Every database or NATS call is bounded by the query
+(`answers.JsonAnswer` passes them through). Every database or NATS call is bounded by the query
 timeout and its failures arrive here already translated (`ReadSideUnavailable`);
 refusals are raised and answered by the app's error table (`errors.py`), so a dependency
 that is down is a 503, never a hang or a 500.
@@ -22,6 +22,7 @@ from http_edge.problems import invalid, not_found
 from read_side import queries
 from read_side.cursors import InvalidCursor, parse_order_cursor, parse_stock_cursor
 from read_side.errors import AsOfWithAfter, PositionOfAnotherStream
+from read_side.http.answers import JsonAnswer
 from read_side.http.params import (
     OrderListQuery,
     Page,
@@ -37,7 +38,6 @@ from read_side.temporal import AsOf, TemporalReads
 from read_side.views import ViewReader
 
 Handler = Callable[[Request], Awaitable[Response]]
-JSON_ANSWER = "application/json"
 
 
 class QueryRoutes:
@@ -65,10 +65,11 @@ class QueryRoutes:
         ]
 
     async def _one(
-        self, projection: str, query: ReadYourWrites, sql: tuple[str, str], key: Any
+        self, projection: str, query: ReadYourWrites, sql: tuple[str, str], key: str
     ) -> str | None:
         """The JSON of one view row (None: no such row), read after `query.after`;
-        `sql` is the statement and its `checked` form."""
+        `sql` is the statement and its `checked` form; `key` the order id (canonical text)
+        or SKU."""
         plain, with_checkpoint = sql
 
         async def checked(checkpoint: str) -> tuple[int, str | None]:
@@ -81,7 +82,7 @@ class QueryRoutes:
             query.wait,
             lambda: self._views.value(plain, key),
             checked,
-            str(key),
+            key,
             key,
         )
 
@@ -138,7 +139,7 @@ class QueryRoutes:
         body = await self._one("orders", query, queries.ORDER_BY_ID, order_id)
         if body is None:
             raise not_found(f"no order {order_id}")
-        return Response(body, media_type=JSON_ANSWER)
+        return JsonAnswer(body)
 
     async def list_orders(self, request: Request) -> Response:
         query = query_of(OrderListQuery, request)
@@ -156,7 +157,7 @@ class QueryRoutes:
         page = await self._page(
             "orders", query, sql, args, queries.ORDER_PAGE_ORDER, queries.order_page
         )
-        return Response(page, media_type=JSON_ANSWER)
+        return JsonAnswer(page)
 
     async def get_stock(self, request: Request) -> Response:
         query = query_of(ViewQuery, request)
@@ -168,7 +169,7 @@ class QueryRoutes:
         body = await self._one("stock", query, queries.STOCK_BY_SKU, sku)
         if body is None:
             raise not_found(f"no stock item {sku}")
-        return Response(body, media_type=JSON_ANSWER)
+        return JsonAnswer(body)
 
     async def list_stock(self, request: Request) -> Response:
         query = query_of(StockListQuery, request)
@@ -184,7 +185,7 @@ class QueryRoutes:
         page = await self._page(
             "stock", query, sql, args, queries.STOCK_PAGE_ORDER, queries.stock_page
         )
-        return Response(page, media_type=JSON_ANSWER)
+        return JsonAnswer(page)
 
     async def _events(self, request: Request, stream: str, subject: str, what: str) -> Response:
         query = query_of(ReadYourWrites, request)

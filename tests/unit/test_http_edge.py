@@ -3,8 +3,8 @@ defined once, the correlation-id rule, the Idempotency-Key rule, and the problem
 every `type` URI of the API points to."""
 
 import json
+import uuid
 from collections.abc import AsyncIterator
-from uuid import UUID
 
 import httpx
 import pytest
@@ -100,7 +100,12 @@ def request_with(path_params: dict[str, str], headers: dict[str, str] | None = N
 
 def test_path_parameters_parse_and_refuse_as_documented() -> None:
     order_id = "0b7e3c8a-3f0e-4f51-9d7e-4f0a4b1f8d11"
-    assert ORDER_ID(request_with({"order_id": order_id})) == UUID(order_id)
+    assert ORDER_ID(request_with({"order_id": order_id})) == order_id
+    for spelling in (order_id.upper(), order_id.replace("-", ""), f"{{{order_id}}}"):
+        assert ORDER_ID(request_with({"order_id": spelling})) == order_id  # as UUID reads it
+    for bad in ("nope", order_id[:-1], f"{order_id}0", order_id.replace("-", "_"), ""):
+        with pytest.raises(Problem):
+            ORDER_ID(request_with({"order_id": bad}))
     with pytest.raises(Problem) as not_an_id:
         ORDER_ID(request_with({"order_id": "nope"}))
     assert not_an_id.value.status == 404
@@ -120,6 +125,15 @@ def test_the_correlation_rule_keeps_valid_ids_and_replaces_others(given_id: str)
         assert kept == given_id
     else:
         assert correlation.is_valid(kept) and len(kept) == 36
+
+
+def test_a_made_correlation_id_is_a_version_4_uuids_text() -> None:
+    made = {correlation.new_correlation_id() for _ in range(2000)}
+    assert len(made) == 2000
+    for text in made:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
 
 
 @given(LATIN_1)
