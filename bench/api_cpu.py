@@ -113,6 +113,8 @@ async def get_figures(n: int, home: Path) -> dict[str, float]:
             app = await api_app(parts)
             for key, targets in paths.items():
                 make = _gets(targets)
+                for target in targets:  # warm: every row in the row cache, as the lists are
+                    await call(app, "GET", target)
                 await cpu_per_request(app, make, 500)  # warm: connections, prepared statements
                 figures[f"GET {key}"] = await cpu_per_request(app, make, n)
         os.environ.pop("DATABASE_URL")

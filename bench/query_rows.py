@@ -29,6 +29,15 @@ end
 """
 
 
+async def orders_held(dsn: str) -> int:
+    """How many orders the orders view holds (none: the GET rows need some placed)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM orders"))
+    finally:
+        await conn.close()
+
+
 async def query_scripts(dsn: str, limit: int = 1000) -> dict[str, str]:
     """Measure key -> wrk script, from what the views hold now."""
     conn = await asyncpg.connect(dsn)

@@ -13,7 +13,7 @@ from bench import latency
 from bench.cluster import Cluster, Role, profiled
 from bench.fulfilment_rate import measure as confirm_orders
 from bench.harness import Figure, wrk
-from bench.query_rows import query_scripts
+from bench.query_rows import orders_held, query_scripts
 from bench.system_cpu import SystemCpu, postmaster_pid
 
 CPU_PARTS = ("api", "fulfil", "project", "nats", "postgres")
@@ -90,6 +90,9 @@ def post_rows(r: Running, run: int) -> None:
 
 def get_rows(r: Running, run: int) -> None:
     spy = r.args.profile if run == 0 else None
+    if not uvloop.run(orders_held(r.cluster.dsn)):  # `--only get`: no POST row placed any
+        wrk(r.api.url, http.PLACE, seconds=3, connections=r.args.connections)
+        uvloop.run(http.settle(r.cluster.nats.url, r.cluster.dsn))
     gets = uvloop.run(query_scripts(r.cluster.dsn))
     for key, script in gets.items():  # the first, GET /orders/{id}, profiled
         with profiled(r.api.proc.pid, spy if key == "get" else None, "api-get"):
