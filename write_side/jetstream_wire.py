@@ -20,7 +20,13 @@ pays, so here it is done once and plainly:
   request, a PING) go in the same write, so the process writes to the socket once per
   loop iteration, not once for the wire and once more for nats-py's flusher;
 - nats-py keeps the rest: connecting, authentication, reconnecting and re-subscribing
-  (the inbox keeps its subscription id).
+  (the inbox keeps its subscription id);
+- a wait is timed by the loop's clock, and a timer that fires late (the loop was stalled:
+  starved of CPU on a busy machine, or busy itself) does not end it at once: the answers
+  that came in meanwhile are still unread in the socket (uvloop runs due timers before it
+  polls for input), and an append reported as timed out although it was stored is
+  repeated, met as a duplicate and costs a reload; so the wait is given a short grace to
+  read them, as long as the timers keep firing late, up to its own timeout again.
 
 The hooks are nats-py 2.16's internals (`_process_msg`, `_transport`);
 `tests/integration/commands/test_jetstream_wire.py` runs them against a real server so that
@@ -38,6 +44,8 @@ from nats.aio.client import Client as NATS
 from write_side.raw_inbox import RawInbox
 
 _STATUS = b"NATS/1.0 "
+LATE = 0.05  # a timer this much behind its time was held up by a stalled loop
+GRACE = 0.1  # then the answer is looked for again this much later
 _NEWLINES = str.maketrans("\r\n", "  ")
 _SHARED = "_tally_wire"
 Take = Callable[[bytes | None, bytes], bool]
@@ -126,7 +134,7 @@ class JetStreamWire:
         future: asyncio.Future[Reply] = loop.create_future()
         self._waiting[token] = future
         self._send(subject.encode(), self._raw_prefix + token, headers, payload)
-        timer = loop.call_later(timeout, _expire, future)
+        timer = _Timeout(loop, future, timeout)
         try:
             return await future
         finally:
@@ -158,7 +166,7 @@ class JetStreamWire:
         self._streams[token] = on_message
         self._waiting[token] = future
         self._send(subject.encode(), self._raw_prefix + token, headers, payload)
-        timer = loop.call_later(timeout, _expire, future)
+        timer = _Timeout(loop, future, timeout)
         try:
             await future
         finally:
@@ -233,6 +241,34 @@ class JetStreamWire:
             future.set_result(Reply(headers, data))
 
 
-def _expire(future: asyncio.Future[Reply]) -> None:
-    if not future.done():
-        future.set_exception(TimeoutError())
+class _Timeout:
+    """Fails `future` with TimeoutError `timeout` seconds from now, unless the loop was
+    stalled when the time came (the timer fired LATE or more behind): then it looks again
+    GRACE later (however long the stall was), and again while the timer keeps firing late,
+    up to `timeout` past its time."""
+
+    __slots__ = ("_future", "_graced", "_handle", "_last", "_loop")
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Reply], timeout: float
+    ) -> None:
+        self._loop = loop
+        self._future = future
+        due = loop.time() + timeout
+        self._last = due + timeout
+        self._graced = False
+        self._handle = loop.call_at(due, self._fire, due)
+
+    def _fire(self, due: float) -> None:
+        if self._future.done():
+            return
+        now = self._loop.time()
+        if now - due > LATE and (not self._graced or now < self._last):
+            self._graced = True
+            again = now + GRACE
+            self._handle = self._loop.call_at(again, self._fire, again)
+            return
+        self._future.set_exception(TimeoutError())
+
+    def cancel(self) -> None:
+        self._handle.cancel()

@@ -2,6 +2,7 @@
 message handler, the outgoing buffer, the flusher) still behave as it expects."""
 
 import asyncio
+import time
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -60,6 +61,37 @@ async def test_no_answer_times_out_and_a_late_one_is_dropped(nc: NATS) -> None:
         await wire.request("slow.service", header_block({}), b"", timeout=0.1)
     await asyncio.sleep(0.5)
     assert heard == [b"late"]  # answered after the wait ended: ignored, nothing raised
+
+
+async def test_answers_that_came_in_while_the_loop_was_stalled_are_not_timeouts(
+    nc: NATS,
+) -> None:
+    # The appends are stored and answered at once, but the loop is held up (a starved or
+    # busy process) past their timeout before it reads the answers: due timers run before
+    # the socket is read, and without a grace each would be reported as timed out (and
+    # repeated: a duplicate and a reload).
+    wire = JetStreamWire(nc)
+    await wire.start()
+    appends = [
+        asyncio.create_task(append_one(wire, f"stock.S{i}", b"{}", b"", timeout=0.3))
+        for i in range(5)
+    ]
+    await asyncio.sleep(0)  # queued
+    await asyncio.sleep(0)  # written to the socket, not yet answered
+    time.sleep(1.0)  # noqa: ASYNC251 - the loop stalls, on purpose, past the timeout
+    acks = await asyncio.gather(*appends)
+    assert sorted(ack.seq for ack in acks) == [1, 2, 3, 4, 5]
+    # and a wait whose answer does not come still ends: after its time, plus the grace
+    # while the loop is late, never more than twice its timeout
+
+    async def mute(msg: object) -> None:
+        return None
+
+    await nc.subscribe("mute.service", cb=mute)
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        await wire.request("mute.service", b"", b"", timeout=0.2)
+    assert time.monotonic() - started < 0.4
 
 
 async def test_other_subscriptions_keep_nats_py_messages(nc: NATS) -> None:
