@@ -21,7 +21,6 @@ from nats.js.errors import APIError, NoStreamResponseError, NotFoundError
 from events.codec import (
     DecodeError,
     RecordedEvent,
-    decode,
     encode,
     encode_data,
     encode_header_lines,
@@ -33,6 +32,7 @@ from write_side.atomic_batch import append_batch, append_one
 from write_side.direct_get import DirectGetError, DirectReader, StoredMessage
 from write_side.errors import ConcurrencyConflict, StoreUnavailable
 from write_side.jetstream_wire import JetStreamWire
+from write_side.marked_events import decode_marked
 from write_side.ports import AppendResult, LastMessage, LoadedEvents, PendingEvent, check_batch
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,7 @@ class JetStreamEventStore:
         for message in messages:
             try:
                 events.append(
-                    decode(
+                    decode_marked(  # what this build wrote is not validated again
                         message.data,
                         message.headers,
                         stream=stream,

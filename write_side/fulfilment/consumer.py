@@ -18,7 +18,7 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from events.codec import DecodeError, RecordedEvent, decode
+from events.codec import DecodeError, RecordedEvent
 from events.envelope import EVENT_TYPE
 from events.registry import CURRENT
 from events.subjects import ORDERS, SUBJECT_PREFIX
@@ -26,6 +26,7 @@ from write_side.fulfilment.feed import ACKNOWLEDGE, TERMINATE, Delivery, PullFee
 from write_side.fulfilment.keyed_lock import KeyedLocks
 from write_side.fulfilment.observer import FulfilmentObserver, NoFulfilmentObserver
 from write_side.fulfilment.plan import ACK, Outcome, Retry, failure_delay
+from write_side.marked_events import decode_marked
 
 log = logging.getLogger("tally.fulfilment")
 CONSUMER = "fulfilment"
@@ -131,7 +132,7 @@ class FulfilmentConsumer:
     async def _process(self, delivery: Delivery, event_type: str) -> None:
         observe = self._observer.order_event_handled
         try:
-            recorded = decode(
+            recorded = decode_marked(  # our own events are not validated again
                 delivery.data,
                 delivery.headers,
                 stream=ORDERS,

@@ -1,0 +1,133 @@
+"""Events this build's write side stored, read back without validating them again.
+
+Every event Tally appends was built from its pydantic model, so it was validated on the way
+in, and carries the writer mark (events/writer.py): a keyed digest of its exact body under a
+key made from every current model's schema. A message whose mark matches its body, in the
+current version of its type, is built straight from its JSON (msgspec) into the model with
+`model_construct`: no field validators, no pattern checks, no model validator. Only the
+types JSON cannot carry are made here: `Decimal` amounts (written as strings) and tuples of
+nested models (an order's lines).
+
+Anything else (another build's or an older version, a foreign publisher's message, copied
+headers on another body, a model with a field type this module does not know) goes
+through `events.codec.decode` exactly as before: validation, upcasting, `DecodeError`. The
+projections do the same for their plain values (projections/facts.py); this is the write
+side's twin, which needs the models themselves for `evolve` and the process manager.
+"""
+
+import functools
+import types
+import typing
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from pydantic import BaseModel
+
+from events.base import Event
+from events.codec import RecordedEvent, decode, decode_envelope
+from events.envelope import EVENT_TYPE, EVENT_VERSION
+from events.registry import CURRENT
+from events.writer import WRITER, is_marked
+
+_json = msgspec.json.Decoder()
+Convert = Callable[[Any], Any]
+Build = Callable[[dict[str, Any]], BaseModel]
+
+
+def decode_marked(
+    data: bytes, headers: Mapping[str, str], *, stream: str, seq: int, subject: str
+) -> RecordedEvent:
+    """As `events.codec.decode` (the same event, the same `DecodeError`s), but an event
+    with this build's mark on its body is not validated again."""
+    if is_marked(data, headers.get(WRITER)):
+        event = _as_written(data, headers)
+        if event is not None:
+            return RecordedEvent(stream, seq, subject, event, decode_envelope(headers))
+    return decode(data, headers, stream=stream, seq=seq, subject=subject)
+
+
+def _as_written(data: bytes, headers: Mapping[str, str]) -> Event | None:
+    """The trusted path; None sends the message down the validating one."""
+    found = _builders().get(headers.get(EVENT_TYPE, ""))
+    if found is None:
+        return None
+    version, build = found
+    if headers.get(EVENT_VERSION) != version:
+        return None
+    try:
+        body = _json.decode(data)
+    except msgspec.DecodeError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    try:
+        event = build(body)
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        return None
+    assert isinstance(event, Event)
+    return event
+
+
+@functools.cache
+def _builders() -> dict[str, tuple[str, Build]]:
+    """Each current event type's version (as its header writes it) and builder; a type
+    with a field this module cannot build is left to the validating path."""
+    found: dict[str, tuple[str, Build]] = {}
+    for name, model in CURRENT.items():
+        build = builder(model)
+        if build is not None:
+            found[name] = (str(model.schema_version), build)
+    return found
+
+
+def builder(model: type[BaseModel]) -> Build | None:
+    """A function making `model` from its JSON body without validation, or None when a
+    field's type is not one this module knows."""
+    converts: list[tuple[str, Convert]] = []
+    for name, field in model.model_fields.items():
+        if field.alias not in (None, name):
+            return None
+        convert = _converter(field.annotation)
+        if convert is None:
+            return None
+        if convert is not _same:
+            converts.append((name, convert))
+    construct = model.model_construct
+
+    def build(body: dict[str, Any]) -> BaseModel:
+        for name, convert in converts:
+            if name in body:
+                body[name] = convert(body[name])
+        return construct(**body)
+
+    return build
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _converter(annotation: Any) -> Convert | None:
+    """JSON value -> field value for one field type: as it is for text, integers,
+    booleans and literals; `Decimal` from its string; tuples of models item by item."""
+    if annotation in (str, int, bool):
+        return _same
+    if annotation is Decimal:
+        return Decimal
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal and all(isinstance(a, str | int | bool) for a in args):
+        return _same
+    if origin in (typing.Union, types.UnionType) and all(
+        a is type(None) or _converter(a) is _same for a in args
+    ):
+        return _same  # e.g. `str | None`
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        item = args[0]
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            nested = builder(item)
+            if nested is not None:
+                make = nested
+                return lambda values: tuple(make(value) for value in values)
+    return None
