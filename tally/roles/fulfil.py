@@ -7,6 +7,7 @@ from nats.aio.client import Client as NATS
 
 from tally.bootstrap import Parts, bootstrap
 from tally.fulfilment_metrics import STEPS, TimedGateway, timed_handler
+from tally.log_lines import line_writer
 from tally.nats_drift import require_no_drift
 from tally.roles.lifecycle import run_until_stopped
 from tally.roles.worker_http import fulfilment_checks, serve_worker_http
@@ -52,6 +53,7 @@ async def fulfil(parts: Parts, stop: asyncio.Event) -> None:
         deadline_seconds=settings.payment_deadline_seconds,
         call_budget=settings.payment_timeout_seconds * settings.payment_max_attempts + 1,
         observer=metrics,
+        log_line=line_writer(log),
     )
     handler = timed_handler(fulfilment.handle, metrics)
     consumer = FulfilmentConsumer(

@@ -10,9 +10,10 @@ carries a deterministic idempotency key per (order, step).
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from events.codec import RecordedEvent
 from events.envelope import Envelope, utc_now
@@ -47,6 +48,12 @@ from write_side.fulfilment.plan import (
 )
 
 log = logging.getLogger("tally.fulfilment")
+LogLine = Callable[[str, Mapping[str, Any]], None]
+"""Writes one info line (event, fields) of the fulfilment logger."""
+
+
+def _log_info(event: str, fields: Mapping[str, Any]) -> None:
+    log.info(event, extra=fields)
 
 
 @dataclass(frozen=True)
@@ -87,9 +94,13 @@ class Fulfilment:
         rng: random.Random | None = None,
         observer: FulfilmentObserver | None = None,
         failpoint: Callable[[str], None] = failpoints.failpoint,
+        log_line: LogLine | None = None,
     ) -> None:
         """`failpoint` is called by name after every stored step (see failpoints.py);
-        unit tests pass one that raises, to crash between two steps in-process."""
+        unit tests pass one that raises, to crash between two steps in-process.
+        `log_line` writes the one info line per decision (confirmed, rejected, refunded):
+        by default through the logger; the composition root passes the batched writer
+        of the same line (tally/log_lines.py)."""
         self._service = service
         self._payments = payments
         self._deadline = deadline_seconds
@@ -98,6 +109,7 @@ class Fulfilment:
         self._rng = rng or random.Random()
         self._observer = observer or NoFulfilmentObserver()
         self._failpoint = failpoint
+        self._log_line = log_line or _log_info
 
     async def handle(self, recorded: RecordedEvent) -> Outcome:
         envelope = recorded.envelope
@@ -233,7 +245,7 @@ class Fulfilment:
         self._failpoint("after-confirm")
         if done.events:
             self._observer.order_decided("confirmed")
-            log.info("order confirmed", extra=t.log(authorization_id=authorization_id))
+            self._log_line("order confirmed", t.log(authorization_id=authorization_id))
         return ACK
 
     async def _reject(self, t: _Trigger, reason: RejectionReason, detail: str) -> Outcome:
@@ -243,7 +255,7 @@ class Fulfilment:
             )
             if done.events:
                 self._observer.order_decided(reason)
-                log.info("order rejected", extra=t.log(reason=reason, detail=detail[:200]))
+                self._log_line("order rejected", t.log(reason=reason, detail=detail[:200]))
         except RuleViolation:
             pass  # no longer pending (cancelled meanwhile): settle what it is now
         self._failpoint("after-reject")
@@ -269,5 +281,5 @@ class Fulfilment:
         self._failpoint("after-refund")
         await self._service.handle(PAYMENT, t.order_id, Refund(), t.meta("payment-refunded"))
         self._observer.order_decided("refunded")
-        log.info("payment refunded", extra=t.log(amount=str(payment.amount)))
+        self._log_line("payment refunded", t.log(amount=str(payment.amount)))
         return ACK
