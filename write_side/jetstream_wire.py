@@ -21,12 +21,9 @@ pays, so here it is done once and plainly:
   loop iteration, not once for the wire and once more for nats-py's flusher;
 - nats-py keeps the rest: connecting, authentication, reconnecting and re-subscribing
   (the inbox keeps its subscription id);
-- a wait is timed by the loop's clock, and a timer that fires late (the loop was stalled:
-  starved of CPU on a busy machine, or busy itself) does not end it at once: the answers
-  that came in meanwhile are still unread in the socket (uvloop runs due timers before it
-  polls for input), and an append reported as timed out although it was stored is
-  repeated, met as a duplicate and costs a reload; so the wait is given a short grace to
-  read them, as long as the timers keep firing late, up to its own timeout again.
+- the waits' time limits are kept by one timer (`write_side/deadlines.py`), not a timer
+  per request, and a limit that passes while the loop is stalled gives the loop a moment
+  to read the answers that came in meanwhile before it ends the wait.
 
 The hooks are nats-py 2.16's internals (`_process_msg`, `_transport`);
 `tests/integration/commands/test_jetstream_wire.py` runs them against a real server so that
@@ -41,11 +38,10 @@ from typing import NamedTuple
 import nats.errors
 from nats.aio.client import Client as NATS
 
+from write_side.deadlines import Deadlines
 from write_side.raw_inbox import RawInbox
 
 _STATUS = b"NATS/1.0 "
-LATE = 0.05  # a timer this much behind its time was held up by a stalled loop
-GRACE = 0.1  # then the answer is looked for again this much later
 _NEWLINES = str.maketrans("\r\n", "  ")
 _SHARED = "_tally_wire"
 Take = Callable[[bytes | None, bytes], bool]
@@ -95,6 +91,7 @@ class JetStreamWire:
         self._starting = asyncio.Lock()
         self._flush_scheduled = False
         self._queued: list[tuple[bytes, bytes]] = []  # (frame, reply subject)
+        self._deadlines: Deadlines | None = None  # made on the loop of the first request
 
     @classmethod
     def of(cls, nc: NATS) -> "JetStreamWire":
@@ -134,11 +131,10 @@ class JetStreamWire:
         future: asyncio.Future[Reply] = loop.create_future()
         self._waiting[token] = future
         self._send(subject.encode(), self._raw_prefix + token, headers, payload)
-        timer = _Timeout(loop, future, timeout)
+        self._limit(loop, future, timeout)
         try:
             return await future
         finally:
-            timer.cancel()
             self._waiting.pop(token, None)
 
     async def request_many(
@@ -166,13 +162,20 @@ class JetStreamWire:
         self._streams[token] = on_message
         self._waiting[token] = future
         self._send(subject.encode(), self._raw_prefix + token, headers, payload)
-        timer = _Timeout(loop, future, timeout)
+        self._limit(loop, future, timeout)
         try:
             await future
         finally:
-            timer.cancel()
             self._streams.pop(token, None)
             self._waiting.pop(token, None)
+
+    def _limit(
+        self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Reply], timeout: float
+    ) -> None:
+        deadlines = self._deadlines
+        if deadlines is None:
+            deadlines = self._deadlines = Deadlines(loop)
+        deadlines.add(future, timeout)
 
     def publish(self, subject: str, headers: bytes, payload: bytes, *, reply: str = "") -> None:
         """Sends one message, answered elsewhere if at all (an atomic batch's middle
@@ -239,36 +242,3 @@ class JetStreamWire:
         future = self._waiting.pop(token, None)
         if future is not None and not future.done():
             future.set_result(Reply(headers, data))
-
-
-class _Timeout:
-    """Fails `future` with TimeoutError `timeout` seconds from now, unless the loop was
-    stalled when the time came (the timer fired LATE or more behind): then it looks again
-    GRACE later (however long the stall was), and again while the timer keeps firing late,
-    up to `timeout` past its time."""
-
-    __slots__ = ("_future", "_graced", "_handle", "_last", "_loop")
-
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Reply], timeout: float
-    ) -> None:
-        self._loop = loop
-        self._future = future
-        due = loop.time() + timeout
-        self._last = due + timeout
-        self._graced = False
-        self._handle = loop.call_at(due, self._fire, due)
-
-    def _fire(self, due: float) -> None:
-        if self._future.done():
-            return
-        now = self._loop.time()
-        if now - due > LATE and (not self._graced or now < self._last):
-            self._graced = True
-            again = now + GRACE
-            self._handle = self._loop.call_at(again, self._fire, again)
-            return
-        self._future.set_exception(TimeoutError())
-
-    def cancel(self) -> None:
-        self._handle.cancel()
