@@ -1,11 +1,12 @@
-"""Joins the sides' routes into the one API app: a router with every route (commands,
-queries, operations, OpenAPI, the pages that problem types point to), behind the one
+"""Joins the sides' routes into the one API app: a route table (`route_table.py`: a dict in
+front of Starlette's router) with every route (commands, queries, operations, OpenAPI,
+the pages that problem types point to), behind the one
 ASGI layer (`edge.py`) that applies the correlation id, tokens, rate limit, error table,
 metrics and access log."""
 
 from collections.abc import Mapping, Sequence
 
-from starlette.routing import BaseRoute, Router
+from starlette.routing import BaseRoute
 
 from http_edge.pages import problem_pages_route
 from tally.http.auth import ApiAuth
@@ -15,6 +16,7 @@ from tally.http.observe import metrics_route
 from tally.http.openapi import PathsProvider, openapi_routes
 from tally.http.ops import Check, ops_routes
 from tally.http.ratelimit import RateLimiter
+from tally.http.route_table import route_table
 from tally.metric_probes import readiness_probe
 from tally.metrics import Metrics
 
@@ -34,8 +36,8 @@ def create_api_app(
     `role_metrics`: the other role processes' /metrics URLs by role (`tally up`)."""
     metrics = metrics or Metrics()
     metrics.add_probe(readiness_probe(checks, metrics))
-    router = Router(
-        routes=[
+    router = route_table(
+        [
             *routes,
             *ops_routes(checks),
             metrics_route(metrics, role_metrics),
