@@ -5,6 +5,7 @@ and the answer returns it. The middleware that applies it lives with the app."""
 import os
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 HEADER = "X-Correlation-ID"
 MAX_LENGTH = 200
@@ -31,7 +32,14 @@ def correlation_id_for(given: str) -> str:
 
 def request_correlation_id(request: Request) -> str:
     """The id the middleware gave the request; from the header where no middleware ran."""
-    known = getattr(request.state, "correlation_id", None)
+    return scope_correlation_id(request.scope)
+
+
+def scope_correlation_id(scope: Scope) -> str:
+    """`request_correlation_id` for an ASGI scope."""
+    known = scope.get("state", {}).get("correlation_id")
     if isinstance(known, str) and known:
         return known
-    return correlation_id_for(request.headers.get(HEADER, ""))
+    wanted = HEADER.lower().encode()
+    given = next((value for name, value in scope["headers"] if name == wanted), b"")
+    return correlation_id_for(given.decode("latin-1"))

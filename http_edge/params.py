@@ -6,7 +6,7 @@ An order id that is not a UUID names no order (404, as for an unknown one); a SK
 """
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from uuid import UUID
@@ -28,7 +28,11 @@ class PathParameter(Generic[T]):
     refuse: Callable[[str], Problem]
 
     def __call__(self, request: Request) -> T:
-        value: str = request.path_params[self.name]
+        return self.of(request.path_params)
+
+    def of(self, path_params: Mapping[str, str]) -> T:
+        """The parameter parsed from the path parameters the router found."""
+        value = path_params[self.name]
         try:
             return self.parse(value)
         except ValueError:

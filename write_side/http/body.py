@@ -6,6 +6,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect, Request
+from starlette.types import Receive
 
 from http_edge.problems import Problem, validation_problem
 
@@ -18,7 +19,11 @@ def too_large() -> Problem:
 
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
-    declared = request.headers.get("content-length")
+    return await receive_body(request.receive, request.headers.get("content-length"), limit)
+
+
+async def receive_body(receive: Receive, declared: str | None, limit: int = MAX_BODY) -> bytes:
+    """The body from the ASGI messages; `declared`: the Content-Length header, if any."""
     if declared is not None:
         if not (declared.isascii() and declared.isdigit()):
             raise Problem(400, "malformed-request", "Bad Content-Length", declared[:50])
@@ -27,7 +32,7 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:  # the ASGI messages themselves: no stream generator a request
-        message = await request.receive()
+        message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnect
         chunk = message.get("body", b"")

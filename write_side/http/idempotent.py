@@ -12,10 +12,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import Scope
 
 from http_edge.errors import EDGE_ERRORS, ErrorMap
 from http_edge.problems import Problem
+from write_side.http.answer import Answer
 from write_side.http.errors import COMMAND_ERRORS
 from write_side.idempotency import IdempotencyStore, StoredAnswer
 
@@ -25,6 +26,7 @@ MAX_KEY = 255
 KEY_PATTERN = rf"^[\x20-\x7E\xA1-\xAC\xAE-\xFF]{{1,{MAX_KEY}}}$"
 _KEY = re.compile(KEY_PATTERN)
 REPLAYED_HEADERS = ("content-type", "location")
+_REPLAYED = frozenset(name.encode() for name in REPLAYED_HEADERS)
 KEY_PARAMETER: dict[str, Any] = {
     "name": HEADER,
     "in": "header",
@@ -36,7 +38,11 @@ KEY_PARAMETER: dict[str, Any] = {
 
 def request_key(request: Request) -> str | None:
     """The request's Idempotency-Key, validated; None when absent."""
-    key = request.headers.get(HEADER)
+    return valid_key(request.headers.get(HEADER))
+
+
+def valid_key(key: str | None) -> str | None:
+    """An Idempotency-Key header's value, validated; None when absent."""
     if key is None:
         return None
     if not _KEY.fullmatch(key):
@@ -56,10 +62,10 @@ def request_key(request: Request) -> str | None:
     return key
 
 
-def request_client(request: Request) -> str | None:
-    """The client that sent `request`, when API tokens are on (the auth middleware names
+def request_client(scope: Scope) -> str | None:
+    """The client that sent the request, when API tokens are on (the auth layer names
     it by its token); None when the API is open and clients cannot be told apart."""
-    client = request.scope.get("state", {}).get("client_key")
+    client = scope.get("state", {}).get("client_key")
     return str(client) if client else None
 
 
@@ -78,14 +84,14 @@ class IdempotentCommands:
         self._answers = answers or EDGE_ERRORS | COMMAND_ERRORS
 
     async def run(
-        self, request: Request, key: str, raw: bytes, handler: Callable[[], Awaitable[Response]]
-    ) -> Response:
-        kv_key = self._store.kv_key(f"{request.method} {request.scope['path']}", key)
+        self, scope: Scope, key: str, raw: bytes, handler: Callable[[], Awaitable[Answer]]
+    ) -> Answer:
+        kv_key = self._store.kv_key(f"{scope['method']} {scope['path']}", key)
         body_print = fingerprint(raw)
         stored = await self._store.begin(kv_key, body_print)
         if stored is not None:
             headers = {**stored.headers, "Idempotent-Replayed": "true"}
-            return Response(stored.body, status_code=stored.status, headers=headers)
+            return Answer.of(stored.status, stored.body, headers)
         try:
             response = await self._answer(handler)
         except BaseException:
@@ -95,19 +101,20 @@ class IdempotentCommands:
             await self._store.abandon(kv_key)
             return response
         headers = {
-            name: value for name, value in response.headers.items() if name in REPLAYED_HEADERS
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in response.raw_headers
+            if name in _REPLAYED
         }
-        answer = StoredAnswer(
-            status=response.status_code, body=bytes(response.body), headers=headers
-        )
+        answer = StoredAnswer(status=response.status_code, body=response.body, headers=headers)
         await self._store.complete(kv_key, body_print, answer)
         return response
 
-    async def _answer(self, handler: Callable[[], Awaitable[Response]]) -> Response:
+    async def _answer(self, handler: Callable[[], Awaitable[Answer]]) -> Answer:
         try:
             return await handler()
         except Exception as error:
             problem: Problem | None = self._answers.problem(error)
             if problem is None or problem.status >= 500:
                 raise  # a failure, not an answer: the app answers it, the key is let go
-            return problem.response()
+            refusal = problem.response()
+            return Answer(refusal.status_code, bytes(refusal.body), refusal.raw_headers)

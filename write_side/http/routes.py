@@ -1,27 +1,26 @@
 """The five command routes of SPEC §3. Every one answers 202 with the position it wrote;
 every refusal is raised and answered by the app's error table (`errors.py`)."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import Generic, TypeVar
 from uuid import uuid4
 
 from pydantic import BaseModel, ValidationError
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from events.orders import OrderLine
-from http_edge.correlation import request_correlation_id
+from http_edge.correlation import scope_correlation_id
 from http_edge.params import ORDER_ID, SKU
 from http_edge.problems import validation_problem
 from write_side.aggregates import ORDER, STOCK_ITEM
 from write_side.command_service import CommandService, Metadata
 from write_side.domain import order, stock
 from write_side.errors import StoreUnavailable
-from write_side.http import schemas
-from write_side.http.body import parse_body, read_body
+from write_side.http import answer, schemas
+from write_side.http.answer import Answer
+from write_side.http.body import parse_body, receive_body
 from write_side.http.commands import (
     ADJUST_STOCK,
     CANCEL_ORDER,
@@ -31,24 +30,22 @@ from write_side.http.commands import (
     CommandRoute,
 )
 from write_side.http.deadline import Deadline
-from write_side.http.idempotent import IdempotentCommands, request_client, request_key
+from write_side.http.idempotent import IdempotentCommands, request_client, valid_key
 from write_side.ids import order_id, scoped_key
 
 M = TypeVar("M", bound=BaseModel)
-Action = Callable[[Request, M, Metadata], Awaitable[Response]]  # takes its route's body
-
-
-def _answer(model: BaseModel, headers: dict[str, str] | None = None) -> Response:
-    """202 with the answer serialized once, straight to JSON bytes."""
-    body = model.__pydantic_serializer__.to_json(model)
-    return Response(body, status_code=202, media_type="application/json", headers=headers)
+PathParams = Mapping[str, str]
+Action = Callable[[PathParams, M, Metadata], Awaitable[Answer]]  # takes its route's body
+_LENGTH = b"content-length"
+_KEY = b"idempotency-key"
 
 
 class CommandEndpoint(Generic[M]):
-    """One command route, as a plain ASGI app (no per-request wrapping by Starlette's
-    `request_response`: what it raises is answered by the app's error table): read and
-    check the request, then run its action under the deadline, through the
-    Idempotency-Key store when the request has a key."""
+    """One command route, as a plain ASGI app (no Request or Response objects: the two
+    headers it reads are looked up in the scope, the answer is written as bytes; what it
+    raises is answered by the app's error table): read and check the request, then run
+    its action under the deadline, through the Idempotency-Key store when the request has
+    a key."""
 
     def __init__(
         self,
@@ -63,29 +60,36 @@ class CommandEndpoint(Generic[M]):
         self._deadline = deadline
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        raw = await read_body(request)
-        key = request_key(request)
+        length: bytes | None = None
+        given: bytes | None = None
+        for name, value in scope["headers"]:  # the first of each, as Starlette's Headers
+            if name == _LENGTH and length is None:
+                length = value
+            elif name == _KEY and given is None:
+                given = value
+        raw = await receive_body(receive, None if length is None else length.decode("latin-1"))
+        key = valid_key(None if given is None else given.decode("latin-1"))
         if key is not None:  # the client's own key (its token's, when tokens are on)
-            key = scoped_key(request_client(request), key)
-        meta = Metadata(correlation_id=request_correlation_id(request), idempotency_key=key)
+            key = scoped_key(request_client(scope), key)
+        meta = Metadata(correlation_id=scope_correlation_id(scope), idempotency_key=key)
+        params: PathParams = scope["path_params"]
 
-        async def run() -> Response:
-            return await self._run(request, raw, meta)
+        async def run() -> Answer:
+            return await self._run(params, raw, meta)
 
         if key is None:
-            answer = await run()
+            sent = await run()
         else:
-            answer = await self._idempotency.run(request, key, raw, run)
-        await answer(scope, receive, send)
+            sent = await self._idempotency.run(scope, key, raw, run)
+        await sent(scope, receive, send)
 
-    async def _run(self, request: Request, raw: bytes, meta: Metadata) -> Response:
+    async def _run(self, params: PathParams, raw: bytes, meta: Metadata) -> Answer:
         body = parse_body(
             self._route.body, raw, empty_is_empty_object=self._route.empty_body_is_empty_object
         )
         try:
             with Deadline(self._deadline):
-                return await self._action(request, body, meta)
+                return await self._action(params, body, meta)
         except ValidationError as error:  # an event the domain could not build from the input
             raise validation_problem(error) from None
         except TimeoutError:
@@ -121,8 +125,8 @@ class CommandRoutes:
         return Route(route.path, endpoint, methods=["POST"])
 
     async def _place_order(
-        self, request: Request, body: schemas.PlaceOrderBody, meta: Metadata
-    ) -> Response:
+        self, params: PathParams, body: schemas.PlaceOrderBody, meta: Metadata
+    ) -> Answer:
         if meta.idempotency_key is not None:  # the same order again for a repeat
             new_id = order_id(self._id_secret, meta.idempotency_key)
         else:
@@ -136,37 +140,36 @@ class CommandRoutes:
         )
         fresh = meta.idempotency_key is None  # a uuid4 just made: nothing to read
         result = await self._service.handle(ORDER, new_id, command, meta, new=fresh)
-        answer = schemas.OrderPlacedAnswer(order_id=new_id, position=str(result.position))
-        return _answer(answer, {"Location": f"/orders/{new_id}"})
+        return answer.order_placed(new_id, str(result.position))
 
     async def _cancel_order(
-        self, request: Request, body: schemas.CancelOrderBody, meta: Metadata
-    ) -> Response:
-        order_id = str(ORDER_ID(request))
+        self, params: PathParams, body: schemas.CancelOrderBody, meta: Metadata
+    ) -> Answer:
+        order_id = str(ORDER_ID.of(params))
         result = await self._service.handle(ORDER, order_id, order.CancelOrder(body.reason), meta)
-        return _answer(schemas.OrderCommandAnswer(order_id=order_id, position=str(result.position)))
+        return answer.order_command(order_id, str(result.position))
 
     async def _ship_order(
-        self, request: Request, body: schemas.ShipOrderBody, meta: Metadata
-    ) -> Response:
-        order_id = str(ORDER_ID(request))
+        self, params: PathParams, body: schemas.ShipOrderBody, meta: Metadata
+    ) -> Answer:
+        order_id = str(ORDER_ID.of(params))
         result = await self._service.handle(ORDER, order_id, order.ShipOrder(), meta)
-        return _answer(schemas.OrderCommandAnswer(order_id=order_id, position=str(result.position)))
+        return answer.order_command(order_id, str(result.position))
 
     async def _receive_stock(
-        self, request: Request, body: schemas.ReceiveStockBody, meta: Metadata
-    ) -> Response:
-        sku = SKU(request)
+        self, params: PathParams, body: schemas.ReceiveStockBody, meta: Metadata
+    ) -> Answer:
+        sku = SKU.of(params)
         result = await self._service.handle(
             STOCK_ITEM, sku, stock.ReceiveStock(body.quantity), meta
         )
-        return _answer(schemas.StockCommandAnswer(sku=sku, position=str(result.position)))
+        return answer.stock_command(sku, str(result.position))
 
     async def _adjust_stock(
-        self, request: Request, body: schemas.AdjustStockBody, meta: Metadata
-    ) -> Response:
-        sku = SKU(request)
+        self, params: PathParams, body: schemas.AdjustStockBody, meta: Metadata
+    ) -> Answer:
+        sku = SKU.of(params)
         result = await self._service.handle(
             STOCK_ITEM, sku, stock.AdjustStock(body.delta, body.reason), meta
         )
-        return _answer(schemas.StockCommandAnswer(sku=sku, position=str(result.position)))
+        return answer.stock_command(sku, str(result.position))
