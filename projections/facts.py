@@ -10,26 +10,19 @@ the problem, which dead-letters it) and is then turned into the same plain value
 folds and the SQL only ever see `Fact`s.
 """
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-
-import msgspec
 
 from events.codec import RecordedEvent, decode
 from events.envelope import (
     CORRELATION_ID,
     EVENT_TYPE,
-    EVENT_VERSION,
     MSG_ID,
     OCCURRED_AT,
     format_timestamp,
 )
-from events.registry import CURRENT
-from events.writer import WRITER, is_marked
-
-_json = msgspec.json.Decoder()
+from events.writer import marked_body
 
 
 @dataclass(slots=True)
@@ -46,36 +39,13 @@ def decode_fact(
     data: bytes, headers: Mapping[str, str], *, stream: str, seq: int, subject: str
 ) -> Fact:
     """The event of one stored message; raises `events.codec.DecodeError` as `decode` does."""
-    if is_marked(data, headers.get(WRITER)):
-        fact = _as_written(data, headers, seq, subject)
-        if fact is not None:
-            return fact
+    body = marked_body(data, headers)
+    if body is not None:
+        occurred_at, correlation_id = headers.get(OCCURRED_AT), headers.get(CORRELATION_ID)
+        if occurred_at and correlation_id and headers.get(MSG_ID):
+            key = subject.rpartition(".")[2]
+            return Fact(seq, key, headers[EVENT_TYPE], body, occurred_at, correlation_id)
     return from_recorded(decode(data, headers, stream=stream, seq=seq, subject=subject))
-
-
-def _as_written(data: bytes, headers: Mapping[str, str], seq: int, subject: str) -> Fact | None:
-    """The trusted path; None sends the message down the validating one."""
-    event_type = headers.get(EVENT_TYPE, "")
-    version = current_versions().get(event_type)
-    if version is None or headers.get(EVENT_VERSION) != version:
-        return None
-    occurred_at, correlation_id = headers.get(OCCURRED_AT), headers.get(CORRELATION_ID)
-    if not occurred_at or not correlation_id or not headers.get(MSG_ID):
-        return None
-    try:
-        body = _json.decode(data)
-    except msgspec.DecodeError:
-        return None
-    if not isinstance(body, dict):
-        return None
-    return Fact(seq, subject.rpartition(".")[2], event_type, body, occurred_at, correlation_id)
-
-
-@functools.cache
-def current_versions() -> dict[str, str]:
-    """Each current model's version as its header writes it (a pydantic model's class
-    attribute costs ~1 µs to read; this is a dict lookup)."""
-    return {name: str(model.schema_version) for name, model in CURRENT.items()}
 
 
 def from_recorded(recorded: RecordedEvent) -> Fact:

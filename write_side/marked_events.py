@@ -22,16 +22,14 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-import msgspec
 from pydantic import BaseModel
 
 from events.base import Event
 from events.codec import RecordedEvent, decode, decode_envelope
-from events.envelope import EVENT_TYPE, EVENT_VERSION
+from events.envelope import EVENT_TYPE
 from events.registry import CURRENT
-from events.writer import WRITER, is_marked
+from events.writer import marked_body
 
-_json = msgspec.json.Decoder()
 Convert = Callable[[Any], Any]
 Build = Callable[[dict[str, Any]], BaseModel]
 
@@ -41,44 +39,28 @@ def decode_marked(
 ) -> RecordedEvent:
     """As `events.codec.decode` (the same event, the same `DecodeError`s), but an event
     with this build's mark on its body is not validated again."""
-    if is_marked(data, headers.get(WRITER)):
-        event = _as_written(data, headers)
-        if event is not None:
-            return RecordedEvent(stream, seq, subject, event, decode_envelope(headers))
+    body = marked_body(data, headers)
+    if body is not None:
+        build = _builders().get(headers[EVENT_TYPE])
+        if build is not None:
+            try:
+                event = build(body)
+            except (KeyError, TypeError, ValueError, ArithmeticError):
+                event = None
+            if isinstance(event, Event):
+                return RecordedEvent(stream, seq, subject, event, decode_envelope(headers))
     return decode(data, headers, stream=stream, seq=seq, subject=subject)
 
 
-def _as_written(data: bytes, headers: Mapping[str, str]) -> Event | None:
-    """The trusted path; None sends the message down the validating one."""
-    found = _builders().get(headers.get(EVENT_TYPE, ""))
-    if found is None:
-        return None
-    version, build = found
-    if headers.get(EVENT_VERSION) != version:
-        return None
-    try:
-        body = _json.decode(data)
-    except msgspec.DecodeError:
-        return None
-    if not isinstance(body, dict):
-        return None
-    try:
-        event = build(body)
-    except (KeyError, TypeError, ValueError, ArithmeticError):
-        return None
-    assert isinstance(event, Event)
-    return event
-
-
 @functools.cache
-def _builders() -> dict[str, tuple[str, Build]]:
-    """Each current event type's version (as its header writes it) and builder; a type
-    with a field this module cannot build is left to the validating path."""
-    found: dict[str, tuple[str, Build]] = {}
+def _builders() -> dict[str, Build]:
+    """Each current event type's builder; a type with a field this module cannot build is
+    left to the validating path."""
+    found: dict[str, Build] = {}
     for name, model in CURRENT.items():
         build = builder(model)
         if build is not None:
-            found[name] = (str(model.schema_version), build)
+            found[name] = build
     return found
 
 
