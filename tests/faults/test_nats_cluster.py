@@ -11,13 +11,12 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import nats
 import pytest
 from nats.aio.client import Client as NATS
 
+from chaos.nats_cluster import NatsCluster, connect, stream_leader
 from support.command_load import CommandLoad, tally_answers
 from support.fault_report import FaultReport
-from support.nats_cluster import NatsCluster
 from support.roles import api_role, migrate, role_env
 from support.stream_fold import fold_stock, read_stream
 from tally.embedded.ports import free_port
@@ -28,12 +27,7 @@ SKUS = [f"r-{i}" for i in range(6)]
 
 @contextlib.asynccontextmanager
 async def client(cluster: NatsCluster) -> AsyncIterator[NATS]:
-    async def quiet(error: Exception) -> None:
-        pass
-
-    nc = await nats.connect(
-        cluster.url.split(","), connect_timeout=2, max_reconnect_attempts=-1, error_cb=quiet
-    )
+    nc = await connect(cluster.url)
     try:
         yield nc
     finally:
@@ -42,13 +36,10 @@ async def client(cluster: NatsCluster) -> AsyncIterator[NATS]:
 
 async def leader(nc: NATS, stream: str, timeout: float = 30) -> str:
     async with asyncio.timeout(timeout):
-        while True:
-            with contextlib.suppress(nats.errors.Error, TimeoutError):
-                info = await nc.jetstream().stream_info(stream)
-                if info.cluster is not None and info.cluster.leader:
-                    assert info.config.num_replicas == 3
-                    return str(info.cluster.leader)
+        while (name := await stream_leader(nc, stream)) is None:  # noqa: ASYNC110 (polls the server)
             await asyncio.sleep(0.2)
+    assert (await nc.jetstream().stream_info(stream)).config.num_replicas == 3
+    return name
 
 
 async def until_accepted(
