@@ -6,13 +6,49 @@ import contextlib
 import os
 import signal
 import subprocess
+from abc import ABC, abstractmethod
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
-__all__ = ["ServerStartError", "kill", "log_tail", "signal_group", "terminate"]
+__all__ = ["ServerProcess", "ServerStartError", "kill", "log_tail", "signal_group", "terminate"]
 
 
 class ServerStartError(RuntimeError):
     """An embedded server did not come up; the message ends with its log tail."""
+
+
+class ServerProcess(ABC):
+    """What the embedded servers share: the child process they run (None when stopped),
+    whether it is running, and use as a context manager (started on entry, stopped on exit)."""
+
+    _proc: subprocess.Popen[bytes] | None = None
+
+    @abstractmethod
+    def start(self) -> None: ...
+
+    @abstractmethod
+    def stop(self) -> None: ...
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self.running and self._proc else None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
 
 
 def log_tail(path: Path, start: int = 0, lines: int = 40) -> str:

@@ -11,10 +11,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Self
+from typing import IO
 
-from tally.embedded._process import ServerStartError, kill, log_tail, terminate
+from tally.embedded._process import ServerProcess, ServerStartError, kill, log_tail, terminate
 from tally.embedded.ports import free_port
 
 __all__ = ["EmbeddedNats", "find_nats_server"]
@@ -71,7 +70,7 @@ def jetstream_answers(
     return False
 
 
-class EmbeddedNats:
+class EmbeddedNats(ServerProcess):
     """One nats-server process with JetStream, listening on a loopback port.
 
     The port is fixed at the first start and kept across restarts, so connected clients
@@ -120,14 +119,6 @@ class EmbeddedNats:
     @property
     def log_path(self) -> Path:
         return self.store_dir / "nats-server.log"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self.running and self._proc else None
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     def _write_config(self) -> None:
         lines = [
@@ -217,18 +208,6 @@ class EmbeddedNats:
         """Stop when running, then start again on the same port and store dir."""
         self.stop()
         self.start(timeout)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = f"pid {self.pid}" if self.running else "stopped"

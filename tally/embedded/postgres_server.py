@@ -23,8 +23,6 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from tally.embedded._pg_auth import (
@@ -37,7 +35,7 @@ from tally.embedded._pg_auth import (
     trusts,
 )
 from tally.embedded._pg_install import Owner, postgres_bin, prepare_dir, run_as, spawn
-from tally.embedded._process import ServerStartError, kill, log_tail, terminate
+from tally.embedded._process import ServerProcess, ServerStartError, kill, log_tail, terminate
 from tally.embedded.ports import free_port
 
 __all__ = ["EmbeddedPostgres", "postgres_bin", "with_database"]
@@ -56,7 +54,7 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-class EmbeddedPostgres:
+class EmbeddedPostgres(ServerProcess):
     """A PostgreSQL server on 127.0.0.1 and a unix socket, with its data in `data_dir`.
 
     `initdb` runs only when `data_dir` holds no cluster, so data survives restarts; the
@@ -118,14 +116,6 @@ class EmbeddedPostgres:
     @property
     def log_path(self) -> Path:
         return self.data_dir / "postgresql.log"
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self.running and self._proc else None
 
     def database_url(self, name: str) -> str:
         login = f"{self.user}:{quote(self.password, safe='')}"
@@ -282,18 +272,6 @@ class EmbeddedPostgres:
     def drop_database(self, name: str) -> None:
         """Drop database `name` if it exists, disconnecting its sessions."""
         self.psql(f"DROP DATABASE IF EXISTS {_ident(name)} WITH (FORCE)")
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = f"pid {self.pid}" if self.running else "stopped"
