@@ -1,12 +1,13 @@
 """The `tally` command line. Each command validates the settings, sets up logging and runs
 one composition root; what is shared (options, exit codes, finding `tally up`) is in
-`cli_common.py`, the dead-letter commands in `cli_dlq.py`."""
+`cli_common.py`. Commands of their own modules: replay and audit (`cli_views.py`), pause
+and resume (`cli_pause.py`), dead letters (`cli_dlq.py`), tokens and schemas
+(`cli_admin.py`)."""
 
 import asyncio
 import sys
 from collections.abc import Coroutine
 from importlib.metadata import version as installed_version
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -14,11 +15,11 @@ import typer
 from projections.registry import PROJECTIONS
 from tally.cli_common import (
     EXIT_CODES,
-    EXIT_DIFFERENCE,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     FAST_TIMEOUT,
+    PROJECTION_NAMES,
     DataDirOption,
     HostOption,
     JsonOption,
@@ -28,11 +29,11 @@ from tally.cli_common import (
     fail,
     load,
     print_json,
+    projection_names,
     run,
+    stoppable,
 )
 from tally.settings import Settings
-
-NAMES = ", ".join(PROJECTIONS)
 
 app = typer.Typer(
     name="tally",
@@ -58,21 +59,6 @@ def _main(
     ] = False,
 ) -> None:
     """Tally: an event-sourced CQRS backend for orders and stock."""
-
-
-def _projection_names(incomplete: str) -> list[str]:
-    return [name for name in PROJECTIONS if name.startswith(incomplete)]
-
-
-def _stoppable(settings: Settings, role: Any) -> Coroutine[Any, Any, None]:
-    from tally.roles.lifecycle import install_stop_signals
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        install_stop_signals(stop)
-        await role(settings, stop)
-
-    return main()
 
 
 @app.command()
@@ -144,7 +130,7 @@ def api(
 
     settings = load(host=host, port=port, data_dir=data_dir)
     if workers > 1:
-        run(_stoppable(settings, lambda s, stop: run_api_workers(s, stop, workers)))
+        run(stoppable(settings, lambda s, stop: run_api_workers(s, stop, workers)))
         return
     # `tally up`'s API: the other roles' metrics (ROLE=URL) and their published breaker
     roles = dict(item.split("=", 1) for item in role_metrics or [])
@@ -158,7 +144,7 @@ def api(
             published_breaker=published_breaker,
         )
 
-    run(_stoppable(settings, role))
+    run(stoppable(settings, role))
 
 
 @app.command()
@@ -167,7 +153,7 @@ def fulfil(data_dir: DataDirOption = None) -> None:
     from tally.roles.fulfil import run_fulfil
 
     settings = load(data_dir=data_dir)
-    run(_stoppable(settings, run_fulfil))
+    run(stoppable(settings, run_fulfil))
 
 
 @app.command()
@@ -175,9 +161,9 @@ def project(
     names: Annotated[
         list[str] | None,
         typer.Argument(
-            help=f"projections: {NAMES} (default: all)",
+            help=f"projections: {PROJECTION_NAMES} (default: all)",
             metavar="NAME",
-            autocompletion=_projection_names,
+            autocompletion=projection_names,
             show_default=False,
         ),
     ] = None,
@@ -196,7 +182,9 @@ def project(
     settings = load(data_dir=data_dir)
     unknown = sorted(set(names or []) - set(PROJECTIONS))
     if unknown:
-        fail(f"no projection {', '.join(map(repr, unknown))} (known: {NAMES})", EXIT_USAGE)
+        fail(
+            f"no projection {', '.join(map(repr, unknown))} (known: {PROJECTION_NAMES})", EXIT_USAGE
+        )
     if settings.projector_database_dsn() is None:  # its own role's URL is enough
         fail("TALLY_PROJECTOR_DATABASE_URL (or DATABASE_URL) is not set", EXIT_USAGE)
     try:
@@ -210,117 +198,7 @@ def project(
         except (PartitionsMismatch, ValueError) as error:
             fail(str(error), EXIT_USAGE)
 
-    run(_stoppable(settings, role))
-
-
-@app.command()
-def replay(
-    name: Annotated[
-        str,
-        typer.Argument(
-            help=f"the projection to rebuild: {NAMES}",
-            metavar="NAME",
-            autocompletion=_projection_names,
-        ),
-    ],
-    yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
-    check: Annotated[
-        bool,
-        typer.Option(
-            "--check",
-            help="only compare the rebuild with the live view, then drop it: exit 0 when"
-            " equal, 3 when not",
-        ),
-    ] = False,
-    expect_equal: Annotated[
-        bool,
-        typer.Option("--expect-equal", help="swap only if the rebuild equals the live view"),
-    ] = False,
-    data_dir: DataDirOption = None,
-    timeout: TimeoutOption = FAST_TIMEOUT,
-) -> None:
-    """Rebuild a view from sequence 1 into shadow tables, compare it with the live view row
-    by row, then swap it in atomically (exit 3: --check or --expect-equal found differences).
-    Asks for confirmation on a terminal (never with --yes or --check); elsewhere it goes
-    ahead."""
-    from tally.roles.replay import run_replay
-
-    if name not in PROJECTIONS:
-        fail(f"no projection {name!r} (known: {NAMES})", EXIT_USAGE)
-    settings = load(need_database=True, data_dir=data_dir)
-    if (
-        not yes
-        and not check
-        and sys.stdin.isatty()
-        and not typer.confirm(f"Rebuild the {name} view from its stream?")
-    ):
-        fail("aborted")
-
-    async def role(settings: Settings, stop: asyncio.Event) -> None:
-        import nats.errors
-
-        from projections.replay import (
-            ReplayBusy,
-            ReplayDiffers,
-            ReplayNotComparable,
-            ReplayStopped,
-        )
-        from tally.connect_errors import cause
-        from tally.roles.replay import print_differs
-
-        try:
-            result = await run_replay(
-                settings, name, stop, timeout, check=check, expect_equal=expect_equal
-            )
-        except ReplayDiffers as differs:
-            print_differs(name, differs)
-            raise typer.Exit(3) from None
-        except ReplayNotComparable as error:
-            fail(f"not compared: {error}")
-        except ReplayStopped:
-            fail("replay stopped; the old view is untouched", 130)
-        except ReplayBusy as error:
-            fail(str(error))
-        except nats.errors.Error as error:  # JetStream stopped answering mid-way
-            fail(f"replay failed: NATS: {cause(error)}; the old view is untouched")
-        if check and result.comparison is not None and not result.comparison.identical:
-            raise typer.Exit(3)
-
-    run(_stoppable(settings, role))
-
-
-@app.command()
-def audit(
-    name: Annotated[
-        str,
-        typer.Argument(
-            help=f"the projection to audit: {NAMES}",
-            metavar="NAME",
-            autocompletion=_projection_names,
-        ),
-    ],
-    data_dir: DataDirOption = None,
-    timeout: TimeoutOption = FAST_TIMEOUT,
-) -> None:
-    """Re-count a view's events from JetStream and compare them with its audit counters
-    (applied + dead + ignored per checkpoint row) and with the view's rows: exit 0 when
-    all agree, 3 when not."""
-    from projections.audit import AuditInexact
-    from tally.roles.audit import run_audit
-
-    if name not in PROJECTIONS:
-        fail(f"no projection {name!r} (known: {NAMES})", EXIT_USAGE)
-    settings = load(need_database=True, data_dir=data_dir)
-
-    async def main() -> None:
-        try:
-            rows, view = await run_audit(settings, name, console(), timeout)
-        except AuditInexact as error:
-            fail(f"{error}; try again")
-        if not view.ok or not all(row.ok for row in rows):
-            raise typer.Exit(EXIT_DIFFERENCE)
-
-    run(main())
+    run(stoppable(settings, role))
 
 
 @app.command()
@@ -378,48 +256,6 @@ def config(as_json: JsonOption = False, data_dir: DataDirOption = None) -> None:
             typer.echo(line)
 
 
-token_app = typer.Typer(help="API tokens (TALLY_API_TOKENS).", no_args_is_help=True)
-app.add_typer(token_app, name="token")
-
-
-@token_app.command("new")
-def token_new(
-    scopes: Annotated[str, typer.Option("--scopes", help="comma-separated: read,write,admin")],
-) -> None:
-    """Print a new random token and the TALLY_API_TOKENS entry (its digest) to configure."""
-    from tally.http.tokens import SCOPES, new_token
-
-    chosen = [scope.strip() for scope in scopes.split(",") if scope.strip()]
-    if not chosen or set(chosen) - set(SCOPES):
-        fail(f"--scopes takes some of {','.join(SCOPES)}", EXIT_USAGE)
-    token, entry = new_token(chosen)
-    typer.echo(f"token (give it to the client, it is shown once): {token}")
-    typer.echo(f"configure (entries joined with ';'): TALLY_API_TOKENS={entry}")
-
-
-schemas_app = typer.Typer(help="The event schema registry (events/schemas/).", no_args_is_help=True)
-app.add_typer(schemas_app, name="schemas")
-RegistryOption = Annotated[
-    Path | None, typer.Option("--dir", help="the registry (default: events/schemas/)")
-]
-
-
-@schemas_app.command("check")
-def schemas_check(directory: RegistryOption = None) -> None:
-    """Compare the event models with the registry (exit 0 ok, 3 breaking, 1 failed)."""
-    from tally.schema_commands import run_check
-
-    raise typer.Exit(run_check(directory))
-
-
-@schemas_app.command("export")
-def schemas_export(directory: RegistryOption = None) -> None:
-    """Write the models' schemas into the registry; refused (exit 3) when one breaks."""
-    from tally.schema_commands import run_export
-
-    raise typer.Exit(run_export(directory))
-
-
 def _register_dlq() -> None:
     from tally.cli_dlq import dlq_app
 
@@ -437,6 +273,26 @@ def _register_pause() -> None:
 
 
 _register_pause()
+
+
+def _register_views() -> None:
+    from tally.cli_views import audit, replay
+
+    app.command()(replay)
+    app.command()(audit)
+
+
+_register_views()
+
+
+def _register_admin() -> None:
+    from tally.cli_admin import schemas_app, token_app
+
+    app.add_typer(token_app, name="token")
+    app.add_typer(schemas_app, name="schemas")
+
+
+_register_admin()
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ import typer
 import uvloop
 from rich.console import Console
 
+from projections.registry import PROJECTIONS
 from tally.logging_setup import configure_logging
 from tally.settings import Settings, SettingsError, env_name, load_settings, unknown_variables
 from tally.up_env import env_file_of, read_up_env
@@ -166,3 +167,23 @@ def confirm(question: str, *, yes: bool) -> None:
         fail("not a terminal to ask on: add --yes to go ahead", EXIT_USAGE)
     if not typer.confirm(question):
         fail("aborted", EXIT_FAILED)
+
+
+PROJECTION_NAMES = ", ".join(PROJECTIONS)
+
+
+def projection_names(incomplete: str) -> list[str]:
+    """The projections whose names start with `incomplete` (for shell completion)."""
+    return [name for name in PROJECTIONS if name.startswith(incomplete)]
+
+
+def stoppable(settings: Settings, role: Any) -> Coroutine[Any, Any, None]:
+    """`role(settings, stop)` with `stop` set by SIGINT or SIGTERM."""
+    from tally.roles.lifecycle import install_stop_signals
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        install_stop_signals(stop)
+        await role(settings, stop)
+
+    return main()
