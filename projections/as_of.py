@@ -45,23 +45,22 @@ def order_row(stream: str, subject: str, messages: Sequence[Stored]) -> dict[str
     if len(folded) != 1:
         return None
     ((order_id, row),) = folded.items()
-    placed = row.placed
-    if placed is None or row.created_at is None:
+    if row.created_at is None or row.lines is None:
         return None
     return {
         "order_id": order_id,
-        "customer_id": placed["customer_id"],
+        "customer_id": row.customer_id,
         "status": row.status,
-        "currency": placed["currency"],
+        "currency": row.currency,
         "lines": [
             {
                 "sku": line["sku"],
                 "quantity": line["quantity"],
                 "unit_price": _money(line["unit_price"]),
             }
-            for line in placed["lines"]
+            for line in row.lines
         ],
-        "total": _money(placed["total"]),
+        "total": _money(row.total),
         "reason": row.reason,
         "created_at": _time(row.created_at),
         "updated_at": _time(row.updated_at),

@@ -2,14 +2,15 @@
 
 A batch is folded per order in memory first, over plain values (`Fact`s): one INSERT for
 the orders placed in the batch together with their lines, and one UPDATE for the orders
-placed earlier. Each statement takes its rows as ONE JSON parameter (encoded by msgspec, in
-C), unpacked by `jsonb_to_recordset`: ids, money, times and an OrderPlaced body's lines are
-converted by PostgreSQL, which costs the projector nothing per value (asyncpg's encoding of
-one array parameter per column checked and encoded every element in Python).
+placed earlier. Each statement takes its rows as ONE JSON parameter (msgspec encodes the
+folded rows, in C), unpacked by `json_to_recordset`: ids, money, times and an order's lines
+are converted by PostgreSQL. asyncpg's encoding of one array parameter per column checked
+and encoded every element in Python; the JSON costs the projector ~4 µs less per event and
+PostgreSQL about as much more (docs/benchmarks.md, issue 14): the projector, one process
+on one core, is the part that does not scale.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -30,19 +31,22 @@ _WITH_REASON = ("OrderRejected", "OrderCancelled")
 _json = msgspec.json.Encoder()
 
 
-@dataclass(slots=True)
-class Row:
-    """What a batch does to one order's row; encoded as a JSON object, its fields named as
-    the SQL's record columns."""
+class Row(msgspec.Struct, omit_defaults=True):
+    """What a batch does to one order's row, encoded as a JSON object whose keys are the
+    SQL's record columns; an order placed in this batch carries its OrderPlaced values
+    (`created_at` set), an order placed earlier only the change (the rest omitted)."""
 
     order_id: str
     status: str
     reason: str | None
     updated_at: str
     last_seq: int
-    count: int = 1
-    placed: dict[str, Any] | None = None  # the OrderPlaced body, when placed in this batch
-    created_at: str | None = None
+    count: int  # events of the order in the batch (never omitted: no default)
+    created_at: str | None = None  # set: placed in this batch
+    customer_id: str | None = None
+    currency: str | None = None
+    total: Any = None  # the body's JSON values, as written
+    lines: list[dict[str, Any]] | None = None
 
 
 def _status(fact: Fact) -> tuple[str, str | None]:
@@ -58,12 +62,25 @@ def fold(facts: Sequence[Fact]) -> dict[str, Row]:
     for fact in facts:
         moment = fact.occurred_at
         if fact.type == "OrderPlaced":
-            rows[fact.key] = Row(fact.key, "pending", None, moment, fact.seq, 1, fact.data, moment)
+            body = fact.data
+            rows[fact.key] = Row(
+                fact.key,
+                "pending",
+                None,
+                moment,
+                fact.seq,
+                1,
+                moment,
+                body["customer_id"],
+                body["currency"],
+                body["total"],
+                body["lines"],
+            )
             continue
         status, reason = _status(fact)
         row = rows.get(fact.key)
         if row is None:
-            rows[fact.key] = Row(fact.key, status, reason, moment, fact.seq)
+            rows[fact.key] = Row(fact.key, status, reason, moment, fact.seq, 1)
         else:
             row.status, row.reason, row.updated_at = status, reason, moment
             row.last_seq, row.count = fact.seq, row.count + 1
@@ -72,8 +89,10 @@ def fold(facts: Sequence[Fact]) -> dict[str, Row]:
 
 _CHANGED = """(order_id uuid, status text, reason text, updated_at timestamptz,
     count int, last_seq bigint)"""
-_PLACED = """(order_id uuid, status text, reason text, updated_at timestamptz,
-    count int, last_seq bigint, placed jsonb, created_at timestamptz)"""
+_PLACED = """(order_id uuid, customer_id text, status text, currency text, total numeric,
+    reason text, created_at timestamptz, updated_at timestamptz, count int, last_seq bigint,
+    lines json)"""
+_LINE = "(sku text, quantity int, unit_price numeric)"
 
 
 class OrdersProjection:
@@ -83,8 +102,8 @@ class OrdersProjection:
 
     async def apply(self, conn: Connection, schema: str, facts: Sequence[Fact]) -> None:
         rows = fold(facts)
-        new = [row for row in rows.values() if row.placed is not None]
-        changed = [row for row in rows.values() if row.placed is None]
+        new = [row for row in rows.values() if row.created_at is not None]
+        changed = [row for row in rows.values() if row.created_at is None]
         if new:
             await self._insert(conn, schema, new)
         if changed:
@@ -92,7 +111,7 @@ class OrdersProjection:
                 f"""UPDATE {qualified(schema, orders)} AS o
                 SET status = c.status, reason = c.reason, updated_at = c.updated_at,
                     version = o.version + c.count, last_seq = c.last_seq
-                FROM jsonb_to_recordset($1::jsonb) AS c{_CHANGED}
+                FROM json_to_recordset($1::json) AS c{_CHANGED}
                 WHERE o.order_id = c.order_id""",
                 _json.encode(changed).decode(),
             )
@@ -101,21 +120,19 @@ class OrdersProjection:
         """The new orders and their lines (numbered in the order of the body's lines) in
         one statement (one round trip)."""
         await conn.execute(
-            f"""WITH n AS MATERIALIZED (
-                SELECT * FROM jsonb_to_recordset($1::jsonb) AS n{_PLACED}),
+            f"""WITH n AS MATERIALIZED (SELECT * FROM json_to_recordset($1::json) AS n{_PLACED}),
             placed AS (
                 INSERT INTO {qualified(schema, orders)} (order_id, customer_id, status,
                     currency, total, reason, created_at, updated_at, version, last_seq)
-                SELECT order_id, placed->>'customer_id', status, placed->>'currency',
-                    (placed->>'total')::numeric, reason, created_at, updated_at, count,
-                    last_seq
+                SELECT order_id, customer_id, status, currency, total, reason, created_at,
+                    updated_at, count, last_seq
                 FROM n
                 ON CONFLICT (order_id) DO NOTHING)
             INSERT INTO {qualified(schema, order_lines)}
                 (order_id, line_no, sku, quantity, unit_price)
-            SELECT n.order_id, l.line_no, l.line->>'sku', (l.line->>'quantity')::int,
-                (l.line->>'unit_price')::numeric
-            FROM n, jsonb_array_elements(n.placed->'lines') WITH ORDINALITY AS l(line, line_no)
+            SELECT n.order_id, l.line_no, l.sku, l.quantity, l.unit_price
+            FROM n, ROWS FROM (json_to_recordset(n.lines) AS {_LINE})
+                WITH ORDINALITY AS l(sku, quantity, unit_price, line_no)
             ON CONFLICT DO NOTHING""",
             _json.encode(new).decode(),
         )

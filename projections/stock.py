@@ -1,6 +1,6 @@
 """The stock view: on hand, reserved and version per SKU, as one upsert per batch of
 per-SKU deltas folded over plain values (`Fact`s), sent as one JSON parameter (encoded by
-msgspec) that `jsonb_to_recordset` unpacks."""
+msgspec) that `json_to_recordset` unpacks."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -71,7 +71,7 @@ class StockProjection:
         await conn.execute(
             f"""INSERT INTO {table} AS s (sku, on_hand, reserved, version, updated_at, last_seq)
             SELECT sku, on_hand, reserved, count, updated_at, last_seq
-            FROM jsonb_to_recordset($1::jsonb) AS d(sku text, on_hand bigint, reserved bigint,
+            FROM json_to_recordset($1::json) AS d(sku text, on_hand bigint, reserved bigint,
                 count int, updated_at timestamptz, last_seq bigint)
             ON CONFLICT (sku) DO UPDATE SET
                 on_hand = s.on_hand + EXCLUDED.on_hand,
