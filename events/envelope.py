@@ -2,7 +2,9 @@
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from uuid import UUID, uuid4
+from uuid import UUID
+
+from events.ids import random_uuid, random_uuid_text
 
 MSG_ID = "Nats-Msg-Id"
 EVENT_TYPE = "Tally-Event-Type"
@@ -46,8 +48,8 @@ class Envelope:
     appended it, when tracing is on.
     """
 
-    event_id: UUID = field(default_factory=uuid4)
-    correlation_id: str = field(default_factory=lambda: str(uuid4()))
+    event_id: UUID = field(default_factory=random_uuid)
+    correlation_id: str = field(default_factory=random_uuid_text)
     causation_id: str | None = None
     occurred_at: datetime = field(default_factory=utc_now)
     traceparent: str | None = None  # `00-<trace id>-<span id>-<flags>`, when traced
@@ -55,7 +57,7 @@ class Envelope:
     def caused(self, event_id: UUID | None = None) -> "Envelope":
         """The envelope of an event caused by the one this envelope belongs to."""
         return Envelope(
-            event_id=event_id or uuid4(),
+            event_id=event_id or random_uuid(),
             correlation_id=self.correlation_id,
             causation_id=str(self.event_id),
         )

@@ -11,11 +11,11 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
-from uuid import uuid4
 
 from nats.aio.client import Client as NATS
 from nats.js.errors import APIError, NoStreamResponseError
 
+from events.ids import random_hex
 from write_side.jetstream_wire import JetStreamWire, Reply, header_block
 from write_side.ports import MAX_BATCH
 
@@ -64,7 +64,7 @@ async def append_batch(
     """Publishes `messages` on `subject` as one atomic batch; the PubAck of the whole."""
     if not 2 <= len(messages) <= MAX_BATCH:
         raise ValueError(f"an atomic batch holds 2..{MAX_BATCH} messages, not {len(messages)}")
-    batch_id = uuid4().hex
+    batch_id = random_hex()
     last = len(messages)
     for index, (payload, headers) in enumerate(messages, start=1):
         batch_headers = {**headers, BATCH_ID: batch_id, BATCH_SEQUENCE: str(index)}

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
-from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from tenacity import (
     AsyncRetrying,
@@ -27,6 +27,7 @@ from tenacity import (
 from events.base import Event
 from events.codec import RecordedEvent
 from events.envelope import Envelope
+from events.ids import NameIds, random_uuid
 from events.subjects import Position, split_subject
 from write_side.aggregates import Aggregate
 from write_side.errors import (
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 S = TypeVar("S")
 C = TypeVar("C")
 EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://tally.example/events")
+_event_ids = NameIds(EVENT_ID_NAMESPACE)  # uuid5 in that namespace, in half its time
 # Cache entries kept (all aggregates together), production's is the setting
 # `command_cache_entries`: ~1 KB a state, ~0.2 KB a reservation.
 CACHE_SIZE = 50_000
@@ -55,7 +57,7 @@ def deterministic_event_id(key: str, subject: str, event_type: str, index: int) 
     because JetStream drops a known id anywhere in the stream: a client's Idempotency-Key
     reused for another SKU or another command must not pass for a duplicate (which would
     answer 202 with nothing stored)."""
-    return uuid5(EVENT_ID_NAMESPACE, f"{key}#{subject}#{event_type}#{index}")
+    return _event_ids(f"{key}#{subject}#{event_type}#{index}")
 
 
 @dataclass(frozen=True)
@@ -343,7 +345,7 @@ class CommandService:
             key = meta.idempotency_key
             event_id = deterministic_event_id(key, subject, event.event_type, index)
         else:
-            event_id = uuid4()
+            event_id = random_uuid()
         return Envelope(
             event_id=event_id,
             correlation_id=meta.correlation_id,

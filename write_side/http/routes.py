@@ -4,12 +4,12 @@ every refusal is raised and answered by the app's error table (`errors.py`)."""
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import Generic, TypeVar
-from uuid import uuid4
 
 from pydantic import BaseModel, ValidationError
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from events.ids import random_uuid_text
 from events.orders import OrderLine
 from http_edge.correlation import scope_correlation_id
 from http_edge.params import ORDER_ID, SKU
@@ -130,7 +130,7 @@ class CommandRoutes:
         if meta.idempotency_key is not None:  # the same order again for a repeat
             new_id = order_id(self._id_secret, meta.idempotency_key)
         else:
-            new_id = str(uuid4())
+            new_id = random_uuid_text()
         lines = tuple(
             OrderLine(sku=line.sku, quantity=line.quantity, unit_price=Decimal(line.unit_price))
             for line in body.lines
