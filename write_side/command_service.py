@@ -126,6 +126,13 @@ class CommandService:
         if known is None and self._snapshots is not None and self._snapshots.applies(aggregate):
             known = await self._snapshots.read(aggregate, subject)
         state, seen = known or (aggregate.initial(aggregate_id), 0)
+        return await self._read_past(aggregate, subject, state, seen)
+
+    async def _read_past(
+        self, aggregate: Aggregate[S, C], subject: str, state: S, seen: int
+    ) -> tuple[S, int]:
+        """`state` (the subject's at sequence `seen`) brought up to date by reading what
+        was stored after `seen`, cached and returned with the subject's last sequence."""
         loaded = await self._store.load(subject, from_seq=seen + 1)
         for recorded in loaded.events:
             state = aggregate.evolve(state, recorded.event)
@@ -306,9 +313,10 @@ class CommandService:
         if result.duplicate or result.first_seq <= last_seq:
             # Nothing was written: these event ids were stored before (a step repeated by a
             # redelivery or a twin, perhaps after later events). The state this was decided
-            # on may be older than what is stored, so it is neither cached nor returned.
-            self._forget(subject)
-            state, _ = await self.load(aggregate, split_subject(subject)[1])
+            # on may be older than what is stored, so it is neither cached nor returned as
+            # it is: what was stored after `last_seq` (the sequence that state is at, its
+            # events not applied) is read and folded in, not the whole subject again.
+            state, _ = await self._read_past(aggregate, subject, state, last_seq)
             return CommandResult(result.position, events, state)
         self._observer.events_appended(result.stream, len(events))
         for event in events:

@@ -14,7 +14,13 @@ from support.command_doubles import CountingStore, given, memory_store, stored
 from write_side.aggregates import ORDER, STOCK_ITEM
 from write_side.command_service import CommandService, Metadata
 from write_side.domain.order import CancelOrder, PlaceOrder
-from write_side.domain.stock import OutOfStock, ReceiveStock, ReleaseReservation, ReserveStock
+from write_side.domain.stock import (
+    AdjustStock,
+    OutOfStock,
+    ReceiveStock,
+    ReleaseReservation,
+    ReserveStock,
+)
 from write_side.errors import RuleViolation
 from write_side.ports import EventStore
 
@@ -191,3 +197,47 @@ async def test_a_dropped_duplicate_is_not_cached_as_stored() -> None:
         StockReservationReleased(order_id="o1", quantity=2),
         StockReceived(quantity=1),
     ]
+
+
+async def test_a_duplicate_reads_only_what_was_stored_after_the_state_it_was_decided_on() -> None:
+    # A step repeated by a twin (or a redelivery) on a long history: the store answers a
+    # duplicate, and the service brings its state up to date from the sequence that state
+    # is at, not by reading the whole subject again (which, on a hot SKU, fed a spiral of
+    # slow steps).
+    store = CountingStore()
+    first, twin = service_on(store), service_on(store)
+    reserve = Metadata("c", idempotency_key="fulfil:o1:reserve:A")
+    await first.handle(STOCK_ITEM, "A", ReceiveStock(100), META)
+    for number in range(20):
+        await first.handle(STOCK_ITEM, "A", ReserveStock(f"p{number}", 1), META)
+    await twin.load(STOCK_ITEM, "A")  # the twin's state is at 21
+    await first.handle(STOCK_ITEM, "A", ReserveStock("o1", 2), reserve)  # stored at 22
+    store.reads.clear()
+
+    repeated = await twin.handle(STOCK_ITEM, "A", ReserveStock("o1", 2), reserve)
+
+    assert store.reads == [("stock.A", 22)]  # what came after 21: the step itself
+    assert repeated.position == Position("STOCK", 22)
+    assert (repeated.state.on_hand, repeated.state.reserved) == (100, 22)
+
+
+async def test_a_duplicate_on_a_stale_state_folds_what_came_after_it() -> None:
+    # The twin's state is at 1; the step it repeats was stored at 3, after someone else's
+    # adjustment at 2: both are read (from 2 on) and folded, the answer is current.
+    store = CountingStore()
+    first, twin = service_on(store), service_on(store)
+    step = Metadata("c", idempotency_key="fulfil:o:reserve:S")
+    await first.handle(STOCK_ITEM, "S", ReceiveStock(5), META)
+    await twin.load(STOCK_ITEM, "S")
+    await first.handle(STOCK_ITEM, "S", AdjustStock(-3, "damaged"), META)
+    await first.handle(STOCK_ITEM, "S", ReserveStock("o", 2), step)
+    store.reads.clear()
+
+    repeated = await twin.handle(STOCK_ITEM, "S", ReserveStock("o", 2), step)
+
+    assert store.reads[-1] == ("stock.S", 2)
+    assert ("stock.S", 1) not in store.reads
+    assert repeated.position == Position("STOCK", 3)
+    assert (repeated.state.on_hand, repeated.state.reserved) == (2, 2)
+    with pytest.raises(OutOfStock):  # the twin's cache holds the current state now
+        await twin.handle(STOCK_ITEM, "S", ReserveStock("p", 1), META)

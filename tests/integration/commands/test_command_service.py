@@ -89,3 +89,33 @@ async def test_a_key_reused_for_another_sku_stores_its_events(store: JetStreamEv
     await new_service(store).handle(STOCK_ITEM, "B", stock.ReceiveStock(4), keyed)
     state, last_seq = await new_service(store).load(STOCK_ITEM, "B")
     assert (state.on_hand, last_seq) == (4, 2)
+
+
+async def test_a_duplicate_reads_only_what_came_after_its_state(
+    store: JetStreamEventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step repeated by a twin whose state is older than the step: JetStream answers a
+    duplicate, and the twin reads only what was stored after its own state, not the whole
+    subject (on a hot SKU that reload made every repeated step slower than the last)."""
+    first, twin = new_service(store), new_service(store)
+    step = Metadata(correlation_id="order-o", idempotency_key="fulfil:o:reserve:D")
+    await first.handle(STOCK_ITEM, "D", stock.ReceiveStock(50), META)
+    for number in range(10):
+        await first.handle(STOCK_ITEM, "D", stock.ReserveStock(f"p{number}", 1), META)
+    await twin.load(STOCK_ITEM, "D")  # the twin's state is at 11
+    await first.handle(STOCK_ITEM, "D", stock.AdjustStock(-5, "damaged"), META)  # 12
+    await first.handle(STOCK_ITEM, "D", stock.ReserveStock("o", 2), step)  # 13
+    reads: list[int] = []
+    load = store.load
+
+    async def counted(subject: str, *, from_seq: int = 1) -> LoadedEvents:
+        reads.append(from_seq)
+        return await load(subject, from_seq=from_seq)
+
+    monkeypatch.setattr(store, "load", counted)
+    repeated = await twin.handle(STOCK_ITEM, "D", stock.ReserveStock("o", 2), step)
+    assert reads == [12]
+    assert repeated.position.seq == 13
+    assert (repeated.state.on_hand, repeated.state.reserved) == (45, 12)
+    state, last_seq = await new_service(store).load(STOCK_ITEM, "D")
+    assert (state.on_hand, state.reserved, last_seq) == (45, 12, 13)
