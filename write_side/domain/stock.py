@@ -5,7 +5,7 @@ order that already holds a reservation is not reserved again, and releasing or s
 order that holds none does nothing.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from pyrsistent import PMap, pmap
 
@@ -112,27 +112,40 @@ def decide(state: StockState, command: StockCommand) -> list[Event]:
 
 
 def evolve(state: StockState, event: Event) -> StockState:
+    """The states are made by their constructor (`dataclasses.replace` looked up the fields
+    on every event: a third of a fold's cost)."""
     match event:
         case StockReceived(quantity=quantity):
-            return replace(state, exists=True, on_hand=state.on_hand + quantity)
+            return StockState(
+                state.sku, True, state.on_hand + quantity, state.reserved, state.reservations
+            )
         case StockAdjusted(delta=delta):
-            return replace(state, exists=True, on_hand=state.on_hand + delta)
+            return StockState(
+                state.sku, True, state.on_hand + delta, state.reserved, state.reservations
+            )
         case StockReserved(order_id=order_id, quantity=quantity):
             held = state.reservations.get(order_id, 0)
-            return replace(
-                state,
-                reserved=state.reserved - held + quantity,
-                reservations=state.reservations.set(order_id, quantity),
+            return StockState(
+                state.sku,
+                state.exists,
+                state.on_hand,
+                state.reserved - held + quantity,
+                state.reservations.set(order_id, quantity),
             )
         case StockReservationReleased(order_id=order_id):
-            return _release(state, order_id)
+            return _release(state, order_id, state.on_hand)
         case StockShipped(order_id=order_id, quantity=quantity):
-            return replace(_release(state, order_id), on_hand=state.on_hand - quantity)
+            return _release(state, order_id, state.on_hand - quantity)
     return state
 
 
-def _release(state: StockState, order_id: str) -> StockState:
+def _release(state: StockState, order_id: str, on_hand: int) -> StockState:
+    """`state` without `order_id`'s reservation, with `on_hand` units on hand."""
     held = state.reservations.get(order_id, 0)
-    return replace(
-        state, reserved=state.reserved - held, reservations=state.reservations.discard(order_id)
+    return StockState(
+        state.sku,
+        state.exists,
+        on_hand,
+        state.reserved - held,
+        state.reservations.discard(order_id),
     )
