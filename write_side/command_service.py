@@ -60,21 +60,24 @@ def deterministic_event_id(key: str, subject: str, event_type: str, index: int) 
     return _event_ids(f"{key}#{subject}#{event_type}#{index}")
 
 
-@dataclass(frozen=True)
+# The objects made on every command are plain slotted dataclasses (never changed after
+# they are made, by convention): a frozen one sets each field through
+# object.__setattr__, ~0.6 µs more an object.
+@dataclass(slots=True)
 class Metadata:
     correlation_id: str
     causation_id: str | None = None
     idempotency_key: str | None = None  # makes the event ids deterministic
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CommandResult(Generic[S]):
     position: Position
     events: list[Event]
     state: S
 
 
-@dataclass
+@dataclass(slots=True)
 class _Folded:
     """A folded state (of whichever aggregate its subject names), its last sequence and
     what it counts against the cache bound."""

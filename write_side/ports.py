@@ -32,18 +32,20 @@ from events.envelope import Envelope
 from events.subjects import Position
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PendingEvent:
-    """An event to append with the envelope it will carry (its id is the dedupe key)."""
+    """An event to append with the envelope it will carry (its id is the dedupe key).
+    Made on every append, so a plain slotted dataclass (never changed after it is made):
+    a frozen one sets each field through object.__setattr__, ~0.6 µs more."""
 
     event: Event
     envelope: Envelope
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class AppendResult:
     """Where an append landed. `duplicate`: nothing new was stored, the events were there
-    already (stored first at these sequences)."""
+    already (stored first at these sequences). Slotted, not frozen, as PendingEvent."""
 
     stream: str
     first_seq: int

@@ -16,9 +16,11 @@ What each did is unchanged:
   route template (never the raw path) and, when on, one access-log line.
 """
 
+import contextvars
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 from starlette.routing import BaseRoute, Route
@@ -33,8 +35,14 @@ from tally.metrics import Metrics
 
 access_log = logging.getLogger("tally.access")
 RAW_HEADER = HEADER.lower().encode()
-_bind = structlog.contextvars.bind_contextvars
-_reset = structlog.contextvars.reset_contextvars
+
+
+def _structlog_var(name: str) -> contextvars.ContextVar[Any]:
+    """The context variable structlog keeps `name` in (what `bind_contextvars(name=...)`
+    sets), found once: setting it directly costs a third of a bind and reset."""
+    token = structlog.contextvars.bind_contextvars(**{name: ...})[name]
+    token.var.reset(token)
+    return token.var
 
 
 class Edge:
@@ -54,6 +62,7 @@ class Edge:
         self._auth = auth
         self._limit = command_limit
         self._clock = clock
+        self._correlation = _structlog_var("correlation_id")
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -84,7 +93,7 @@ class Edge:
                 message["headers"] = [*message.get("headers", ()), echo]
             await send(message)
 
-        tokens = _bind(correlation_id=correlation_id)
+        bound = self._correlation.set(correlation_id)
         try:
             refusal = self._guard(scope)
             if refusal is not None:
@@ -97,7 +106,7 @@ class Edge:
             answer = error_response(error, scope["method"], scope["path"])
             await answer(scope, receive, send_answer)
         finally:
-            _reset(**tokens)
+            self._correlation.reset(bound)
             self._observe(scope, status, self._clock() - started)
 
     def _guard(self, scope: Scope) -> Problem | None:
