@@ -183,7 +183,10 @@ class CommandService:
             turn = True
             if new and subject not in self._cache:
                 self._remember(subject, _Folded(aggregate.initial(aggregate_id), 0))
-            result = await self._handle(aggregate, aggregate_id, subject, command, meta)
+            try:  # the common case: no conflict, no retry machinery
+                result = await self._attempt(aggregate, aggregate_id, subject, command, meta, True)
+            except ConcurrencyConflict as first:
+                result = await self._retry(aggregate, aggregate_id, subject, command, meta, first)
             if new:
                 self._forget(subject)
             outcome = "appended" if result.events else "unchanged"
@@ -215,20 +218,20 @@ class CommandService:
             elapsed = time.perf_counter() - started
             self._observer.command_handled(type(command).__name__, outcome, elapsed)
 
-    async def _handle(
+    async def _retry(
         self,
         aggregate: Aggregate[S, C],
         aggregate_id: str,
         subject: str,
         command: C,
         meta: Metadata,
+        first: ConcurrencyConflict,
     ) -> CommandResult[S]:
-        try:  # the common case: no conflict, no retry machinery
-            return await self._attempt(aggregate, aggregate_id, subject, command, meta, True)
-        except ConcurrencyConflict:
-            self._observer.conflict(split_subject(subject)[0])
-            if self._max_attempts <= 1:
-                raise
+        """After the first attempt's conflict (`first`): decided and appended again (on a
+        read) until `max_attempts` attempts in all."""
+        self._observer.conflict(split_subject(subject)[0])
+        if self._max_attempts <= 1:
+            raise first
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(ConcurrencyConflict),
             wait=wait_random_exponential(multiplier=0.002, max=0.05),

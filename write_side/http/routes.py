@@ -73,13 +73,13 @@ class CommandEndpoint(Generic[M]):
             key = scoped_key(request_client(scope), key)
         meta = Metadata(correlation_id=scope_correlation_id(scope), idempotency_key=key)
         params: PathParams = scope["path_params"]
-
-        async def run() -> Answer:
-            return await self._run(params, raw, meta)
-
-        if key is None:
-            sent = await run()
+        if key is None:  # no closure, one coroutine less
+            sent = await self._run(params, raw, meta)
         else:
+
+            async def run() -> Answer:
+                return await self._run(params, raw, meta)
+
             sent = await self._idempotency.run(scope, key, raw, run)
         await sent(scope, receive, send)
 
