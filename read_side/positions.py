@@ -6,6 +6,11 @@ A notification is only a wake-up hint: any database login may send one, so what 
 waits for is the checkpoint row, read again whenever a notification claims the position.
 A request registers before its read (so no notification can slip by), never polls in a
 loop, and reads once more when its time is up (in case the LISTEN connection was down).
+A request that may wait for a hint first (`hint_first`: a row whose projector notifies
+every position it saves) reads at once only when a hint already claimed its position or
+the LISTEN connection is down; otherwise its one read follows the commit's notification
+(a read before it would nearly always find the position not yet applied, and costs a
+round trip and the database's CPU just while the projector applies the event).
 
 Each waiter reads for itself: the query routes read the checkpoint and the view row in one
 statement (`queries.checked`), so a read that confirms the position also holds the answer.
@@ -35,6 +40,7 @@ class ProjectionPositions:
         self._channel = channel
         self.cache = cache if cache is not None else RowCache(0)  # dropped at each hint
         self._known: dict[str, int] = {}  # only ever from the checkpoint rows
+        self._hinted: dict[str, int] = {}  # the highest position a notification claimed
         self._waiters: dict[str, list[tuple[int, asyncio.Future[None]]]] = {}
         self._task: asyncio.Task[None] | None = None
         self.listening = False
@@ -67,6 +73,8 @@ class ProjectionPositions:
             claimed = int(seq)
         except ValueError:
             return
+        if claimed > self._hinted.get(name, 0):
+            self._hinted[name] = claimed  # a reason to read, never a fact
         self._wake(name, claimed)
 
     def _wake(self, name: str, claimed: int) -> None:
@@ -107,23 +115,30 @@ class ProjectionPositions:
                 conn.terminate()
             await asyncio.sleep(delay)
 
-    async def wait_for(self, name: str, seq: int, timeout: float, read: Reread) -> bool:
+    async def wait_for(
+        self, name: str, seq: int, timeout: float, read: Reread, *, hint_first: bool = False
+    ) -> bool:
         """True once checkpoint `name` has reached `seq` by a read of its row (`read`
         returns the position it read; the caller keeps whatever else that read found);
-        False after `timeout` seconds."""
+        False after `timeout` seconds. `hint_first`: the first read waits for a
+        notification claiming `seq` (or the time limit) unless one already came, or the
+        LISTEN connection is down."""
         if self.known(name) >= seq:
             return True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         waiters = self._waiters.setdefault(name, [])
+        read_now = not (hint_first and self.listening) or self._hinted.get(name, 0) >= seq
         while True:
             future: asyncio.Future[None] = loop.create_future()
             entry = (seq, future)
             waiters.append(entry)  # before the read: a hint from now on wakes `future`
             try:
-                self.confirm(name, await read())
-                if self.known(name) >= seq:
-                    return True
+                if read_now:
+                    self.confirm(name, await read())
+                    if self.known(name) >= seq:
+                        return True
+                read_now = True
                 try:
                     await asyncio.wait_for(asyncio.shield(future), max(deadline - loop.time(), 0))
                 except TimeoutError:

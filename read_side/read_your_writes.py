@@ -5,8 +5,11 @@ When the process already knows (from an earlier read of the checkpoint row) that
 position is applied, the query runs as it would without `after`: a later snapshot holds
 everything an earlier one did. Otherwise the query runs in its `checked` form, which reads
 the checkpoint row in the same statement; if that snapshot is behind, the request waits
-for the projector's notification (`positions.py`) and runs it again. Either way the answer
-comes from a snapshot whose checkpoint is at or past the position: never the older row.
+for the projector's notification (`positions.py`) and runs it again; for a view of one
+checkpoint row, whose projector notifies every position it saves, the checked read waits
+for that notification first (unless one already claimed the position). Either way the
+answer comes from a snapshot whose checkpoint is at or past the position: never the older
+row.
 
 A partitioned view has applied a position for one aggregate once the partition that holds
 the aggregate has (for a list: every partition). A partition's checkpoint is the last of
@@ -113,7 +116,12 @@ class WaitForView:
             latest = applied, answer
             return applied
 
-        if not await self._positions.wait_for(name, position.seq, wait, read):
+        # a whole view's row is notified at every position its projector saves: wait for
+        # that hint before reading (a partition's may never be, see `_covered`)
+        hint_first = partition is None
+        if not await self._positions.wait_for(
+            name, position.seq, wait, read, hint_first=hint_first
+        ):
             applied = Position(stream, self._positions.known(name))
             raise ProjectionLagging(projection, applied, position)
         if latest is not None and latest[0] >= position.seq:

@@ -4,6 +4,7 @@ position asked for."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from uuid import UUID
@@ -14,7 +15,7 @@ from events.subjects import Position
 from read_side import queries
 from read_side.cursors import parse_order_cursor, parse_stock_cursor
 from read_side.errors import PositionOfAnotherStream, ProjectionLagging
-from read_side.positions import ProjectionPositions
+from read_side.positions import CHANNEL, ProjectionPositions
 from read_side.read_your_writes import WaitForView
 from read_side.views import ViewReader
 
@@ -80,6 +81,61 @@ async def test_applied_meanwhile_by_another_read_answers_from_a_later_snapshot()
 
     answer = await rw.read("orders", Position("ORDERS", 4), 1, view.plain, behind_then_known)
     assert answer == "row@4" and view.plain_reads == 1  # not the stale snapshot's row
+
+
+def hint(positions: ProjectionPositions, payload: str) -> None:
+    """A notification as the LISTEN connection delivers it."""
+    positions._on_notify(None, 0, CHANNEL, payload)
+
+
+async def test_listening_a_whole_view_reads_once_after_the_commits_hint() -> None:
+    rw, positions = waiting()
+    positions.listening = True
+    view = View(3)
+    asking = asyncio.create_task(
+        rw.read("orders", Position("ORDERS", 4), 1, view.plain, view.checked)
+    )
+    await asyncio.sleep(0.01)
+    assert view.checked_reads == 0  # no read before the projector says it committed 4
+    view.position = 4
+    hint(positions, "orders:ORDERS:4")
+    assert await asyncio.wait_for(asking, 1) == "row@4"
+    assert (view.plain_reads, view.checked_reads) == (0, 1)
+
+
+async def test_a_hint_that_came_before_the_request_is_read_at_once() -> None:
+    rw, positions = waiting()
+    positions.listening = True
+    view = View(5)
+    hint(positions, "orders:ORDERS:5")  # the commit's hint, before the GET came in
+    answer = await asyncio.wait_for(
+        rw.read("orders", Position("ORDERS", 5), 1, view.plain, view.checked), 1
+    )
+    assert answer == "row@5" and view.checked_reads == 1
+
+
+async def test_a_hint_is_no_fact_and_the_time_limit_still_reads() -> None:
+    rw, positions = waiting()
+    positions.listening = True
+    view = View(3)
+    asking = asyncio.create_task(
+        rw.read("orders", Position("ORDERS", 4), 0.2, view.plain, view.checked)
+    )
+    await asyncio.sleep(0.01)
+    hint(positions, "orders:ORDERS:99")  # forged: the checkpoint row says 3
+    await asyncio.sleep(0.01)
+    assert view.checked_reads == 1 and not asking.done()
+    with pytest.raises(ProjectionLagging):
+        await asyncio.wait_for(asking, 1)
+    assert view.checked_reads == 2 and positions.known("orders") == 3  # and at the deadline
+
+
+async def test_not_listening_the_first_read_is_at_once() -> None:
+    rw, positions = waiting()
+    assert not positions.listening  # a hint may never come
+    view = View(4)
+    assert await rw.read("orders", Position("ORDERS", 4), 1, view.plain, view.checked) == "row@4"
+    assert view.checked_reads == 1
 
 
 async def test_a_position_of_another_stream_is_refused() -> None:
