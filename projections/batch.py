@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from events.envelope import CORRELATION_ID
 from projections.base import Connection, Projection
+from projections.batch_transaction import batch_transaction
 from projections.facts import Fact
 from projections.guarded import Retry as Retry  # re-exported: the projectors' settings
 from projections.guarded import decode_guarded
@@ -38,12 +39,14 @@ class BatchOutcome:
 
 
 _LOCK = "SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE"
-_SAVE = """WITH saved AS (
-    UPDATE projection_checkpoints SET position = $2, updated_at = now(),
-        applied = applied + $5, dead = dead + $6, ignored = ignored + $7
-    WHERE name = $1
+# {0} name, {1} position, {2} channel, {3} payload, {4} applied, {5} dead, {6} ignored
+_SAVE_AS = """WITH saved AS (
+    UPDATE projection_checkpoints SET position = {1}, updated_at = now(),
+        applied = applied + {4}, dead = dead + {5}, ignored = ignored + {6}
+    WHERE name = {0}
     RETURNING position)
-SELECT pg_notify($3, $4) FROM saved"""
+SELECT pg_notify({2}, {3}) FROM saved"""
+_SAVE = _SAVE_AS.format(*(f"${n}" for n in range(1, 8)))
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,21 @@ async def save_checkpoint(
         position,
         CHANNEL,
         payload,
+        counted.applied,
+        counted.dead,
+        counted.ignored,
+    )
+
+
+def save_statement(projection: Projection, position: int, counted: Counted) -> str:
+    """`save_checkpoint`'s statement with its values written in, for a lean transaction
+    (`batch_transaction.can_be_lean`: names that need no quoting)."""
+    name, stream = projection.name, projection.stream
+    return _SAVE_AS.format(
+        f"'{name}'",
+        position,
+        f"'{CHANNEL}'",
+        f"'{name}:{stream}:{position}'",
         counted.applied,
         counted.dead,
         counted.ignored,
@@ -125,11 +143,16 @@ async def apply_batch(
     *,
     retry: Retry,
     dead_letter: DeadLetterSink,
+    expected: int | None = None,
 ) -> BatchOutcome:
     """The whole batch in ONE transaction together with the checkpoint: first without a
-    savepoint, and if an event fails it, again with one (and one by one)."""
+    savepoint (in three round trips when `expected`, the position the caller last saved,
+    is still the checkpoint: `batch_transaction`), and if an event fails it, again with
+    one (and one by one)."""
     try:
-        return await _apply_batch(conn, projection, messages, retry, dead_letter, careful=False)
+        return await _apply_batch(
+            conn, projection, messages, retry, dead_letter, careful=False, expected=expected
+        )
     except PoisonInBatch as error:
         log.warning("batch failed, applying it again one by one", extra={"error": str(error)})
         return await _apply_batch(conn, projection, messages, retry, dead_letter, careful=True)
@@ -143,9 +166,12 @@ async def _apply_batch(
     dead_letter: DeadLetterSink,
     *,
     careful: bool,
+    expected: int | None = None,
 ) -> BatchOutcome:
-    async with conn.transaction():
-        position = await lock_checkpoint(conn, projection)
+    async with batch_transaction(conn, projection, expected) as transaction:
+        position = transaction.position
+        if position is None:
+            position = await lock_checkpoint(conn, projection)
         by_seq = {message.seq: message for message in messages if message.seq > position}
         fresh = [by_seq[seq] for seq in sorted(by_seq)]
         if not fresh:
@@ -153,7 +179,16 @@ async def _apply_batch(
         events, undecodable = await decode_guarded(fresh, retry)
         view = view_of(projection)
         done = await apply_in_order(
-            conn, projection, "public", view, fresh, events, undecodable, retry, careful=careful
+            conn,
+            projection,
+            "public",
+            view,
+            fresh,
+            events,
+            undecodable,
+            retry,
+            careful=careful,
+            parked=transaction.position is None,  # a lean start found none
         )
         for message, error in done.dead:
             log.error(
@@ -168,7 +203,11 @@ async def _apply_batch(
             await dead_letter(message, error, retry.attempts)
         applied, dead = len(done.applied), done.not_applied
         passed_over = fresh[-1].seq - position - len(fresh) if partitioned(projection) else 0
-        await save_checkpoint(conn, projection, fresh[-1].seq, Counted(applied, dead, passed_over))
+        counted = Counted(applied, dead, passed_over)
+        if transaction.lean:
+            transaction.commit_with(save_statement(projection, fresh[-1].seq, counted))
+        else:
+            await save_checkpoint(conn, projection, fresh[-1].seq, counted)
         skipped = len(messages) - len(fresh)
         outcome = BatchOutcome(applied, skipped, dead, fresh[-1].seq, len(done.parked))
     _log_applied(projection, fresh[0].seq, outcome, done.applied)

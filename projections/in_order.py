@@ -52,12 +52,14 @@ async def apply_in_order(
     retry: Retry,
     *,
     careful: bool = True,
+    parked: bool = True,
 ) -> Sorted:
     """Apply `messages` (in stream order, decoded into `events`, or `undecodable`) to the
     tables in `schema`, keeping each aggregate's order; the heads and the parked events are
-    written to `schema`'s parking table. The caller dead-letters `dead`."""
+    written to `schema`'s parking table. The caller dead-letters `dead`. `parked=False`:
+    the caller found nothing parked or dropped for the view under the checkpoint's lock."""
     keys = [aggregate_of(message.subject) for message in messages]
-    stopped, dropped = await known(conn, schema, view, messages)
+    stopped, dropped = await known(conn, schema, view, messages) if parked else (set(), set())
     bad = {message.seq: error for message, error in undecodable}
     facts = {event.seq: event for event in events}
     by_seq = {message.seq: message for message in messages}

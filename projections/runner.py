@@ -219,6 +219,7 @@ class Projector:
                 batch,
                 retry=self._settings.retry,
                 dead_letter=self._dead_letter,
+                expected=self.position,
             )
         self.position = outcome.position
         if self._after_commit is not None:
