@@ -2,7 +2,9 @@
 with 1, 2 and 4 partitions, each partition in a `tally project --take P` process of its own,
 and the CPU each process used, so that the figure on a machine with more cores can be
 predicted (a process near 100 % of a core is bound by itself, one well below it by
-PostgreSQL, NATS or the cores it shares).
+PostgreSQL, NATS or the cores it shares); beside them the CPU of PostgreSQL (the postmaster
+and every backend) and of the NATS server over the same time, and their sum against the
+machine's cores: near all of them, the curve is bound by the machine, not by the design.
 
 The events are published once into a store made before partitions existed; for each count
 a copy of that store is repartitioned by `TALLY_PARTITIONS=N tally migrate` (the migration
@@ -29,6 +31,7 @@ import uvloop
 
 from bench.harness import VENV_BIN, scratch_dir
 from bench.stream_rows import publish_orders
+from bench.system_cpu import tree_cpu
 from tally.embedded.nats_server import EmbeddedNats
 from tally.embedded.postgres_server import EmbeddedPostgres
 from write_side.streams import StreamSettings, ensure_streams
@@ -41,11 +44,15 @@ class Curve:
     partitions: int
     rate: float  # events/s of the whole view
     cpu: list[float]  # share of one core, per process
+    servers: dict[str, float]  # share of one core: PostgreSQL, NATS
 
     def describe(self) -> str:
         shares = ", ".join(f"{share:.0%}" for share in self.cpu)
+        servers = ", ".join(f"{name} {share:.0%}" for name, share in self.servers.items())
+        total = sum(self.cpu) + sum(self.servers.values())
         return (
-            f"{self.partitions} partition(s): {self.rate:,.0f} events/s, CPU per process {shares}"
+            f"{self.partitions} partition(s): {self.rate:,.0f} events/s, CPU per process {shares};"
+            f" {servers}; together {total:.0%} of {os.cpu_count()} cores"
         )
 
 
@@ -107,6 +114,9 @@ async def catch_up(home: Path, store: Path, count: int, events: int) -> Curve:
         if migrated.returncode != 0:
             raise RuntimeError(f"tally migrate failed:\n{migrated.stderr[-3000:]}")
         heads = await _heads(server.url, count)
+        assert postgres.pid is not None and server.pid is not None
+        servers = {"PostgreSQL": postgres.pid, "NATS": server.pid}
+        before = {name: tree_cpu([pid]) for name, pid in servers.items()}
         started = time.perf_counter()
         for partition in range(count):
             take = ["--take", str(partition)] if count > 1 else []
@@ -120,11 +130,12 @@ async def catch_up(home: Path, store: Path, count: int, events: int) -> Curve:
             )
         await asyncio.wait_for(_reached(dsn, heads), 900)
         elapsed = time.perf_counter() - started
+        shares = {name: (tree_cpu([pid]) - before[name]) / elapsed for name, pid in servers.items()}
         cpu = []
         for process in processes:
             times = psutil.Process(process.pid).cpu_times()
             cpu.append((times.user + times.system) / elapsed)
-        return Curve(count, events / elapsed, cpu)
+        return Curve(count, events / elapsed, cpu, shares)
     finally:
         for process in processes:
             process.terminate()
