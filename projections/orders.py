@@ -118,7 +118,10 @@ class OrdersProjection:
 
     async def _insert(self, conn: Connection, schema: str, new: list[Row]) -> None:
         """The new orders and their lines (numbered in the order of the body's lines) in
-        one statement (one round trip)."""
+        one statement (one round trip). Lines are written for the orders this statement
+        inserted (`RETURNING`, hash-joined), so they need no conflict check of their own:
+        an OrderPlaced for an order that exists (a foreign publisher's copy) changes
+        neither the row nor its lines, as before."""
         await conn.execute(
             f"""WITH n AS MATERIALIZED (SELECT * FROM json_to_recordset($1::json) AS n{_PLACED}),
             placed AS (
@@ -127,12 +130,13 @@ class OrdersProjection:
                 SELECT order_id, customer_id, status, currency, total, reason, created_at,
                     updated_at, count, last_seq
                 FROM n
-                ON CONFLICT (order_id) DO NOTHING)
+                ON CONFLICT (order_id) DO NOTHING
+                RETURNING order_id)
             INSERT INTO {qualified(schema, order_lines)}
                 (order_id, line_no, sku, quantity, unit_price)
             SELECT n.order_id, l.line_no, l.sku, l.quantity, l.unit_price
-            FROM n, ROWS FROM (json_to_recordset(n.lines) AS {_LINE})
-                WITH ORDINALITY AS l(sku, quantity, unit_price, line_no)
-            ON CONFLICT DO NOTHING""",
+            FROM n JOIN placed USING (order_id),
+                ROWS FROM (json_to_recordset(n.lines) AS {_LINE})
+                WITH ORDINALITY AS l(sku, quantity, unit_price, line_no)""",
             _json.encode(new).decode(),
         )

@@ -86,6 +86,24 @@ async def test_projects_every_column_of_an_order_and_its_lines(nc: NATS, db: str
     ]
 
 
+async def test_an_order_placed_again_changes_neither_its_row_nor_its_lines(
+    nc: NATS, db: str
+) -> None:
+    """A second OrderPlaced of an order that exists (e.g. a foreign publisher's copy with
+    other lines): the row and its lines stay as the first one wrote them, and the view goes
+    on (lines are written only for the orders their statement inserted)."""
+    order = str(uuid4())
+    await publish(nc, [(f"orders.{order}", placed("alice", ("sku-a", 1, "1.00")))])
+    async with projecting(nc, db, "orders"):
+        await wait_position(db, "orders", 1)
+        again = placed("mallory", ("sku-x", 9, "9.00"), ("sku-y", 9, "9.00"))
+        await publish(nc, [(f"orders.{order}", again)], start=1)
+        await wait_position(db, "orders", 2)
+    view = await view_rows(db)
+    assert [(row[1], row[8], row[9]) for row in view["orders"]] == [("alice", 1, 1)]
+    assert [row[1:] for row in view["order_lines"]] == [(1, "sku-a", 1, Decimal("1.00"))]
+
+
 class Killed(BaseException):
     """The projector process dies (here: between commit and ack)."""
 

@@ -70,7 +70,8 @@ async def test_a_tampered_view_is_found_refused_and_then_repaired(nc: NATS, db: 
         await _execute(
             db,
             f"UPDATE orders SET status = 'shipped' WHERE order_id = '{changed}'",
-            f"DELETE FROM orders WHERE order_id = '{deleted}'",  # its lines go with it
+            f"DELETE FROM orders WHERE order_id = '{deleted}'",
+            f"DELETE FROM order_lines WHERE order_id = '{deleted}'",
             "INSERT INTO stock_items VALUES ('ghost', 1, 0, 1, now(), 1)",
         )
         tampered = await view_rows(db)
