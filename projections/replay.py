@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable
 
 import asyncpg
@@ -31,7 +30,7 @@ from nats.aio.client import Client as NATS
 
 from events.partitions import Layout
 from projections.base import Connection, Projection
-from projections.batch import Counted, lock_checkpoints, reset_checkpoints
+from projections.batch import lock_checkpoints, reset_checkpoints
 from projections.guarded import Retry
 from projections.in_order import apply_in_order
 from projections.live_stand import LiveStand
@@ -45,7 +44,8 @@ from projections.replay_outcome import ReplayDiffers as ReplayDiffers
 from projections.replay_outcome import ReplayNotComparable as ReplayNotComparable
 from projections.replay_outcome import ReplayResult as ReplayResult
 from projections.replay_outcome import ReplayStopped as ReplayStopped
-from projections.shadow import shadow_ddl, shadow_schema
+from projections.replay_tally import ShadowTally
+from projections.shadow import shadow_ddl, shadow_schema, swap_tables
 from projections.stream_source import StreamSource
 
 log = logging.getLogger("tally.replay")
@@ -88,10 +88,7 @@ class Replay:
         self._stop = stop or asyncio.Event()
         self._schema = shadow_schema(projection)
         self._source = StreamSource(nc, projection.stream, prefetch=2 * batch_size)
-        self._position = 0
-        self._events = 0
-        self._skipped = 0
-        self._counts: Counter[tuple[int | None, bool]] = Counter()  # (partition, dead)
+        self._tally = ShadowTally(partitioned=False)
         self._rows: list[Projection] = [projection]  # its checkpoint rows: one a partition
         self._check, self._expect_equal, self._settle = check, expect_equal, settle
         self._comparing = True
@@ -110,6 +107,7 @@ class Replay:
             if count is None:
                 count = await stream_partitions(self._nc.jetstream(), self.projection.stream)
             self._rows = projectors_of(self.projection, Layout({self.projection.stream: count}))
+            self._tally = ShadowTally(partitioned=isinstance(self._rows[0], ViewPartition))
             await self._prepare(conn)
             swapped = False
             try:
@@ -120,9 +118,9 @@ class Replay:
                     with contextlib.suppress(Exception):
                         await asyncio.shield(self._discard(conn))
             return ReplayResult(
-                self._position,
-                self._events,
-                self._skipped,
+                self._tally.position,
+                self._tally.events,
+                self._tally.skipped,
                 self._comparison,
                 swapped,
                 self._uncompared,
@@ -166,14 +164,6 @@ class Replay:
         info = await self._nc.jetstream().stream_info(self.projection.stream)
         return int(info.state.last_seq)
 
-    def _fresh(self, batch: list[StoredMessage]) -> list[StoredMessage]:
-        """What follows the position (a source re-created after a gap may deliver the last
-        ones again); the position moves past them."""
-        batch = [message for message in batch if message.seq > self._position]
-        if batch:
-            self._position = max(self._position, max(message.seq for message in batch))
-        return batch
-
     async def _fold(self, conn: Connection, messages: list[StoredMessage]) -> None:
         if not messages:
             return
@@ -191,25 +181,10 @@ class Replay:
         )  # parked as the live projector parks them: counted dead
         dead = {message.seq for message, _ in done.dead}
         dead |= {message.seq for message in [*done.parked, *done.dropped]}
-        self._skipped += len(dead)
-        self._events += len(messages)
-        for message in messages:
-            self._counts[self._partition(message), message.seq in dead] += 1
-
-    def _partition(self, message: StoredMessage) -> int | None:
-        """The partition a message is stored in (`orders.<p>.<id>`), None: not partitioned."""
-        if isinstance(self._rows[0], ViewPartition):
-            return int(message.subject.split(".")[1])
-        return None
-
-    def _counted(self, row: Projection) -> Counted:
-        """The audit counters of a checkpoint row, for the whole rebuilt view."""
-        partition = row.partition if isinstance(row, ViewPartition) else None
-        applied, dead = self._counts[partition, False], self._counts[partition, True]
-        return Counted(applied, dead, self._events - applied - dead)
+        self._tally.record(messages, dead)
 
     async def _apply(self, conn: Connection, batch: list[StoredMessage]) -> None:
-        await self._fold(conn, self._fresh(batch))
+        await self._fold(conn, self._tally.fresh(batch))
 
     async def _build(self, conn: Connection) -> None:
         await self._source.open()
@@ -218,9 +193,9 @@ class Replay:
             while True:
                 if self._stop.is_set():
                     raise ReplayStopped("stopped before the swap")
-                if self._position >= total:
+                if self._tally.position >= total:
                     total = await self._last_seq()
-                    if total - self._position <= self._batch_size:
+                    if total - self._tally.position <= self._batch_size:
                         break
                 batch = await self._take(timeout=1.0)
                 if not batch:
@@ -233,12 +208,12 @@ class Replay:
                     # the shadow is thrown away if we crash: no need to wait for fsync
                     await conn.execute("SET LOCAL synchronous_commit = off")
                     await self._apply(conn, batch)
-                self._progress(self._position, total)
+                self._progress(self._tally.position, total)
             self._phase("catching-up")
             for statement in shadow_ddl(self.projection, self._schema)[1]:
                 await conn.execute(statement)
             await self._swap(conn)
-            self._progress(self._position, max(total, self._position))
+            self._progress(self._tally.position, max(total, self._tally.position))
         finally:
             await self._source.close()
 
@@ -249,7 +224,7 @@ class Replay:
         deadline = time.monotonic() + (self._settle if self._strict else 0.0)
         attempt = 0
         while True:
-            state = (self._position, self._events, self._skipped, self._counts.copy())
+            state = self._tally.copy()
             taken: list[StoredMessage] = []
             try:
                 await self._swap_once(conn, taken)
@@ -274,7 +249,7 @@ class Replay:
         await drop_stale(self._nc.jetstream(), self.projection.name, self._stale)
         log.info(
             "replay swapped in",
-            extra={"projection": self.projection.name, "position": self._position},
+            extra={"projection": self.projection.name, "position": self._tally.position},
         )
 
     @property
@@ -282,12 +257,8 @@ class Replay:
         """Whether the comparison is the point (a check, or a swap only when equal)."""
         return self._check or self._expect_equal
 
-    def _restore(
-        self,
-        state: tuple[int, int, int, Counter[tuple[int | None, bool]]],
-        taken: list[StoredMessage],
-    ) -> None:
-        self._position, self._events, self._skipped, self._counts = state
+    def _restore(self, state: ShadowTally, taken: list[StoredMessage]) -> None:
+        self._tally = state
         self._source.put_back(taken)
 
     async def _catch_up(
@@ -296,12 +267,14 @@ class Replay:
         """Apply to the shadow what the live view has and it lacks; when comparing, hold
         back (and return) what follows a partition's checkpoint."""
         held: list[StoredMessage] = []
-        while self._position < stand.furthest:
+        while self._tally.position < stand.furthest:
             batch = await self._take(timeout=5.0)
             if not batch:
-                raise TimeoutError(f"replay stuck at {self._position}, live is at {stand.furthest}")
+                raise TimeoutError(
+                    f"replay stuck at {self._tally.position}, live is at {stand.furthest}"
+                )
             taken += batch
-            fresh = self._fresh(batch)
+            fresh = self._tally.fresh(batch)
             now = [message for message in fresh if not self._comparing or stand.holds(message)]
             held += [message for message in fresh if self._comparing and not stand.holds(message)]
             await self._fold(conn, now)
@@ -315,10 +288,10 @@ class Replay:
             checkpoints = await lock_checkpoints(conn, self._rows)  # every partition's
             stand = LiveStand.of(self._rows, checkpoints)
             if self._comparing:
-                behind = await stand.lagging(self._nc.jetstream(), self._position)
+                behind = await stand.lagging(self._nc.jetstream(), self._tally.position)
                 if behind:
                     raise _LiveBehind(
-                        f"the live view stands behind the rebuild at {self._position}"
+                        f"the live view stands behind the rebuild at {self._tally.position}"
                         f" (checkpoints {dict(sorted(checkpoints.items()))})"
                     )
             held = await self._catch_up(conn, stand, taken)
@@ -334,16 +307,11 @@ class Replay:
                 if self._expect_equal and not self._comparison.identical:
                     raise ReplayDiffers(self._comparison)
                 await self._fold(conn, held)
-            names = ", ".join(f'"public"."{table.name}"' for table in self.projection.tables)
-            await conn.execute(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE")
-            for table in reversed(self.projection.tables):
-                await conn.execute(f'DROP TABLE "public"."{table.name}"')
-            for table in self.projection.tables:
-                await conn.execute(f'ALTER TABLE "{self._schema}"."{table.name}" SET SCHEMA public')
+            await swap_tables(conn, self.projection, self._schema)
             await swap_parked(conn, self._schema, self.projection.name)
             js = self._nc.jetstream()
             self._stale = await align_dead_letters(js, conn, self.projection.name)
             await conn.execute(f'DROP SCHEMA "{self._schema}"')
             await self._set_state(conn, "live")
-            counted = [(row, self._counted(row)) for row in self._rows]
-            await reset_checkpoints(conn, counted, self._position)
+            counted = [(row, self._tally.counted(row)) for row in self._rows]
+            await reset_checkpoints(conn, counted, self._tally.position)
