@@ -28,8 +28,19 @@ def is_valid_sku(sku: str) -> bool:
     return bool(_SKU.fullmatch(sku))
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _uuid_text(value: UUID | str) -> str:
+    """`str(UUID(str(value)))`: a UUID's canonical text (ValueError if it is none), taken
+    as it is when it is that already (the ids this build makes), without a UUID made."""
+    if type(value) is str and _CANONICAL_UUID.fullmatch(value):
+        return value
+    return str(UUID(str(value)))
+
+
 def order_subject(order_id: UUID | str) -> str:
-    return f"orders.{UUID(str(order_id))}"
+    return f"orders.{_uuid_text(order_id)}"
 
 
 def stock_subject(sku: str) -> str:
@@ -39,7 +50,7 @@ def stock_subject(sku: str) -> str:
 
 
 def payment_subject(order_id: UUID | str) -> str:
-    return f"payments.{UUID(str(order_id))}"
+    return f"payments.{_uuid_text(order_id)}"
 
 
 def split_subject(subject: str) -> tuple[str, str]:

@@ -1,4 +1,5 @@
-from uuid import uuid4
+from collections.abc import Callable
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -6,6 +7,8 @@ from events.subjects import (
     InvalidPosition,
     InvalidSubject,
     Position,
+    order_subject,
+    payment_subject,
     split_subject,
     stock_subject,
 )
@@ -35,3 +38,14 @@ def test_split_subject() -> None:
     assert split_subject(f"orders.{order_id}") == ("ORDERS", order_id)
     with pytest.raises(InvalidSubject):
         split_subject("other.x")
+
+
+@pytest.mark.parametrize("subject", [order_subject, payment_subject])
+def test_an_order_id_is_named_by_its_canonical_text(subject: Callable[[UUID | str], str]) -> None:
+    made = uuid4()
+    prefix = subject(made).partition(".")[0]
+    for given in (made, str(made), str(made).upper(), made.hex, f"{{{made}}}", f"urn:uuid:{made}"):
+        assert subject(given) == f"{prefix}.{made}"
+    for wrong in ("", "x", str(made)[:-1], f"{made}0", f"{made}\n", str(made).replace("-", "_")):
+        with pytest.raises(ValueError):
+            subject(wrong)
