@@ -18,11 +18,11 @@ import uvloop
 
 from bench import http_rows as http
 from bench import projection_rows, up_rows
-from bench.cluster import Cluster
-from bench.harness import Figure, scratch_dir
+from bench.cluster import Cluster, Role
+from bench.harness import Figure, port, scratch_dir
 from bench.query_rows import QUERY_ROWS
 from bench.report import Row, at_least, at_most, render, write_json
-from bench.run_sections import CPU_PARTS, STARTED, Running, each_run, say
+from bench.run_sections import CPU_PARTS, STARTED, Note, Running, each_run, say
 
 MB = 1024 * 1024
 SECTIONS = ("fsync", "post", "workers", "get", "confirm", "latency", "catchup", "partitions", "up")
@@ -96,7 +96,20 @@ BASELINES = [
 ]
 
 
-def measure(home: Path, f: Figures, args: argparse.Namespace) -> None:
+def start_fulfil(cluster: Cluster) -> Role:
+    """`tally fulfil` with its /metrics (read by the confirm row's probe). A backlog (the
+    POST rows leave thousands of orders) must not turn into payment_unavailable
+    rejections, which cost a release each: this measures throughput, not the deadline."""
+    metrics_port = port()
+    return cluster.start(
+        "fulfil",
+        url=f"http://127.0.0.1:{metrics_port}",
+        TALLY_METRICS_PORT=str(metrics_port),
+        TALLY_PAYMENT_DEADLINE_SECONDS="3600",
+    )
+
+
+def measure(home: Path, f: Figures, args: argparse.Namespace, notes: list[Note]) -> None:
     say("starting NATS (default sync, and fsync always), PostgreSQL, the roles")
     with (
         Cluster(home / "fsync", sync_always=True, postgres=False) as fsync_cluster,
@@ -105,11 +118,11 @@ def measure(home: Path, f: Figures, args: argparse.Namespace) -> None:
         fsync_api = fsync_cluster.migrated().api() if "fsync" in args.only else None
         api = cluster.migrated().api()
         workers = cluster.api_workers(2) if "workers" in args.only else None
-        projector, fulfil = cluster.start("project"), cluster.start("fulfil")
+        projector, fulfil = cluster.start("project"), start_fulfil(cluster)
         with http.trivial_app() as trivial:
             http.seed_stock(api.wait_ready().url)
             roles = (api, projector, fulfil)
-            each_run(Running(cluster, *roles, trivial, fsync_api, workers, f, args))
+            each_run(Running(cluster, *roles, trivial, fsync_api, workers, f, args, notes))
         if "catchup" in args.only:
             fulfil.pause()  # the catch-up publishes orders that fulfilment must not decide
             uvloop.run(projection_rows.stream_phase(cluster, projector, f, args, say))
@@ -152,9 +165,10 @@ def main() -> None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out or Path("bench/results") / f"bench-{stamp}{'-quick' if args.quick else ''}.json"
     f = make_figures(args.connections, args.events)
+    notes: list[Note] = []  # what fulfilment did in each confirm run
     print(f"load average at start: {os.getloadavg()}", flush=True)
     with scratch_dir() as home:
-        measure(home, f, args)
+        measure(home, f, args, notes)
     if "partitions" in args.only:
         projection_rows.partition_phase(f, args, say)
     if "up" in args.only:
@@ -175,7 +189,7 @@ def main() -> None:
         "elapsed_s": round(time.monotonic() - STARTED),
     }
     print(f"\n{table}\n\nsettings: {settings}")
-    write_json(rows(f), [f[key] for key in BASELINES], settings, out)
+    write_json(rows(f), [f[key] for key in BASELINES], settings, out, {"confirm_runs": notes})
     print(f"written to {out}")
 
 

@@ -77,7 +77,8 @@ class Cluster:
     Roles start without waiting, so that several start at once (`Role.wait_ready`)."""
 
     def __init__(self, home: Path, *, sync_always: bool = False, postgres: bool = True) -> None:
-        self.nats = EmbeddedNats(home / "nats", sync_always=sync_always)
+        # nats-server's /varz: the confirm row's messages per order (bench.fulfilment_probe)
+        self.nats = EmbeddedNats(home / "nats", sync_always=sync_always, monitor_port=port())
         self.postgres = EmbeddedPostgres(home / "pg") if postgres else None
         self.env: dict[str, str] = {}
         self.rss = PeakRss()
@@ -107,6 +108,10 @@ class Cluster:
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
+
+    @property
+    def monitor_url(self) -> str:
+        return f"http://127.0.0.1:{self.nats.monitor_port}"
 
     @property
     def dsn(self) -> str:

@@ -87,8 +87,15 @@ def render(rows: list[Row]) -> str:
 
 
 def write_json(
-    rows: list[Row], baselines: list[Figure], settings: dict[str, object], out: Path
+    rows: list[Row],
+    baselines: list[Figure],
+    settings: dict[str, object],
+    out: Path,
+    details: dict[str, object] | None = None,
 ) -> None:
+    """`details`: more of what the run saw, beside the rows (e.g. each confirm run's
+    fulfilment counts)."""
+
     def figure(f: Figure) -> dict[str, object]:
         median = f.median if f.runs else None
         return {"name": f.name, "unit": f.unit, "runs": f.runs, "median": median}
@@ -106,6 +113,7 @@ def write_json(
             for row in rows
         ],
         "baselines": [figure(b) for b in baselines],
+        **(details or {}),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(document, indent=2))

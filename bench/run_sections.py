@@ -3,20 +3,23 @@
 read-your-writes latency; each appends its figures to the run's table."""
 
 import argparse
+import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import uvloop
 
 from bench import http_rows as http
 from bench import latency
 from bench.cluster import Cluster, Role, profiled
+from bench.fulfilment_probe import Probe
 from bench.fulfilment_rate import measure as confirm_orders
 from bench.harness import Figure, wrk
 from bench.query_rows import orders_held, query_scripts
 from bench.system_cpu import SystemCpu, postmaster_pid
 
 CPU_PARTS = ("api", "fulfil", "project", "nats", "postgres")
+Note = dict[str, object]  # one confirm run's figures and what fulfilment did in it
 STARTED = time.monotonic()
 
 
@@ -59,6 +62,7 @@ class Running:
     workers: Role | None
     f: dict[str, Figure]
     args: argparse.Namespace
+    notes: list[Note] = field(default_factory=list)
 
     def add(self, key: str, value: float) -> None:
         self.f[key].runs.append(value)
@@ -102,18 +106,36 @@ def get_rows(r: Running, run: int) -> None:
 
 def confirm_rows(r: Running, run: int) -> None:
     say(f"run {run + 1}/{r.args.runs}: orders confirmed, CPU per order")
+    probe = Probe(r.cluster.nats.url, r.fulfil.url, r.cluster.monitor_url)
+    before = uvloop.run(probe.read())
+    load = os.getloadavg()[0]
     cpu = system_cpu(r.cluster, r.api, r.projector, r.fulfil)
     cpu.start()  # from the first POST until every role is idle again
     with profiled(r.fulfil.proc.pid, r.args.profile if run == 0 else None, "fulfil"):
         # fulfilment runs while wrk places the orders (no drain-only figure)
         url, conns = r.cluster.nats.url, r.args.connections
         _, watch = uvloop.run(confirm_orders(url, r.api.url, r.args.seconds, conns, None))
-    r.add("confirmed", watch.confirmed / (watch.last - watch.first))
+    after = uvloop.run(probe.read())  # every order placed is decided by now
+    confirmed = watch.confirmed / (watch.last - watch.first)
+    r.add("confirmed", confirmed)
     uvloop.run(http.settle(r.cluster.nats.url, r.cluster.dsn))
     spent = cpu.spent()
     r.add("cpu_order", sum(spent.values()) / len(watch.placed) * 1000)
     for part in CPU_PARTS:
         r.add(f"cpu_order_{part}", spent[part] / len(watch.placed) * 1000)
+    note: Note = {
+        "run": run + 1,
+        "load_average": [round(load, 2), round(os.getloadavg()[0], 2)],
+        "confirmed_per_s": round(confirmed, 1),
+        "confirmed": watch.confirmed,
+        "rejected": watch.rejected,
+        "cpu_ms_per_order": {
+            part: round(spent[part] / len(watch.placed) * 1000, 2) for part in CPU_PARTS
+        },
+        **after.minus(before, len(watch.placed)),
+    }
+    r.notes.append(note)
+    say(f"run {run + 1}: what fulfilment did: {note}")
 
 
 def latency_rows(r: Running, run: int) -> None:

@@ -42,3 +42,9 @@ def test_quick_bench_measures_every_row(tmp_path: Path) -> None:
     assert all(baseline["runs"] for baseline in document["baselines"])
     assert document["settings"]["postgres"].startswith("synchronous_commit")
     assert "| measure" in done.stdout and "ratio" in done.stdout
+    # what fulfilment did in the confirm run: each order placed was delivered, no more
+    # orders decided than placed, nats-server's messages counted
+    (confirm,) = document["confirm_runs"]
+    assert confirm["deliveries"] >= confirm["placed"] > 0, confirm
+    assert confirm["tally_fulfilment_orders_total"] <= confirm["placed"], confirm
+    assert confirm["nats_out_msgs_per_order"] > 0, confirm
