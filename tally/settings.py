@@ -73,7 +73,8 @@ class Settings(BaseSettings):
     command_deadline: float = Field(default=10.0, gt=0, le=120)
     command_max_attempts: int = Field(default=120, ge=1, le=10_000)
     snapshot_every: int = Field(default=1000, ge=0, le=1_000_000)  # 0: no snapshots
-    # folded states a process keeps to decide on (LRU; a state counts 1 + its reservations)
+    # folded states a process keeps to decide on (LRU; a state counts 1 + a fifth of its
+    # reservations)
     command_cache_entries: int = Field(default=50_000, ge=0, le=10_000_000)
 
     payment_limit: Decimal = Field(default=Decimal(10000), ge=0)

@@ -111,16 +111,16 @@ async def test_the_cache_keeps_at_most_cache_size_subjects() -> None:
 async def test_a_state_counts_its_reservations_against_the_bound() -> None:
     store = CountingStore()
     service = service_on(store, cache_size=4)
-    await service.handle(STOCK_ITEM, "A", ReceiveStock(5), META)  # A counts 1
+    await service.handle(STOCK_ITEM, "A", ReceiveStock(20), META)  # A counts 1
     await service.handle(STOCK_ITEM, "B", ReceiveStock(5), META)  # B counts 1
-    for order in ("o1", "o2"):  # A grows to 3: 1 + its two reservations
-        await service.handle(STOCK_ITEM, "A", ReserveStock(order, 1), META)
+    for n in range(10):  # A grows to 3: 1 + its ten reservations, five to a state
+        await service.handle(STOCK_ITEM, "A", ReserveStock(f"o{n}", 1), META)
     await service.handle(STOCK_ITEM, "C", ReceiveStock(5), META)  # 3 + 1 + 1 > 4: B goes
     store.reads.clear()
 
     await service.load(STOCK_ITEM, "A")
     await service.load(STOCK_ITEM, "C")
-    assert store.reads == [("stock.A", 5), ("stock.C", 6)]  # both still cached
+    assert store.reads == [("stock.A", 13), ("stock.C", 14)]  # both still cached
     await service.load(STOCK_ITEM, "B")
     assert store.reads[-1] == ("stock.B", 1)  # read from the start
 
