@@ -5,15 +5,13 @@ An order id that is not a UUID names no order (404, as for an unknown one); a SK
 `[A-Za-z0-9_-]{1,64}` can never become a subject token, so it is an invalid field (422).
 """
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
-from uuid import UUID
 
 from starlette.requests import Request
 
-from events.subjects import SKU_PATTERN, is_valid_sku
+from events.subjects import SKU_PATTERN, is_valid_sku, uuid_text
 from http_edge.problems import Problem, invalid, not_found
 
 T = TypeVar("T")
@@ -42,18 +40,6 @@ class PathParameter(Generic[T]):
         return {"name": self.name, "in": "path", "required": True, "schema": self.schema}
 
 
-_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-def order_id_text(value: str) -> str:
-    """The order id in its canonical text (`str(UUID(value))`): the form every id is
-    written in passes a pattern check, about a tenth of building the UUID and its text;
-    any other spelling UUID accepts (capitals, braces, no hyphens) is normalised."""
-    if _CANONICAL_UUID.fullmatch(value):
-        return value
-    return str(UUID(value))
-
-
 def _sku(value: str) -> str:
     if not is_valid_sku(value):
         raise ValueError(value)
@@ -63,7 +49,7 @@ def _sku(value: str) -> str:
 ORDER_ID = PathParameter[str](
     "order_id",
     {"type": "string", "format": "uuid"},
-    order_id_text,
+    uuid_text,
     lambda value: not_found("no such order"),
 )
 SKU = PathParameter[str](
