@@ -72,18 +72,22 @@ async def lock_checkpoint(conn: Connection, projection: Projection) -> int:
     return int(position or 0)
 
 
+def _payload(projection: Projection, position: int) -> str:
+    """A notification's payload: `name:stream:position` of the checkpoint row."""
+    return f"{projection.name}:{projection.stream}:{position}"
+
+
 async def save_checkpoint(
     conn: Connection, projection: Projection, position: int, counted: Counted
 ) -> None:
     """Save the checkpoint and its counters and notify listeners (delivered at commit), in
     one round trip."""
-    payload = f"{projection.name}:{projection.stream}:{position}"
     await conn.execute(
         _SAVE,
         projection.name,
         position,
         CHANNEL,
-        payload,
+        _payload(projection, position),
         counted.applied,
         counted.dead,
         counted.ignored,
@@ -93,12 +97,11 @@ async def save_checkpoint(
 def save_statement(projection: Projection, position: int, counted: Counted) -> str:
     """`save_checkpoint`'s statement with its values written in, for a lean transaction
     (`batch_transaction.can_be_lean`: names that need no quoting)."""
-    name, stream = projection.name, projection.stream
     return _SAVE_AS.format(
-        f"'{name}'",
+        f"'{projection.name}'",
         position,
         f"'{CHANNEL}'",
-        f"'{name}:{stream}:{position}'",
+        f"'{_payload(projection, position)}'",
         counted.applied,
         counted.dead,
         counted.ignored,
@@ -109,8 +112,7 @@ async def notify_listeners(conn: Connection, projection: Projection, position: i
     """Tell the API processes that rows of `projection` changed while its checkpoint stays
     at `position` (a dead letter retried or dropped): the notification is delivered at
     commit, and their cached answers of those rows are dropped (read_side.row_cache)."""
-    payload = f"{projection.name}:{projection.stream}:{position}"
-    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, _payload(projection, position))
 
 
 async def lock_checkpoints(conn: Connection, projections: Sequence[Projection]) -> dict[str, int]:
