@@ -7,18 +7,16 @@ longer holds the hot stock items shows as thousands of reads per order).
 Read before and after a run (`Probe.read`); `Reading.minus` gives the run's share.
 """
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 import httpx
 import nats
+from prometheus_client.parser import text_string_to_metric_families
 
 from events.subjects import ORDERS
 from write_side.fulfilment.consumer import CONSUMER
 
-SAMPLE = re.compile(r"^(tally_[a-z_]+_total|process_cpu_seconds_total)(\{[^}]*\})? (\S+)$", re.M)
-LABEL = re.compile(r'(\w+)="([^"]*)"')
 # metric family -> the label a run's figures are counted by
 COUNTED = {
     "tally_concurrency_conflicts_total": None,
@@ -87,16 +85,17 @@ class Probe:
 
 
 def counted(text: str) -> dict[str, float]:
-    """The families of COUNTED summed over their series, and by their counted label."""
+    """The samples of COUNTED (a Prometheus exposition) summed over their series, and by
+    their counted label."""
     totals: defaultdict[str, float] = defaultdict(float)
-    for family, labels, value in SAMPLE.findall(text):
-        if family not in COUNTED:
-            continue
-        totals[family] += float(value)
-        by = COUNTED[family]
-        if by is not None:
-            label = dict(LABEL.findall(labels)).get(by, "")
-            totals[f"{family}:{label}"] += float(value)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name not in COUNTED:
+                continue
+            totals[sample.name] += sample.value
+            by = COUNTED[sample.name]
+            if by is not None:
+                totals[f"{sample.name}:{sample.labels.get(by, '')}"] += sample.value
     return dict(totals)
 
 

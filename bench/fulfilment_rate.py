@@ -15,7 +15,6 @@ resumed afterwards: fulfilment alone, from its first decision to its last.
 import argparse
 import asyncio
 import os
-import re
 import subprocess
 import time
 from dataclasses import astuple, dataclass
@@ -29,6 +28,7 @@ import uvloop
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
+from bench.fulfilment_probe import counted
 from bench.harness import VENV_BIN, Figure, port, print_table, process, scratch_dir, wrk
 from events.base import Event
 from events.envelope import Envelope
@@ -56,7 +56,6 @@ request = function()
   return wrk.format(nil, "/orders", nil, body)
 end
 """
-CONFLICTS = re.compile(r"^tally_concurrency_conflicts_total\{[^}]*\} ([0-9.e+]+)$", re.M)
 
 
 class Watch:
@@ -165,7 +164,7 @@ class Workers:
             text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2).text
         except httpx.HTTPError:
             return None
-        return sum(float(value) for value in CONFLICTS.findall(text))
+        return counted(text).get("tally_concurrency_conflicts_total", 0.0)
 
 
 async def measure(
