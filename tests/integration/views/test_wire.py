@@ -85,4 +85,6 @@ async def test_a_pull_reader_asks_again_as_soon_as_its_request_expires(
         taken = await waiting
     finally:
         await reader.close()
-    assert [message.seq for message in taken] == [1]
+    # order_history(1) appends two STOCK events: the second may or may not have arrived
+    # by the time the waiting take returns; without a new request it would return nothing
+    assert [message.seq for message in taken] in ([1], [1, 2])
