@@ -5,7 +5,8 @@
 
 Needs wrk on the PATH (Debian: `apt-get install -y wrk`). Starts its own NATS servers
 (JetStream default sync, and `sync_interval: always` for the fsync append rows) and its
-own PostgreSQL (synchronous_commit on, the default); see docs/benchmarks.md.
+own PostgreSQL (synchronous_commit on, the default, but for the projectors' sessions:
+TALLY_PROJECTION_SYNCHRONOUS_COMMIT, off unless set); see docs/benchmarks.md.
 """
 
 import argparse
@@ -183,7 +184,8 @@ def main() -> None:
         "connections": args.connections,
         "sections": sorted(args.only),
         "jetstream": "default sync (sync_interval 2 min); fsync rows: sync_interval always",
-        "postgres": "synchronous_commit on (default)",
+        "postgres": "synchronous_commit on (default); projectors: "
+        + os.environ.get("TALLY_PROJECTION_SYNCHRONOUS_COMMIT", "off"),
         "load_average_end": os.getloadavg(),
         "cpus": os.cpu_count(),
         "elapsed_s": round(time.monotonic() - STARTED),

@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 import asyncpg
 from nats.aio.client import Client as NATS
@@ -54,6 +54,9 @@ class ProjectorSettings:
     batch_size: int = 2000
     retry: Retry = field(default_factory=Retry)
     max_backoff: float = 5.0
+    # of the projector's session: "off" commits without waiting for the WAL flush (a
+    # batch and its checkpoint still commit or vanish together; see `connect`)
+    synchronous_commit: Literal["on", "off"] = "off"
 
 
 class Reposition(Exception):
@@ -113,8 +116,21 @@ class Projector:
                     return
                 delay = min(delay * 2, self._settings.max_backoff)
 
+    async def connect(self) -> asyncpg.Connection:
+        """The session's connection. With `synchronous_commit` off a crash of PostgreSQL may
+        lose the last batches committed (never part of one: rows and checkpoint go
+        together); the checkpoint goes back with them, so they are projected again from the
+        stream, and the API forgets what it learned of the checkpoints when its LISTEN
+        connection drops (read_side/positions.py)."""
+        return await asyncpg.connect(
+            self._dsn,
+            timeout=5,
+            command_timeout=60,
+            server_settings={"synchronous_commit": self._settings.synchronous_commit},
+        )
+
     async def _session(self, stop: asyncio.Event) -> None:
-        conn = await asyncpg.connect(self._dsn, timeout=5, command_timeout=60)
+        conn = await self.connect()
         try:
             if not await self._lock(conn, stop):
                 return

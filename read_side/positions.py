@@ -17,6 +17,12 @@ statement (`queries.checked`), so a read that confirms the position also holds t
 What a read returns is the only source of `known()`: a request whose position is already
 known to be applied needs no checkpoint read at all. Positions are kept by checkpoint row
 name (`orders` today; one per partition, `orders/2`, once views are partitioned).
+
+What was learned is forgotten when the LISTEN connection drops: PostgreSQL may have
+restarted, and the projectors commit without waiting for the WAL flush by default
+(TALLY_PROJECTION_SYNCHRONOUS_COMMIT), so a crash may have taken their last commits and
+moved a checkpoint back. Known positions, hints and the row cache go; the checkpoints are
+read again once listening, and a read begun before the loss confirms nothing.
 """
 
 import asyncio
@@ -43,6 +49,7 @@ class ProjectionPositions:
         self._hinted: dict[str, int] = {}  # the highest position a notification claimed
         self._waiters: dict[str, list[tuple[int, asyncio.Future[None]]]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._epoch = 0  # the LISTEN connections lost so far
         self.listening = False
 
     async def start(self) -> None:
@@ -62,6 +69,21 @@ class ProjectionPositions:
         """`seq` was read from the checkpoint row `name` (never from a notification)."""
         if seq > self._known.get(name, 0):
             self._known[name] = seq
+
+    def _forget(self) -> None:
+        """The LISTEN connection is lost: whatever was read of the checkpoints may be ahead
+        of them now (a PostgreSQL restart that lost unflushed commits)."""
+        self._epoch += 1
+        self._known.clear()
+        self._hinted.clear()
+        self.cache.listening(False)
+
+    async def _confirm_read(self, name: str, read: Reread) -> None:
+        """`read()`'s position confirmed, unless the LISTEN connection was lost meanwhile."""
+        epoch = self._epoch
+        seq = await read()
+        if epoch == self._epoch:
+            self.confirm(name, seq)
 
     def _on_notify(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         """A hint: wake the waiters it claims to satisfy; they read the checkpoint. The
@@ -111,7 +133,7 @@ class ProjectionPositions:
                 log.warning("LISTEN connection failed: %s", error)
             finally:
                 self.listening = False
-                self.cache.listening(False)
+                self._forget()
                 conn.terminate()
             await asyncio.sleep(delay)
 
@@ -135,14 +157,14 @@ class ProjectionPositions:
             waiters.append(entry)  # before the read: a hint from now on wakes `future`
             try:
                 if read_now:
-                    self.confirm(name, await read())
+                    await self._confirm_read(name, read)
                     if self.known(name) >= seq:
                         return True
                 read_now = True
                 try:
                     await asyncio.wait_for(asyncio.shield(future), max(deadline - loop.time(), 0))
                 except TimeoutError:
-                    self.confirm(name, await read())
+                    await self._confirm_read(name, read)
                     return self.known(name) >= seq
             finally:
                 waiters.remove(entry)

@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     partitions: int = Field(default=1, ge=1, le=MAX_PARTITIONS)
     projector_max_deliveries: int = Field(default=5, ge=1, le=100)
     projector_retry_backoff: float = Field(default=0.1, ge=0, le=60)
+    # the projectors' commits wait for the WAL flush (on) or not (off: a PostgreSQL crash
+    # loses at most the last fraction of a second of projection, re-projected from
+    # JetStream; a view and its checkpoint commit or vanish together)
+    projection_synchronous_commit: Literal["on", "off"] = "off"
     replay_batch_size: int = Field(default=5000, ge=1, le=100_000)
     # /ready fails when a projection lags and has not moved for this long (a backlog being
     # worked off is reported, never failed)

@@ -29,6 +29,7 @@ def projector_settings(settings: Settings) -> ProjectorSettings:
     return ProjectorSettings(
         batch_size=settings.projector_batch_size,
         retry=Retry(settings.projector_max_deliveries, settings.projector_retry_backoff),
+        synchronous_commit=settings.projection_synchronous_commit,
     )
 
 

@@ -158,3 +158,47 @@ async def test_a_lost_notification_connection_clears_the_cache(
         await commit(db, order_id, "confirmed", 6, notify=True)
         await listener_pid(db, other_than=lost)  # listening again
         assert await status(client, order_id) == "confirmed"
+
+
+async def rewind(db: str, order_id: str) -> None:
+    """The order and the checkpoint as they were before `commit(..., 6)`: what a PostgreSQL
+    crash does to a projector's last commit made without waiting for the WAL flush
+    (TALLY_PROJECTION_SYNCHRONOUS_COMMIT=off); nobody is notified of it."""
+    conn = await asyncpg.connect(asyncpg_dsn(db))
+    try:
+        await conn.execute(
+            "UPDATE orders SET status = 'pending' WHERE order_id = $1;"
+            "UPDATE projection_checkpoints SET position = 5 WHERE name = 'orders'".replace(
+                "$1", f"'{order_id}'"
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def terminate(db: str, pid: int) -> None:
+    conn = await asyncpg.connect(asyncpg_dsn(db))
+    try:
+        assert await conn.fetchval("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await conn.close()
+
+
+async def test_positions_learned_before_a_lost_notification_connection_are_read_again(
+    nc: NATS, nats_url: str, db: str
+) -> None:
+    """After a lost LISTEN connection (a PostgreSQL restart) the API trusts no position and
+    no answer it read before: `after=` waits for the checkpoint as it is now."""
+    async with seeded(nc, nats_url, db) as (client, order_id, lost):
+        await commit(db, order_id, "confirmed", 6, notify=True)
+        for _ in range(2):  # read with the checkpoint, then known applied (and cached)
+            assert await status(client, order_id, after="ORDERS:6") == "confirmed"
+        await rewind(db, order_id)  # the commit at 6 lost by a crash
+        await terminate(db, lost)
+        await listener_pid(db, other_than=lost)  # listening again
+        params = {"after": "ORDERS:6", "wait": "0.2"}
+        answer = await client.get(f"/orders/{order_id}", params=params)
+        assert answer.status_code == 503, answer.text  # not the row older than its position
+        assert "ORDERS:5" in answer.json()["detail"]
+        await commit(db, order_id, "confirmed", 6, notify=True)  # projected again
+        assert await status(client, order_id, after="ORDERS:6") == "confirmed"
