@@ -19,7 +19,6 @@ from events.envelope import (
     OCCURRED_AT,
     TRACEPARENT,
     Envelope,
-    format_timestamp,
     parse_timestamp,
 )
 from events.registry import CURRENT, upcast
@@ -64,7 +63,7 @@ def encode_headers(event: Event, envelope: Envelope, data: bytes) -> dict[str, s
         EVENT_TYPE: event.event_type,
         EVENT_VERSION: str(event.schema_version),
         CORRELATION_ID: envelope.correlation_id,
-        OCCURRED_AT: format_timestamp(envelope.occurred_at),
+        OCCURRED_AT: envelope.occurred_text,
         WRITER: writer_mark(data),
     }
     if envelope.causation_id is not None:
@@ -93,7 +92,7 @@ def encode_header_lines(event: Event, envelope: Envelope, data: bytes) -> str:
         f"{EVENT_TYPE}: {event.event_type}\r\n"
         f"{EVENT_VERSION}: {event.schema_version}\r\n"
         f"{CORRELATION_ID}: {_clean(envelope.correlation_id)}\r\n"
-        f"{OCCURRED_AT}: {format_timestamp(envelope.occurred_at)}\r\n"
+        f"{OCCURRED_AT}: {envelope.occurred_text}\r\n"
         f"{WRITER}: {writer_mark(data)}\r\n"
     )
     if envelope.causation_id is not None:

@@ -1,9 +1,9 @@
 """The envelope: what we know about an event besides its data, carried in NATS headers."""
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
 
+from events.clock import SecondClock
 from events.ids import random_uuid, random_uuid_text
 
 MSG_ID = "Nats-Msg-Id"
@@ -39,20 +39,54 @@ def parse_timestamp(text: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-@dataclass(frozen=True)
+_CLOCK = SecondClock()
+
+
 class Envelope:
     """Identity and lineage of one event.
 
     `correlation_id` ties together everything one request caused; `causation_id` names the
     event (or request) that directly caused this one; `traceparent` is the span that
-    appended it, when tracing is on.
+    appended it, when tracing is on. `occurred_at` defaults to now.
+
+    A slotted class, never changed once made (by convention; `with_traceparent` makes a
+    changed copy): every appended event has one, and a frozen dataclass set each field
+    through `object.__setattr__`. An envelope made now keeps its moment as the RFC 3339
+    text its header carries (`occurred_text`, from a once-a-second clock) and makes the
+    datetime only when asked; one given a datetime makes the text when asked.
     """
 
-    event_id: UUID = field(default_factory=random_uuid)
-    correlation_id: str = field(default_factory=random_uuid_text)
-    causation_id: str | None = None
-    occurred_at: datetime = field(default_factory=utc_now)
-    traceparent: str | None = None  # `00-<trace id>-<span id>-<flags>`, when traced
+    __slots__ = ("_at", "_text", "causation_id", "correlation_id", "event_id", "traceparent")
+
+    def __init__(
+        self,
+        event_id: UUID | None = None,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        occurred_at: datetime | None = None,
+        traceparent: str | None = None,  # `00-<trace id>-<span id>-<flags>`, when traced
+    ) -> None:
+        self.event_id: UUID = random_uuid() if event_id is None else event_id
+        self.correlation_id: str = random_uuid_text() if correlation_id is None else correlation_id
+        self.causation_id = causation_id
+        self.traceparent = traceparent
+        self._at = occurred_at
+        self._text = _CLOCK.stamp() if occurred_at is None else None
+
+    @property
+    def occurred_at(self) -> datetime:
+        at = self._at
+        if at is None:
+            at = self._at = parse_timestamp(self.occurred_text)
+        return at
+
+    @property
+    def occurred_text(self) -> str:
+        """`occurred_at` as RFC 3339 text in UTC with microseconds (`format_timestamp`)."""
+        text = self._text
+        if text is None:
+            text = self._text = format_timestamp(self.occurred_at)
+        return text
 
     def caused(self, event_id: UUID | None = None) -> "Envelope":
         """The envelope of an event caused by the one this envelope belongs to."""
@@ -60,4 +94,35 @@ class Envelope:
             event_id=event_id or random_uuid(),
             correlation_id=self.correlation_id,
             causation_id=str(self.event_id),
+        )
+
+    def with_traceparent(self, traceparent: str) -> "Envelope":
+        """The same envelope, appended under the span `traceparent`."""
+        copy = Envelope(self.event_id, self.correlation_id, self.causation_id, self._at)
+        copy._text = self._text
+        copy.traceparent = traceparent
+        return copy
+
+    def _key(self) -> tuple[object, ...]:
+        return (
+            self.event_id,
+            self.correlation_id,
+            self.causation_id,
+            self.occurred_at,
+            self.traceparent,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Envelope):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"Envelope(event_id={self.event_id!r}, correlation_id={self.correlation_id!r}, "
+            f"causation_id={self.causation_id!r}, occurred_at={self.occurred_at!r}, "
+            f"traceparent={self.traceparent!r})"
         )

@@ -7,7 +7,6 @@ wrappers are put in place by the composition root only when tracing is on.
 """
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any, TypeVar
 
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
@@ -71,7 +70,7 @@ class TracedEventStore:
             traceparent = traceparent_of(span.get_span_context())
             if traceparent is not None:
                 events = [
-                    PendingEvent(item.event, replace(item.envelope, traceparent=traceparent))
+                    PendingEvent(item.event, item.envelope.with_traceparent(traceparent))
                     for item in events
                 ]
             result = await self._store.append(subject, events, expected_seq)
