@@ -6,7 +6,9 @@ key made from every current model's schema. A message whose mark matches its bod
 current version of its type, is built straight from its JSON (msgspec) into the model with
 `model_construct`: no field validators, no pattern checks, no model validator. Only the
 types JSON cannot carry are made here: `Decimal` amounts (written as strings) and tuples of
-nested models (an order's lines).
+nested models (an order's lines). A body that names exactly the model's fields (every
+body this build writes) is set as the instance's fields the way `model_construct` sets
+them, without its per-field search for aliases and defaults.
 
 Anything else (another build's or an older version, a foreign publisher's message, copied
 headers on another body, a model with a field type this module does not know) goes
@@ -32,6 +34,8 @@ from events.writer import marked_body
 
 Convert = Callable[[Any], Any]
 Build = Callable[[dict[str, Any]], BaseModel]
+_new = object.__new__
+_set = object.__setattr__
 
 
 def decode_marked(
@@ -77,12 +81,29 @@ def builder(model: type[BaseModel]) -> Build | None:
         if convert is not _same:
             converts.append((name, convert))
     construct = model.model_construct
+    names = tuple(model.model_fields)
+    plain = (
+        not model.__pydantic_root_model__
+        and not model.__pydantic_post_init__
+        and model.model_config.get("extra") != "allow"
+    )
 
     def build(body: dict[str, Any]) -> BaseModel:
         for name, convert in converts:
             if name in body:
                 body[name] = convert(body[name])
-        return construct(**body)
+        if not plain or len(body) != len(names):
+            return construct(**body)
+        try:
+            values = {name: body[name] for name in names}  # in the fields' order
+        except KeyError:
+            return construct(**body)
+        made = _new(model)
+        _set(made, "__dict__", values)  # as model_construct sets an instance's fields
+        _set(made, "__pydantic_fields_set__", set(names))
+        _set(made, "__pydantic_extra__", None)
+        _set(made, "__pydantic_private__", None)
+        return made
 
     return build
 

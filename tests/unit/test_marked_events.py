@@ -53,6 +53,8 @@ def test_a_marked_event_is_built_as_the_validating_path_builds_it(
     assert fast == validated
     assert fast.event == event and type(fast.event) is type(event)
     assert fast.event.model_dump() == event.model_dump()
+    assert repr(fast.event) == repr(validated.event)
+    assert fast.event.model_fields_set == validated.event.model_fields_set
     assert encode(fast.event, fast.envelope) == (data, headers)  # written back the same
     if isinstance(event, OrderPlaced):
         assert isinstance(fast.event, OrderPlaced)
@@ -84,6 +86,14 @@ def test_what_is_not_as_written_is_validated(
     with pytest.raises(DecodeError) as expected:
         decode(body, headers, **WHERE)  # type: ignore[arg-type]
     assert raised.value.reason == expected.value.reason == reason
+
+
+def test_a_body_without_a_field_that_has_a_default_gets_the_default() -> None:
+    build = builder(OrderRejected)
+    assert build is not None
+    made = build({"reason": "out_of_stock"})
+    assert made == OrderRejected(reason="out_of_stock")
+    assert made.model_fields_set == {"reason"}
 
 
 def test_a_marked_body_that_does_not_build_is_validated() -> None:

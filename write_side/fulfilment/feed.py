@@ -36,10 +36,11 @@ EXPIRES = 5.0  # an idle request ends with a 408 after this
 _STATUS_LINE = b"NATS/1.0 "
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Delivery:
     """One delivered message: where it is stored, how often it was delivered, and the
-    subject its acknowledgement goes to."""
+    subject its acknowledgement goes to. Never changed once made (not frozen: a frozen
+    dataclass sets each field through object.__setattr__, on every delivery)."""
 
     subject: str
     headers: dict[str, str]

@@ -7,7 +7,6 @@ Every step is decided from the aggregate it changes (so a repeat changes nothing
 carries a deterministic idempotency key per (order, step).
 """
 
-import asyncio
 import logging
 import random
 from collections.abc import Callable, Mapping
@@ -46,6 +45,7 @@ from write_side.fulfilment.plan import (
     seconds_left,
     step_key,
 )
+from write_side.fulfilment.together import settled
 
 log = logging.getLogger("tally.fulfilment")
 LogLine = Callable[[str, Mapping[str, Any]], None]
@@ -140,11 +140,9 @@ class Fulfilment:
     ) -> None:
         """The same idempotent command on several SKUs at once; the first failure is raised
         once all are done."""
-        outcomes = await asyncio.gather(
-            *(self._stock(t, sku, command, step) for sku in skus), return_exceptions=True
-        )
+        outcomes = await settled([self._stock(t, sku, command, step) for sku in skus])
         for outcome in outcomes:
-            if isinstance(outcome, BaseException):
+            if isinstance(outcome, Exception):
                 raise outcome
 
     async def _order(self, trigger: _Trigger) -> OrderState:
@@ -185,12 +183,12 @@ class Fulfilment:
         reserving = [
             self._stock(t, sku, ReserveStock(t.order_id, qty), "reserve") for sku, qty in plan
         ]
-        outcomes = await asyncio.gather(*reserving, return_exceptions=True)
+        outcomes = await settled(reserving)
         shortages: list[OutOfStock] = []
         for outcome in outcomes:
             if isinstance(outcome, OutOfStock):
                 shortages.append(outcome)
-            elif isinstance(outcome, BaseException):
+            elif isinstance(outcome, Exception):
                 raise outcome
         return shortages[0] if shortages else None
 
