@@ -71,9 +71,17 @@ class Metrics:
         self.conflicts = counter(
             "tally_concurrency_conflicts", "Appends refused by the expected sequence", "stream"
         )
+        self.cache_evictions = counter(
+            "tally_command_cache_evictions",
+            "Folded states dropped from the command cache for room; recent: cached less "
+            "than a minute before (the cache is too small for the states in use)",
+            "recent",
+        )
         for stream in STREAM_SUBJECTS:
             self.appended.labels(stream)
             self.conflicts.labels(stream)
+        for recent in ("true", "false"):
+            self.cache_evictions.labels(recent)
         self.ready_check_up = gauge(
             "tally_ready_check_up", "1 while the /ready check passes, 0 while it fails", "check"
         )
@@ -202,6 +210,9 @@ class Metrics:
 
     def conflict(self, stream: str) -> None:
         self.conflicts.labels(stream).inc()
+
+    def cache_evicted(self, recent: bool) -> None:
+        self.cache_evictions.labels("true" if recent else "false").inc()
 
     # --- write_side.fulfilment.observer.FulfilmentObserver, tally.fulfilment_metrics -----
 

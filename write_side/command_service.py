@@ -49,6 +49,7 @@ _event_ids = NameIds(EVENT_ID_NAMESPACE)  # uuid5 in that namespace, in half its
 # Cache entries kept (all aggregates together), production's is the setting
 # `command_cache_entries`: ~1 KB a state, ~0.2 KB a reservation.
 CACHE_SIZE = 50_000
+RECENT_EVICTION = 60.0  # an eviction of a state kept this recently is reported as recent
 
 
 def deterministic_event_id(key: str, subject: str, event_type: str, index: int) -> UUID:
@@ -85,6 +86,7 @@ class _Folded:
     state: object
     last_seq: int
     weight: int = 1
+    kept_at: float = 0.0  # time.monotonic() when it was cached
 
 
 LogLine = Callable[[str, Mapping[str, Any]], None]
@@ -374,11 +376,15 @@ class CommandService:
 
     def _remember(self, subject: str, folded: _Folded) -> None:
         self._forget(subject)
+        now = folded.kept_at = time.monotonic()
         self._cache[subject] = folded
         self._cached_weight += folded.weight
         while self._cached_weight > self._cache_size and self._cache:
             _, oldest = self._cache.popitem(last=False)
             self._cached_weight -= oldest.weight
+            # kept in the order they were cached: one cached less than a minute ago going
+            # means the states in use outweigh the bound (the cache thrashes)
+            self._observer.cache_evicted(now - oldest.kept_at < RECENT_EVICTION)
 
     def _forget(self, subject: str) -> None:
         dropped = self._cache.pop(subject, None)

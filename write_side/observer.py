@@ -12,6 +12,11 @@ class CommandObserver(Protocol):
 
     def conflict(self, stream: str) -> None: ...
 
+    def cache_evicted(self, recent: bool) -> None:
+        """A folded state left the command cache for room; `recent`: it was kept (written
+        or read) less than a minute before, i.e. the cache turns over within a minute
+        (its bound is too small for the states in use: every command reloads)."""
+
 
 class NoObserver:
     def command_handled(self, command: str, outcome: str, seconds: float) -> None:
@@ -21,4 +26,7 @@ class NoObserver:
         pass
 
     def conflict(self, stream: str) -> None:
+        pass
+
+    def cache_evicted(self, recent: bool) -> None:
         pass

@@ -70,6 +70,7 @@ class RecordingObserver:
     outcomes: list[tuple[str, str]] = field(default_factory=list)
     appended: list[tuple[str, int]] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
+    evictions: list[bool] = field(default_factory=list)
 
     def command_handled(self, command: str, outcome: str, seconds: float) -> None:
         self.outcomes.append((command, outcome))
@@ -79,3 +80,6 @@ class RecordingObserver:
 
     def conflict(self, stream: str) -> None:
         self.conflicts.append(stream)
+
+    def cache_evicted(self, recent: bool) -> None:
+        self.evictions.append(recent)
