@@ -79,6 +79,11 @@ class PullReader:
         """Messages asked for and not yet taken: buffered, or still to be delivered."""
         return len(self._buffer) + self._credit
 
+    @property
+    def buffered(self) -> int:
+        """Messages here, not yet taken."""
+        return len(self._buffer)
+
     async def _top_up(self, beyond: int = 0) -> None:
         """Ask for what brings `held` back to `prefetch` (plus `beyond`), in requests of at
         least half of it."""

@@ -63,6 +63,45 @@ class Reposition(Exception):
     """The delivered sequences skip some: start again from the checkpoint to be sure."""
 
 
+class _Taker:
+    """The next batch to apply: up to `batch_size` messages, ending outside an atomic batch
+    (one whose commit message is not here yet is held back, up to 2 s, then taken as it
+    is); [] when nothing came within half a second."""
+
+    def __init__(self, reader: PullReader, batch_size: int) -> None:
+        self._reader = reader
+        self._batch_size = batch_size
+        self._limit = batch_size
+        self._held_since: float | None = None
+
+    async def next(self) -> list[StoredMessage]:
+        reader = self._reader
+        batch = await reader.take(self._limit, timeout=0.5)
+        if not batch:
+            return []
+        complete = complete_prefix(batch)
+        held_since = self._held_since
+        if complete == 0 and (held_since is None or time.monotonic() - held_since < 2.0):
+            self._held_since = held_since or time.monotonic()  # an atomic batch not all here
+            reader.put_back(batch)
+            await reader.wait_for_more(len(batch), timeout=0.5)
+            self._limit = len(batch) + self._batch_size
+            return []
+        if 0 < complete < len(batch):
+            reader.put_back(batch[complete:])
+            batch = batch[:complete]
+        self._held_since, self._limit = None, self._batch_size
+        return batch
+
+    async def more(self, batch: list[StoredMessage]) -> list[StoredMessage]:
+        """`batch` with what arrived behind it since it was taken (while the batch before
+        was applied), up to `batch_size`: taken again as one."""
+        if not batch or len(batch) >= self._batch_size or not self._reader.buffered:
+            return batch
+        self._reader.put_back(batch)
+        return await self.next()
+
+
 def lock_key(projection: Projection) -> str:
     return f"tally.projection.{projection.name}"
 
@@ -189,24 +228,34 @@ class Projector:
             await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
 
     async def _loop(self, conn: Connection, reader: PullReader, stop: asyncio.Event) -> None:
-        limit = self._settings.batch_size
-        held_since: float | None = None
-        while not stop.is_set() and not await self.pause.pausing(conn):
-            batch = await reader.take(limit, timeout=0.5)
-            if not batch:
-                continue
-            complete = complete_prefix(batch)
-            if complete == 0 and (held_since is None or time.monotonic() - held_since < 2.0):
-                held_since = held_since or time.monotonic()  # an atomic batch not all here
-                reader.put_back(batch)
-                await reader.wait_for_more(len(batch), timeout=0.5)
-                limit = len(batch) + self._settings.batch_size
-                continue
-            if 0 < complete < len(batch):
-                reader.put_back(batch[complete:])
-                batch = batch[:complete]
-            held_since, limit = None, self._settings.batch_size
-            await self._apply(conn, reader, batch)
+        """Batch N's transaction runs as a task while batch N+1 is taken off the reader (its
+        messages decoded as they arrive), so the projector's work on the next batch overlaps
+        PostgreSQL's on this one. Transactions stay one after another: N+1 is applied only
+        once N has committed, and a failure of N ends the session with N+1 neither applied
+        nor acknowledged (the next session starts from the checkpoint)."""
+        taker = _Taker(reader, self._settings.batch_size)
+        applying: asyncio.Task[None] | None = None
+        try:
+            if await self.pause.pausing(conn):
+                return
+            batch = await taker.next()
+            while not stop.is_set():
+                if batch:
+                    applying = asyncio.create_task(self._apply(conn, reader, batch))
+                    await asyncio.sleep(0)  # its first statement goes out before we take
+                following = await taker.next()
+                if applying is not None:
+                    task, applying = applying, None
+                    await task
+                    following = await taker.more(following)
+                if stop.is_set() or await self.pause.pausing(conn):
+                    return  # `following`, neither applied nor acknowledged, is read again
+                batch = following
+        finally:
+            if applying is not None:
+                applying.cancel()
+                with contextlib.suppress(BaseException):
+                    await applying
 
     def _check_gap(self, batch: list[StoredMessage]) -> None:
         """Messages lost in flight (a reconnect) show as a gap: in the stream sequences of a
