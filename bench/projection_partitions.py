@@ -4,7 +4,9 @@ and the CPU each process used, so that the figure on a machine with more cores c
 predicted (a process near 100 % of a core is bound by itself, one well below it by
 PostgreSQL, NATS or the cores it shares); beside them the CPU of PostgreSQL (the postmaster
 and every backend) and of the NATS server over the same time, and their sum against the
-machine's cores: near all of them, the curve is bound by the machine, not by the design.
+machine's cores (in cores: 0.67 is two thirds of one), and the cores the whole machine
+kept busy meanwhile (/proc/stat, everyone's work): near all of them, the curve is bound by
+the machine, not by the design.
 
 The events are published once into a store made before partitions existed; for each count
 a copy of that store is repartitioned by `TALLY_PARTITIONS=N tally migrate` (the migration
@@ -31,7 +33,7 @@ import uvloop
 
 from bench.harness import VENV_BIN, scratch_dir
 from bench.stream_rows import publish_orders
-from bench.system_cpu import tree_cpu
+from bench.system_cpu import TICKS, tree_cpu
 from tally.embedded.nats_server import EmbeddedNats
 from tally.embedded.postgres_server import EmbeddedPostgres
 from write_side.streams import StreamSettings, ensure_streams
@@ -45,6 +47,7 @@ class Curve:
     rate: float  # events/s of the whole view
     cpu: list[float]  # share of one core, per process
     servers: dict[str, float]  # share of one core: PostgreSQL, NATS
+    machine: float = 0.0  # cores the whole machine kept busy meanwhile (/proc/stat)
 
     def describe(self) -> str:
         shares = ", ".join(f"{share:.0%}" for share in self.cpu)
@@ -52,8 +55,16 @@ class Curve:
         total = sum(self.cpu) + sum(self.servers.values())
         return (
             f"{self.partitions} partition(s): {self.rate:,.0f} events/s, CPU per process {shares};"
-            f" {servers}; together {total:.0%} of {os.cpu_count()} cores"
+            f" {servers}; together {total:.2f} cores of {os.cpu_count()}"
+            f" (the machine, everyone's work: {self.machine:.2f} cores busy)"
         )
+
+
+def busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot, all cores: the first
+    line of /proc/stat less its idle and iowait."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / TICKS
 
 
 async def publish_store(home: Path, events: int) -> Path:
@@ -117,6 +128,7 @@ async def catch_up(home: Path, store: Path, count: int, events: int) -> Curve:
         assert postgres.pid is not None and server.pid is not None
         servers = {"PostgreSQL": postgres.pid, "NATS": server.pid}
         before = {name: tree_cpu([pid]) for name, pid in servers.items()}
+        busy = busy_seconds()
         started = time.perf_counter()
         for partition in range(count):
             take = ["--take", str(partition)] if count > 1 else []
@@ -130,12 +142,13 @@ async def catch_up(home: Path, store: Path, count: int, events: int) -> Curve:
             )
         await asyncio.wait_for(_reached(dsn, heads), 900)
         elapsed = time.perf_counter() - started
+        machine = (busy_seconds() - busy) / elapsed
         shares = {name: (tree_cpu([pid]) - before[name]) / elapsed for name, pid in servers.items()}
         cpu = []
         for process in processes:
             times = psutil.Process(process.pid).cpu_times()
             cpu.append((times.user + times.system) / elapsed)
-        return Curve(count, events / elapsed, cpu, shares)
+        return Curve(count, events / elapsed, cpu, shares, machine)
     finally:
         for process in processes:
             process.terminate()
