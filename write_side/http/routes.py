@@ -29,7 +29,7 @@ from write_side.http.commands import (
     SHIP_ORDER,
     CommandRoute,
 )
-from write_side.http.deadline import Deadline
+from write_side.http.deadline import Deadlines
 from write_side.http.idempotent import IdempotentCommands, request_client, valid_key
 from write_side.ids import order_id, scoped_key
 
@@ -52,11 +52,13 @@ class CommandEndpoint(Generic[M]):
         route: CommandRoute[M],
         action: Action[M],
         idempotency: IdempotentCommands,
+        deadlines: Deadlines,
         deadline: float,
     ) -> None:
         self._route = route
         self._action = action
         self._idempotency = idempotency
+        self._deadlines = deadlines
         self._deadline = deadline
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -88,7 +90,7 @@ class CommandEndpoint(Generic[M]):
             self._route.body, raw, empty_is_empty_object=self._route.empty_body_is_empty_object
         )
         try:
-            with Deadline(self._deadline):
+            with self._deadlines():
                 return await self._action(params, body, meta)
         except ValidationError as error:  # an event the domain could not build from the input
             raise validation_problem(error) from None
@@ -109,6 +111,7 @@ class CommandRoutes:
         self._idempotency = idempotency
         self._id_secret = id_secret
         self._deadline = deadline
+        self._deadlines = Deadlines(deadline)  # one queue and timer for every route's
 
     def routes(self) -> list[Route]:
         return [
@@ -121,7 +124,9 @@ class CommandRoutes:
 
     def _route(self, route: CommandRoute[M], action: Action[M]) -> Route:
         """The type checker holds `action` to the body model of `route`."""
-        endpoint = CommandEndpoint(route, action, self._idempotency, self._deadline)
+        endpoint = CommandEndpoint(
+            route, action, self._idempotency, self._deadlines, self._deadline
+        )
         return Route(route.path, endpoint, methods=["POST"])
 
     async def _place_order(
