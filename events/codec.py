@@ -59,7 +59,7 @@ def encode_data(event: Event) -> bytes:
 
 def encode_headers(event: Event, envelope: Envelope, data: bytes) -> dict[str, str]:
     headers = {
-        MSG_ID: str(envelope.event_id),
+        MSG_ID: envelope.event_id_text,
         EVENT_TYPE: event.event_type,
         EVENT_VERSION: str(event.schema_version),
         CORRELATION_ID: envelope.correlation_id,
@@ -88,7 +88,7 @@ def encode_header_lines(event: Event, envelope: Envelope, data: bytes) -> str:
     (`Name: value\r\n` each, values stripped and line breaks made spaces, as nats-py
     writes them), made in one go: what an append pays per event, without the dict."""
     text = (
-        f"{MSG_ID}: {envelope.event_id}\r\n"
+        f"{MSG_ID}: {envelope.event_id_text}\r\n"
         f"{EVENT_TYPE}: {event.event_type}\r\n"
         f"{EVENT_VERSION}: {event.schema_version}\r\n"
         f"{CORRELATION_ID}: {_clean(envelope.correlation_id)}\r\n"

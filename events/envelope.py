@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from events.clock import SecondClock
-from events.ids import random_uuid, random_uuid_text
+from events.ids import random_uuid_text
 
 MSG_ID = "Nats-Msg-Id"
 EVENT_TYPE = "Tally-Event-Type"
@@ -53,10 +53,12 @@ class Envelope:
     changed copy): every appended event has one, and a frozen dataclass set each field
     through `object.__setattr__`. An envelope made now keeps its moment as the RFC 3339
     text its header carries (`occurred_text`, from a once-a-second clock) and makes the
-    datetime only when asked; one given a datetime makes the text when asked.
+    datetime only when asked; one given a datetime makes the text when asked. The event id
+    likewise: a random one is made as text (`event_id_text`, what the header carries), its
+    UUID only when asked; one given as a UUID makes its text when asked.
     """
 
-    __slots__ = ("_at", "_text", "causation_id", "correlation_id", "event_id", "traceparent")
+    __slots__ = ("_at", "_id", "_id_text", "_text", "causation_id", "correlation_id", "traceparent")
 
     def __init__(
         self,
@@ -65,13 +67,35 @@ class Envelope:
         causation_id: str | None = None,
         occurred_at: datetime | None = None,
         traceparent: str | None = None,  # `00-<trace id>-<span id>-<flags>`, when traced
+        *,
+        event_id_text: str | None = None,
     ) -> None:
-        self.event_id: UUID = random_uuid() if event_id is None else event_id
+        if event_id is not None:
+            self._id: UUID | None = event_id
+            self._id_text: str | None = None
+        else:
+            self._id = None
+            self._id_text = random_uuid_text() if event_id_text is None else event_id_text
         self.correlation_id: str = random_uuid_text() if correlation_id is None else correlation_id
         self.causation_id = causation_id
         self.traceparent = traceparent
         self._at = occurred_at
         self._text = _CLOCK.stamp() if occurred_at is None else None
+
+    @property
+    def event_id(self) -> UUID:
+        made = self._id
+        if made is None:
+            made = self._id = UUID(self.event_id_text)
+        return made
+
+    @property
+    def event_id_text(self) -> str:
+        """`event_id` as its header carries it (`str(event_id)`)."""
+        text = self._id_text
+        if text is None:
+            text = self._id_text = str(self._id)
+        return text
 
     @property
     def occurred_at(self) -> datetime:
@@ -91,16 +115,22 @@ class Envelope:
     def caused(self, event_id: UUID | None = None) -> "Envelope":
         """The envelope of an event caused by the one this envelope belongs to."""
         return Envelope(
-            event_id=event_id or random_uuid(),
+            event_id=event_id,
             correlation_id=self.correlation_id,
-            causation_id=str(self.event_id),
+            causation_id=self.event_id_text,
         )
 
     def with_traceparent(self, traceparent: str) -> "Envelope":
         """The same envelope, appended under the span `traceparent`."""
-        copy = Envelope(self.event_id, self.correlation_id, self.causation_id, self._at)
+        copy = Envelope(
+            self._id,
+            self.correlation_id,
+            self.causation_id,
+            self._at,
+            traceparent,
+            event_id_text=self._id_text,
+        )
         copy._text = self._text
-        copy.traceparent = traceparent
         return copy
 
     def _key(self) -> tuple[object, ...]:

@@ -27,7 +27,7 @@ from tenacity import (
 from events.base import Event
 from events.codec import RecordedEvent
 from events.envelope import Envelope
-from events.ids import NameIds, random_uuid
+from events.ids import NameIds
 from events.subjects import Position, split_subject
 from write_side.aggregates import Aggregate
 from write_side.errors import (
@@ -359,14 +359,13 @@ class CommandService:
     def _envelope(meta: Metadata, subject: str, event: Event, index: int) -> Envelope:
         if meta.idempotency_key is not None:
             key = meta.idempotency_key
-            event_id = deterministic_event_id(key, subject, event.event_type, index)
-        else:
-            event_id = random_uuid()
-        return Envelope(
-            event_id=event_id,
-            correlation_id=meta.correlation_id,
-            causation_id=meta.causation_id or meta.correlation_id,
-        )
+            return Envelope(
+                deterministic_event_id(key, subject, event.event_type, index),
+                meta.correlation_id,
+                meta.causation_id or meta.correlation_id,
+            )
+        # a random id: the envelope makes it as the text its header carries
+        return Envelope(None, meta.correlation_id, meta.causation_id or meta.correlation_id)
 
     def _cached(self, aggregate: Aggregate[S, C], subject: str) -> tuple[S, int] | None:
         """The state cached for `subject` and its sequence. A subject names one aggregate,

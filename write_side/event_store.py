@@ -236,7 +236,7 @@ class JetStreamEventStore:
         the subject's last sequence: what was stored after the expectation is read (a
         direct get) and travels with the conflict, so the caller folds it instead of
         reading it again; otherwise the subject's last message is looked up."""
-        ours = str(events[-1].envelope.event_id)
+        ours = events[-1].envelope.event_id_text
         try:
             actual = _named_last_sequence(error)
             if actual is not None and actual > expected_seq:

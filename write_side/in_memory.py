@@ -80,7 +80,7 @@ class InMemoryEventStore:
         stream = self._stream(name)
         now = self._clock()
         self._forget_old_ids(stream, now)
-        ids = [str(item.envelope.event_id) for item in events]
+        ids = [item.envelope.event_id_text for item in events]
         last = self._last(stream, subject)
         last_seq = last.seq if last else 0
         if len(events) == 1:

@@ -6,7 +6,7 @@ frozen dataclass's were."""
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from unittest import mock
-from uuid import uuid4
+from uuid import RFC_4122, UUID, uuid4
 
 import pytest
 
@@ -100,3 +100,21 @@ def test_a_caused_envelope_continues_the_correlation() -> None:
     child = parent.caused()
     assert child.correlation_id == "c" and child.causation_id == str(parent.event_id)
     assert child.event_id != parent.event_id
+
+
+def test_a_random_event_id_is_made_as_its_text() -> None:
+    envelope = Envelope(correlation_id="c")
+    text = envelope.event_id_text
+    assert envelope.event_id == UUID(text) and str(envelope.event_id) == text
+    assert envelope.event_id.version == 4 and envelope.event_id.variant == RFC_4122
+    assert envelope.caused().causation_id == text
+
+
+def test_a_given_event_id_is_kept_and_written_as_its_text() -> None:
+    event_id = uuid4()
+    envelope = Envelope(event_id, "c")
+    assert envelope.event_id is event_id and envelope.event_id_text == str(event_id)
+    given_text = Envelope(None, "c", occurred_at=envelope.occurred_at, event_id_text=str(event_id))
+    assert given_text == envelope and hash(given_text) == hash(envelope)
+    traced = given_text.with_traceparent(TRACE)
+    assert traced.event_id_text == str(event_id) and traced.event_id == event_id
