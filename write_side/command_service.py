@@ -181,7 +181,8 @@ class CommandService:
         subject = aggregate.subject(aggregate_id)  # once: an order's parses its UUID
         turn = False
         try:
-            await self._turns.take(subject)  # never a conflict with this process's own
+            if not self._turns.take_free(subject):  # never a conflict with this process's own
+                await self._turns.take(subject)
             turn = True
             if new and subject not in self._cache:
                 self._remember(subject, _Folded(aggregate.initial(aggregate_id), 0))

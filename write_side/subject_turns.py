@@ -23,6 +23,15 @@ class SubjectTurns:
     def __init__(self) -> None:
         self._held: dict[str, deque[asyncio.Future[None]]] = {}
 
+    def take_free(self, subject: str) -> bool:
+        """Takes `subject`'s turn now if nobody holds it (True); False, and nothing taken,
+        when it is held (then `take` waits for it): the uncontended case without a
+        coroutine."""
+        if subject in self._held:
+            return False
+        self._held[subject] = deque()
+        return True
+
     async def take(self, subject: str) -> None:
         """Returns once `subject` is this caller's until `give_back(subject)`."""
         waiting = self._held.get(subject)

@@ -106,3 +106,18 @@ async def test_a_waiter_cancelled_after_it_was_handed_the_turn_passes_it_on() ->
     await behind
     assert ran == ["behind"]
     assert len(turns) == 0
+
+
+async def test_a_free_turn_is_taken_at_once_and_a_held_one_is_not() -> None:
+    turns = SubjectTurns()
+    assert turns.take_free("a")
+    assert not turns.take_free("a")  # held: nothing taken, nothing queued
+    ran, (waiter,) = waiters(turns, "waiter")
+    await asyncio.sleep(0)
+    assert ran == []
+    turns.give_back("a")
+    await waiter
+    assert ran == ["waiter"] and len(turns) == 0
+    assert turns.take_free("a")
+    turns.give_back("a")
+    assert len(turns) == 0
