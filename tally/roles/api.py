@@ -17,6 +17,7 @@ from tally.http.app import create_api_app
 from tally.nats_drift import require_no_drift
 from tally.ops.feed import OpsFeed
 from tally.ops.routes import ops_page_routes
+from tally.roles.heap import settle_heap
 from tally.roles.lifecycle import serve_http
 from tally.roles.security import api_auth, command_limit
 from tally.roles.supervisor import Child, Supervisor
@@ -71,6 +72,7 @@ async def serve_api(
     app = await api_app(parts, stop, role_metrics=role_metrics)
     tracing = parts.tracing()
     app = app if tracing is None else tracing.asgi(app)
+    settle_heap()  # started: what is allocated from here on is per request
     await serve_http(app, parts.settings, stop, reuse_port=reuse_port)
 
 
