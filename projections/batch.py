@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from events.envelope import CORRELATION_ID
 from projections.base import Connection, Projection
-from projections.batch_transaction import batch_transaction
+from projections.batch_transaction import SAVE, batch_transaction, lean_save
 from projections.facts import Fact
 from projections.guarded import Retry as Retry  # re-exported: the projectors' settings
 from projections.guarded import decode_guarded
@@ -39,14 +39,7 @@ class BatchOutcome:
 
 
 _LOCK = "SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE"
-# {0} name, {1} position, {2} channel, {3} payload, {4} applied, {5} dead, {6} ignored
-_SAVE_AS = """WITH saved AS (
-    UPDATE projection_checkpoints SET position = {1}, updated_at = now(),
-        applied = applied + {4}, dead = dead + {5}, ignored = ignored + {6}
-    WHERE name = {0}
-    RETURNING position)
-SELECT pg_notify({2}, {3}) FROM saved"""
-_SAVE = _SAVE_AS.format(*(f"${n}" for n in range(1, 8)))
+_SAVE = SAVE  # the lean transaction runs the same statement, prepared
 
 
 @dataclass(frozen=True)
@@ -95,17 +88,12 @@ async def save_checkpoint(
 
 
 def save_statement(projection: Projection, position: int, counted: Counted) -> str:
-    """`save_checkpoint`'s statement with its values written in, for a lean transaction
-    (`batch_transaction.can_be_lean`: names that need no quoting)."""
-    return _SAVE_AS.format(
-        f"'{projection.name}'",
-        position,
-        f"'{CHANNEL}'",
-        f"'{_payload(projection, position)}'",
-        counted.applied,
-        counted.dead,
-        counted.ignored,
-    )
+    """`save_checkpoint` as an EXECUTE of its prepared statement with its values written
+    in, for a lean transaction (`batch_transaction.can_be_lean`: names that need no
+    quoting)."""
+    payload = _payload(projection, position)
+    counts = counted.applied, counted.dead, counted.ignored
+    return lean_save(projection.name, position, CHANNEL, payload, *counts)
 
 
 async def notify_listeners(conn: Connection, projection: Projection, position: int) -> None:

@@ -16,6 +16,7 @@ from nats.aio.client import Client as NATS
 from nats.js.api import ConsumerConfig
 
 from projections.batch import CHANNEL, BatchOutcome, Retry, apply_batch
+from projections.batch_transaction import PREPARED
 from projections.messages import StoredMessage, from_msg
 from projections.registry import get_projection
 from support.read_side import placed, position, publish
@@ -74,12 +75,14 @@ async def test_a_lone_event_takes_three_round_trips_and_notifies(
     nc: NATS, db: str, conn: asyncpg.Connection
 ) -> None:
     first, second = await orders_placed(nc, 2)
-    assert (await apply(conn, [first], expected=0)).position == 1  # makes the checkpoint row
+    counting = Counting(conn)
+    # makes the checkpoint row, and prepares the lean statements on the connection
+    assert (await apply(counting, [first], expected=0)).position == 1
     heard: asyncio.Queue[str] = asyncio.Queue()
     listener = await asyncpg.connect(db)
     await listener.add_listener(CHANNEL, lambda *args: heard.put_nowait(args[-1]))
     try:
-        counting = Counting(conn)
+        counting.sent = 0
         outcome = await apply(counting, [second], expected=1)
         assert counting.sent == 3  # BEGIN + lock + check; the INSERT; save + NOTIFY + COMMIT
         assert (outcome.applied, outcome.position) == (1, 2)
@@ -120,3 +123,44 @@ async def test_an_aggregate_with_a_dead_letter_is_parked_behind_it(
     assert (outcome.applied, outcome.dead, outcome.parked, outcome.position) == (0, 1, 1, 2)
     states = await conn.fetch("SELECT seq, state FROM parked_events ORDER BY seq")
     assert [(r["seq"], r["state"]) for r in states] == [(0, "dead"), (2, "parked")]
+
+
+async def prepared(conn: asyncpg.Connection) -> set[str]:
+    rows = await conn.fetch("SELECT name FROM pg_prepared_statements")
+    return {row["name"] for row in rows} & set(PREPARED)
+
+
+async def test_the_statements_are_prepared_once_and_again_when_lost(
+    nc: NATS, db: str, conn: asyncpg.Connection
+) -> None:
+    """A lean batch EXECUTEs statements prepared once per connection; a connection that
+    lost them (a new one, DEALLOCATE, DISCARD ALL) prepares them again at its next batch,
+    still lean (the position confirmed without a second lock)."""
+    messages = await orders_placed(nc, 5)
+    counting = Counting(conn)
+    await apply(counting, messages[:1], expected=0)
+    assert await prepared(conn) == set(PREPARED)
+    counting.sent = 0
+    assert (await apply(counting, messages[1:2], expected=1)).position == 2
+    assert counting.sent == 3  # nothing prepared again
+    await conn.execute("DEALLOCATE tally_lean_check")  # one of them lost
+    counting.sent = 0
+    assert (await apply(counting, messages[2:3], expected=2)).position == 3
+    # the failed start, ROLLBACK, what is held, PREPARE, the start again; INSERT; save
+    assert counting.sent == 7
+    await conn.execute("DISCARD ALL")  # all of them, and asyncpg's own statements
+    await conn.reload_schema_state()  # (asyncpg's: its cache has to be told)
+    assert await prepared(conn) == set()
+    assert (await apply(counting, messages[3:4], expected=3)).position == 4
+    assert await prepared(conn) == set(PREPARED)
+    other = await asyncpg.connect(db)  # a new session holds none of them
+    try:
+        assert await prepared(other) == set()
+        outcome = await apply(other, messages[4:], expected=4)
+        assert (outcome.applied, outcome.position) == (1, 5)
+        assert await prepared(other) == set(PREPARED)
+    finally:
+        await other.close()
+    row = await conn.fetchrow("SELECT * FROM projection_checkpoints WHERE name = 'orders'")
+    assert (row["position"], row["applied"], row["dead"]) == (5, 5, 0)
+    assert await conn.fetchval("SELECT count(*) FROM orders") == 5
