@@ -217,7 +217,13 @@ class Projector:
 
     async def _clear_dead_replay(self, conn: Connection) -> None:
         """A replay killed before its swap leaves `state = replaying`: clear it when no
-        replay holds the replay lock."""
+        replay holds the replay lock. The lock is tried only when there is something to
+        clear: held even briefly, it made a replay starting at that moment fail as busy."""
+        state = await conn.fetchval(
+            "SELECT state FROM projection_checkpoints WHERE name = $1", self.projection.name
+        )
+        if state != "replaying":
+            return
         key = f"tally.replay.{view_of(self.projection)}"
         if await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
             await conn.execute(
