@@ -112,3 +112,39 @@ async def test_swap_waits_for_readers_without_deadlock(nc: NATS, db: str) -> Non
             await reader.close()
     assert len(lines) == len(live["order_lines"])
     assert await view_rows(db) == live
+
+
+async def _set_state(db: str, state: str) -> None:
+    conn = await asyncpg.connect(db)
+    try:
+        await conn.execute("UPDATE projection_checkpoints SET state = $1", state)
+    finally:
+        await conn.close()
+
+
+async def _state(db: str) -> str:
+    conn = await asyncpg.connect(db)
+    try:
+        return str(await conn.fetchval("SELECT state FROM projection_checkpoints"))
+    finally:
+        await conn.close()
+
+
+async def test_a_projector_clears_a_dead_replay_but_not_a_running_one(nc: NATS, db: str) -> None:
+    await publish(nc, order_history(3))
+    async with projecting(nc, db, "orders"):
+        await wait_position(db, "orders", await _last(nc, "ORDERS"))
+    await _set_state(db, "replaying")  # a replay killed before its swap
+    holder = await asyncpg.connect(db)  # a replay running: it holds the replay lock
+    try:
+        await holder.fetchval("SELECT pg_advisory_lock(hashtext('tally.replay.orders'))")
+        await publish(nc, order_history(1), start=100)
+        async with projecting(nc, db, "orders"):
+            await wait_position(db, "orders", await _last(nc, "ORDERS"))
+        assert await _state(db) == "replaying"
+    finally:
+        await holder.close()
+    await publish(nc, order_history(1), start=200)
+    async with projecting(nc, db, "orders"):
+        await wait_position(db, "orders", await _last(nc, "ORDERS"))
+    assert await _state(db) == "live"
