@@ -16,14 +16,12 @@ import contextlib
 import json
 import subprocess
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 import pytest
 from nats.aio.client import Client as NATS
 from nats.js.errors import NotFoundError
-from sqlalchemy import Table
 
 from events.base import Event
 from events.partitions import Layout
@@ -40,6 +38,7 @@ from projections.runner import Projector
 from support.read_side import FAST, publish, wait_position
 from support.roles import TALLY, role_env
 from support.stream_fold import audit_counters, fold_stock, incomplete, read_stream, view_stock
+from support.wrapped_projection import WrappedProjection
 from tally.operator import dead_letters as letters
 from write_side.streams import StreamSettings, ensure_streams
 
@@ -47,24 +46,12 @@ pytestmark = pytest.mark.integration
 POISON = 13
 
 
-@dataclass
-class Buggy:
+class Buggy(WrappedProjection):
     """The stock projection with a bug: a receipt of 13 raises, until `fixed`."""
 
-    fixed: bool = False
-    real: Projection = field(default_factory=lambda: get_projection("stock"))
-
-    @property
-    def name(self) -> str:
-        return self.real.name
-
-    @property
-    def stream(self) -> str:
-        return self.real.stream
-
-    @property
-    def tables(self) -> tuple[Table, ...]:
-        return self.real.tables
+    def __init__(self) -> None:
+        super().__init__(get_projection("stock"))
+        self.fixed = False
 
     async def apply(self, conn: Connection, schema: str, facts: Sequence[Fact]) -> None:
         if not self.fixed and any(fact.data.get("quantity") == POISON for fact in facts):

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import asyncpg
 import pytest
 from nats.aio.client import Client as NATS
-from sqlalchemy import Table
 
 from events.stock import StockReceived
 from projections.base import Connection
@@ -21,36 +20,25 @@ from projections.facts import Fact
 from projections.registry import get_projection
 from projections.runner import Projector, ProjectorSettings
 from support.read_side import publish, rows, wait_position
+from support.wrapped_projection import WrappedProjection
 
 pytestmark = pytest.mark.integration
 
 
-class FailsOnce:
+class FailsOnce(WrappedProjection):
     """The stock projection, but its `fail_at`-th apply fails once with an error of the
     database's kind (not poison: the session ends and starts again from the checkpoint);
     the sequences of every apply that passed are kept, in order."""
 
     def __init__(self, fail_at: int) -> None:
-        self._stock = get_projection("stock")
+        super().__init__(get_projection("stock"))
         self._calls = 0
         self._fail_at = fail_at
         self.applied: list[list[int]] = []
 
-    @property
-    def name(self) -> str:
-        return self._stock.name
-
-    @property
-    def stream(self) -> str:
-        return self._stock.stream
-
-    @property
-    def tables(self) -> tuple[Table, ...]:
-        return self._stock.tables
-
     async def apply(self, conn: Connection, schema: str, facts: Sequence[Fact]) -> None:
         self._calls += 1
-        await self._stock.apply(conn, schema, facts)
+        await self.real.apply(conn, schema, facts)
         if self._calls == self._fail_at:
             raise ConnectionError("the database went away mid-batch")
         self.applied.append([fact.seq for fact in facts])
