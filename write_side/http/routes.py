@@ -2,7 +2,6 @@
 every refusal is raised and answered by the app's error table (`errors.py`)."""
 
 from collections.abc import Awaitable, Callable, Mapping
-from decimal import Decimal
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -10,7 +9,6 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from events.ids import random_uuid_text
-from events.orders import OrderLine
 from http_edge.correlation import scope_correlation_id
 from http_edge.params import ORDER_ID, SKU
 from http_edge.problems import validation_problem
@@ -136,12 +134,8 @@ class CommandRoutes:
             new_id = order_id(self._id_secret, meta.idempotency_key)
         else:
             new_id = random_uuid_text()
-        lines = tuple(
-            OrderLine(sku=line.sku, quantity=line.quantity, unit_price=Decimal(line.unit_price))
-            for line in body.lines
-        )
-        command = order.PlaceOrder(
-            customer_id=body.customer_id, currency=body.currency, lines=lines
+        command = order.PlaceOrder(  # the body's lines are the event's already
+            customer_id=body.customer_id, currency=body.currency, lines=tuple(body.lines)
         )
         fresh = meta.idempotency_key is None  # a uuid4 just made: nothing to read
         result = await self._service.handle(ORDER, new_id, command, meta, new=fresh)

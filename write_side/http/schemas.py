@@ -2,16 +2,45 @@
 OpenAPI document."""
 
 import re
-from typing import Annotated, Literal
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StrictInt,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
-from events.money import MONEY_PATTERN
-from events.orders import CURRENCY_PATTERN
+from events.money import CENT, MONEY_PATTERN
+from events.orders import CURRENCY_PATTERN, OrderLine
 from events.subjects import SKU_PATTERN
 
-MoneyText = Annotated[str, Field(pattern=MONEY_PATTERN, max_length=16, examples=["12.50"])]
+
+def _money(text: str) -> Decimal:
+    """A price the pattern accepted (at most 13 digits before the point, 2 after), held as
+    the event holds it: a Decimal with two places."""
+    return Decimal(text).quantize(CENT)
+
+
+class _PriceText:
+    """A body's price: a decimal string (a JSON number is refused), validated as text and
+    held as a Decimal."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        text = core_schema.str_schema(pattern=MONEY_PATTERN, max_length=16)
+        return core_schema.no_info_after_validator_function(_money, text)
+
+
+MoneyText = Annotated[Decimal, _PriceText(), Field(examples=["12.50"])]
 Sku = Annotated[str, Field(pattern=SKU_PATTERN, examples=["SKU-1"])]
 
 
@@ -62,13 +91,60 @@ class OrderLineIn(_Body):
     unit_price: MoneyText
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _event_line(fields: tuple[dict[str, Any], None, set[str]]) -> OrderLine:
+    """The event's line from the fields `OrderLineIn`'s rules accepted, made as pydantic
+    makes a validated model (its rules are the event line's, stricter: see the unit test)."""
+    values, _, given = fields
+    line = _new(OrderLine)
+    _set(line, "__dict__", values)
+    _set(line, "__pydantic_fields_set__", given)
+    _set(line, "__pydantic_extra__", None)
+    _set(line, "__pydantic_private__", None)
+    return line
+
+
+class _AsEventLine:
+    """An order line of the body checked by `OrderLineIn`'s rules and built straight as the
+    event's line (`events.orders.OrderLine`): one validation, no second model made per line.
+    The document still shows `OrderLineIn`. (A model schema naming `OrderLine` would not do:
+    pydantic-core then reuses `OrderLine`'s own validator, with the event's looser rules.)"""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        rules = OrderLineIn.__pydantic_core_schema__
+        if rules["type"] != "model" or rules["schema"]["type"] != "model-fields":
+            raise TypeError(f"OrderLineIn's schema is a {rules['type']!r}, not a plain model")
+        fields = core_schema.model_fields_schema(
+            rules["schema"]["fields"], model_name="OrderLineIn", extra_behavior="forbid"
+        )
+        # the reference names the line's component in the document `OrderLineIn`, as before
+        return core_schema.no_info_after_validator_function(
+            _event_line, fields, ref=f"{__name__}.OrderLineIn:event-line"
+        )
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        reference = handler(schema)  # the line's component: described as `OrderLineIn` is
+        handler.resolve_ref_schema(reference).update(handler(OrderLineIn.__pydantic_core_schema__))
+        return reference
+
+
+EventLine = Annotated[OrderLine, _AsEventLine()]
+
+
 class PlaceOrderBody(_Body):
     """The order's total (the sum of quantity x unit_price) must have at most 13 digits
     before the decimal point; a larger one is refused (422 on `total`)."""
 
     customer_id: CustomerId
     currency: Annotated[str, Field(pattern=CURRENCY_PATTERN)] = "EUR"
-    lines: Annotated[list[OrderLineIn], Field(min_length=1, max_length=1000)]
+    lines: Annotated[list[EventLine], Field(min_length=1, max_length=1000)]
 
 
 class CancelOrderBody(_Body):
