@@ -9,6 +9,7 @@ from tally.bootstrap import Parts, bootstrap
 from tally.fulfilment_metrics import STEPS, TimedGateway, timed_handler
 from tally.log_lines import line_writer
 from tally.nats_drift import require_no_drift
+from tally.roles.heap import settle_heap
 from tally.roles.lifecycle import run_until_stopped
 from tally.roles.worker_http import fulfilment_checks, serve_worker_http
 from tally.settings import Settings
@@ -70,6 +71,7 @@ async def fulfil(parts: Parts, stop: asyncio.Event) -> None:
             "deadline_seconds": settings.payment_deadline_seconds,
         },
     )
+    settle_heap()  # started: what is allocated from here on is per order event
     async with asyncio.TaskGroup() as group:  # one failing cancels the other
         group.create_task(consumer.run(stop))
         group.create_task(publisher.run(stop))

@@ -1,6 +1,6 @@
-"""`settle_heap` (what `tally api`, `tally project` and `tally replay` call once started):
-what start-up left is frozen out of the collector's scans and the youngest generation is
-collected after YOUNG_THRESHOLD allocations, not 700."""
+"""`settle_heap` (what `tally api`, `tally project`, `tally replay` and `tally fulfil` call
+once started): what start-up left is frozen out of the collector's scans and the youngest
+generation is collected after YOUNG_THRESHOLD allocations, not 700."""
 
 import gc
 
