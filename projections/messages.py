@@ -44,7 +44,8 @@ def from_raw(
     subject: bytes, reply: bytes, header_block: bytes | None, data: bytes, *, decode: bool
 ) -> StoredMessage:
     """A message delivered by a consumer, as `projections.wire` hands it over."""
-    stream, seq, deliveries, consumer_seq = ack_metadata(reply)
+    reply_text = reply.decode()
+    stream, seq, deliveries, consumer_seq = ack_metadata(reply_text)
     headers = parse_headers(header_block)
     text = subject.decode()
     fact: Fact | None = None
@@ -55,7 +56,7 @@ def from_raw(
         except DecodeError as failure:
             error = str(failure)
     return StoredMessage(
-        stream, seq, text, data, headers, reply.decode(), deliveries, fact, error, consumer_seq
+        stream, seq, text, data, headers, reply_text, deliveries, fact, error, consumer_seq
     )
 
 

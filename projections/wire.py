@@ -8,17 +8,20 @@ else (connecting, authentication, reconnects and re-subscribing) and only routes
 messages of its own inbox subscription to a plain function, with subject, reply, header
 block and body as the parser left them; headers are then read from the bytes here, once.
 
-The hook is the client's `_process_msg` (nats-py 2.16; `tests/integration/views/
-test_wire.py` runs it against a real server so that an upgrade that moves it fails loudly).
+The hooks are the client's `_process_msg` and its parser's `parse` (nats-py 2.16), whose
+runs of messages are read by `projections.wire_parser`; `tests/integration/views/
+test_wire.py` runs them against a real server so that an upgrade that moves them fails loudly.
 """
 
 import logging
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from nats.aio.client import Client as NATS
 from nats.aio.subscription import Subscription
+
+from projections import wire_parser
 
 RawSink = Callable[[bytes, bytes, bytes | None, bytes], None]
 """(subject, reply, header block or None, body) of one message."""
@@ -30,7 +33,8 @@ log = logging.getLogger("tally.projections.wire")
 
 def _dispatcher(nc: NATS) -> dict[int, RawSink]:
     """The per-connection table of raw sinks by subscription id, installed once: the
-    client's message handler is wrapped so that other subscriptions are untouched."""
+    client's message handler is wrapped, and its parser fronted by `wire_parser`, so that
+    other subscriptions are untouched."""
     sinks: dict[int, RawSink] | None = getattr(nc, _DISPATCH, None)
     if sinks is not None:
         return sinks
@@ -48,11 +52,23 @@ def _dispatcher(nc: NATS) -> dict[int, RawSink]:
         try:
             sink(subject, reply, headers, data)
         except Exception:  # never into nats-py's read loop, which would reconnect
-            log.exception("a raw message sink failed", extra={"subject": subject.decode()})
+            _failed(subject)
+
+    async def forward(
+        sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes | None
+    ) -> None:
+        # looked up at each call: whoever wraps `_process_msg` later (write_side.raw_inbox)
+        # gets the messages of their subscriptions
+        await nc._process_msg(sid, subject, reply, data, cast(bytes, headers))
 
     nc._process_msg = process_msg  # type: ignore[method-assign]
+    wire_parser.install(nc._ps, table, forward, _failed)
     setattr(nc, _DISPATCH, table)
     return table
+
+
+def _failed(subject: bytes) -> None:
+    log.exception("a raw message sink failed", extra={"subject": subject.decode()})
 
 
 class RawInbox:
@@ -102,15 +118,12 @@ def parse_headers(block: bytes | None) -> dict[str, str]:
     return headers
 
 
-def ack_metadata(reply: bytes) -> tuple[str, int, int, int]:
-    """(stream, stream sequence, deliveries, consumer sequence) from a JetStream ack subject:
+def ack_metadata(reply: str) -> tuple[str, int, int, int]:
+    """(stream, stream sequence, deliveries, consumer sequence) from a JetStream ack subject
+    (decoded once by the caller, which keeps it to acknowledge):
     `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>` (9 tokens) or
     `$JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>.<sseq>...` (12 tokens)."""
-    tokens = reply.split(b".")
-    offset = 2 if len(tokens) >= 12 else 0
-    return (
-        tokens[2 + offset].decode(),
-        int(tokens[5 + offset]),
-        int(tokens[4 + offset]),
-        int(tokens[6 + offset]),
-    )
+    tokens = reply.split(".")
+    if len(tokens) >= 12:
+        return tokens[4], int(tokens[7]), int(tokens[6]), int(tokens[8])
+    return tokens[2], int(tokens[5]), int(tokens[4]), int(tokens[6])

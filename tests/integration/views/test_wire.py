@@ -38,6 +38,7 @@ async def test_a_raw_inbox_reads_a_pull_consumer_as_nats_py_would(nc: NATS) -> N
 
     inbox = RawInbox(nc, sink)
     await inbox.start()
+    assert "parse" in vars(nc._ps)  # nats-py's parser fronted (projections.wire_parser)
     other = await nc.subscribe(nc.new_inbox(), cb=on_plain)
     request = json.dumps({"batch": 10, "expires": 300_000_000}).encode()
     for name, reply in (("raw", inbox.subject), ("plain", other.subject)):
@@ -56,7 +57,7 @@ async def test_a_raw_inbox_reads_a_pull_consumer_as_nats_py_would(nc: NATS) -> N
     assert [d[3] for d in data] == [m.data for m in expected]
     assert [parse_headers(d[2]) for d in data] == [m.headers for m in expected]
     assert [d[0].decode() for d in data] == [m.subject for m in expected]
-    assert [ack_metadata(d[1])[:3] for d in data] == [
+    assert [ack_metadata(d[1].decode())[:3] for d in data] == [
         ("STOCK", m.metadata.sequence.stream, m.metadata.num_delivered) for m in expected
     ]
     assert all(status_of(d[2]) is None for d in data)
