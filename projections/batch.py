@@ -10,6 +10,7 @@ counted_from` holds at every commit; an event skipped by the projector breaks it
 event counts as dead until it is released."""
 
 import logging
+import operator
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -162,8 +163,7 @@ async def _apply_batch(
         position = transaction.position
         if position is None:
             position = await lock_checkpoint(conn, projection)
-        by_seq = {message.seq: message for message in messages if message.seq > position}
-        fresh = [by_seq[seq] for seq in sorted(by_seq)]
+        fresh = unseen(messages, position)
         if not fresh:
             return BatchOutcome(0, len(messages), 0, position)
         events, undecodable = await decode_guarded(fresh, retry)
@@ -202,6 +202,16 @@ async def _apply_batch(
         outcome = BatchOutcome(applied, skipped, dead, fresh[-1].seq, len(done.parked))
     _log_applied(projection, fresh[0].seq, outcome, done.applied)
     return outcome
+
+
+def unseen(messages: Sequence[StoredMessage], position: int) -> list[StoredMessage]:
+    """The messages after `position`, each once, in stream order (as a consumer delivers
+    them, usually: then they are taken as they are)."""
+    seqs = [message.seq for message in messages]
+    if seqs and seqs[0] > position and all(map(operator.lt, seqs, seqs[1:])):
+        return list(messages)
+    by_seq = {message.seq: message for message in messages if message.seq > position}
+    return [by_seq[seq] for seq in sorted(by_seq)]
 
 
 def partitioned(projection: Projection) -> bool:

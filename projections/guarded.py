@@ -48,5 +48,6 @@ async def decode_guarded(
                 error = str(again)
         else:
             failed.append((item.message, error))
-    events.sort(key=lambda event: event.seq)
+    if poison:  # those decoded on a retry were appended: back into stream order
+        events.sort(key=lambda event: event.seq)
     return events, failed

@@ -58,23 +58,12 @@ async def apply_in_order(
     tables in `schema`, keeping each aggregate's order; the heads and the parked events are
     written to `schema`'s parking table. The caller dead-letters `dead`. `parked=False`:
     the caller found nothing parked or dropped for the view under the checkpoint's lock."""
-    keys = [aggregate_of(message.subject) for message in messages]
     stopped, dropped = await known(conn, schema, view, messages) if parked else (set(), set())
-    bad = {message.seq: error for message, error in undecodable}
-    facts = {event.seq: event for event in events}
-    by_seq = {message.seq: message for message in messages}
     done = Sorted()
-    todo: list[Fact] = []
-    for message, key in zip(messages, keys, strict=True):
-        if message.seq in dropped:
-            done.dropped.append(message)
-        elif key in stopped:
-            done.parked.append(message)
-        elif message.seq in bad:
-            done.dead.append((message, bad[message.seq]))
-            stopped.add(key)
-        else:
-            todo.append(facts[message.seq])
+    if stopped or dropped or undecodable:
+        todo = _sort_out(messages, events, undecodable, stopped, dropped, done)
+    else:  # the common case: every message decoded, nothing parked or dropped
+        todo = list(events)
     if todo and not careful:
         try:
             await projection.apply(conn, schema, todo)
@@ -92,10 +81,38 @@ async def apply_in_order(
             if not is_poison_error(error):
                 raise
             log.warning("batch failed, applying one by one", extra={"error": str(error)})
+            by_seq = {message.seq: message for message in messages}
             await _one_by_one(conn, projection, schema, todo, by_seq, stopped, retry, done)
     await park(conn, schema, view, [message for message, _ in done.dead], "dead")
     await park(conn, schema, view, done.parked, "parked")
     return done
+
+
+def _sort_out(
+    messages: Sequence[StoredMessage],
+    events: Sequence[Fact],
+    undecodable: Sequence[tuple[StoredMessage, str]],
+    stopped: set[str],
+    dropped: set[int],
+    done: Sorted,
+) -> list[Fact]:
+    """The facts to apply, in stream order; the others sorted into `done` (`stopped` grows
+    by the aggregates of new heads)."""
+    bad = {message.seq: error for message, error in undecodable}
+    facts = {event.seq: event for event in events}
+    todo: list[Fact] = []
+    for message in messages:
+        key = aggregate_of(message.subject)
+        if message.seq in dropped:
+            done.dropped.append(message)
+        elif key in stopped:
+            done.parked.append(message)
+        elif message.seq in bad:
+            done.dead.append((message, bad[message.seq]))
+            stopped.add(key)
+        else:
+            todo.append(facts[message.seq])
+    return todo
 
 
 async def _one_by_one(

@@ -29,29 +29,32 @@ class Delta:
     count: int = 0
 
 
-def _change(fact: Fact) -> tuple[int, int]:
-    """(on_hand delta, reserved delta) of one event."""
-    kind, data = fact.type, fact.data
-    if kind == "StockReceived":
-        return data["quantity"], 0
-    if kind == "StockAdjusted":
-        return data["delta"], 0
-    if kind == "StockReserved":
-        return 0, data["quantity"]
-    if kind == "StockReservationReleased":
-        return 0, -data["quantity"]
-    if kind == "StockShipped":
-        return -data["quantity"], -data["quantity"]
-    raise TypeError(f"not a stock event: {kind}")
+# (on hand, reserved) each unit of an event's quantity moves, by event type
+_MOVES: dict[str, tuple[int, int]] = {
+    "StockReceived": (1, 0),
+    "StockReserved": (0, 1),
+    "StockReservationReleased": (0, -1),
+    "StockShipped": (-1, -1),
+}
 
 
 def fold(facts: Sequence[Fact]) -> dict[str, Delta]:
     deltas: dict[str, Delta] = {}
+    moves = _MOVES
     for fact in facts:
-        on_hand, reserved = _change(fact)
+        data, kind = fact.data, fact.type
+        move = moves.get(kind)
+        if move is not None:
+            quantity = data["quantity"]
+            on_hand, reserved = move[0] * quantity, move[1] * quantity
+        elif kind == "StockAdjusted":
+            on_hand, reserved = data["delta"], 0
+        else:
+            raise TypeError(f"not a stock event: {kind}")
         delta = deltas.get(fact.key)
         if delta is None:
-            delta = deltas[fact.key] = Delta(fact.key, 0, 0, fact.occurred_at, fact.seq)
+            deltas[fact.key] = Delta(fact.key, on_hand, reserved, fact.occurred_at, fact.seq, 1)
+            continue
         delta.on_hand += on_hand
         delta.reserved += reserved
         delta.updated_at, delta.last_seq, delta.count = fact.occurred_at, fact.seq, delta.count + 1
