@@ -100,6 +100,9 @@ async def test_no_cached_row_of_the_old_view_after_a_replays_swap(
         assert answer.status_code == 200, answer.text
         owner = await asyncpg.connect(asyncpg_dsn(db))
         try:  # the old view's rows, changed behind the projector's back (no notification)
+            async with asyncio.timeout(10):  # `after` waited for ids[0]'s partition only
+                while await owner.fetchval("SELECT count(*) FROM orders") < len(ids):  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
             await owner.execute("UPDATE orders SET status = 'shipped'")
         finally:
             await owner.close()
