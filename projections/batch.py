@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from events.envelope import CORRELATION_ID
 from projections.base import Connection, Projection
-from projections.batch_transaction import SAVE, batch_transaction, lean_save
+from projections.batch_transaction import SAVE, LeanRefused, batch_transaction, lean_save
 from projections.facts import Fact
 from projections.guarded import Retry as Retry  # re-exported: the projectors' settings
 from projections.guarded import decode_guarded
@@ -137,13 +137,26 @@ async def apply_batch(
     expected: int | None = None,
 ) -> BatchOutcome:
     """The whole batch in ONE transaction together with the checkpoint: first without a
-    savepoint (in three round trips when `expected`, the position the caller last saved,
-    is still the checkpoint: `batch_transaction`), and if an event fails it, again with
-    one (and one by one)."""
+    savepoint (in one message when `expected`, the position the caller last saved, is
+    still the checkpoint and the view's statements only write, else in three round trips:
+    `batch_transaction`; a view's first batch, whose checkpoint row is made by it, in
+    three), and if an event fails it, again with one (and one by one)."""
     try:
-        return await _apply_batch(
-            conn, projection, messages, retry, dead_letter, careful=False, expected=expected
-        )
+        try:
+            return await _apply_batch(
+                conn,
+                projection,
+                messages,
+                retry,
+                dead_letter,
+                careful=False,
+                expected=expected,
+                one_message=bool(expected),  # at 0, the checkpoint row may not exist yet
+            )
+        except LeanRefused:  # rolled back, or never sent
+            return await _apply_batch(
+                conn, projection, messages, retry, dead_letter, careful=False, expected=expected
+            )
     except PoisonInBatch as error:
         log.warning("batch failed, applying it again one by one", extra={"error": str(error)})
         return await _apply_batch(conn, projection, messages, retry, dead_letter, careful=True)
@@ -158,8 +171,11 @@ async def _apply_batch(
     *,
     careful: bool,
     expected: int | None = None,
+    one_message: bool = False,
 ) -> BatchOutcome:
-    async with batch_transaction(conn, projection, expected) as transaction:
+    async with batch_transaction(
+        conn, projection, expected, one_message=one_message
+    ) as transaction:
         position = transaction.position
         if position is None:
             position = await lock_checkpoint(conn, projection)
@@ -169,7 +185,7 @@ async def _apply_batch(
         events, undecodable = await decode_guarded(fresh, retry)
         view = view_of(projection)
         done = await apply_in_order(
-            conn,
+            transaction.conn,
             projection,
             "public",
             view,

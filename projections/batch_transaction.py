@@ -1,4 +1,4 @@
-"""A batch's transaction in three round trips instead of six (the projector's first try).
+"""A batch's transaction in one round trip, or three, instead of six.
 
 asyncpg sends one statement per round trip, and a lone event's transaction was six of
 them: BEGIN, lock the checkpoint, look for parked events, the view's statement, save the
@@ -24,16 +24,39 @@ The three statements are PREPAREd once per connection and sent as `EXECUTE`s in 
 messages: a simple-query statement is parsed and planned anew each time (~150 µs of the
 backend's CPU per batch more than asyncpg's prepared ones). A connection that lost them (a
 new session, `DISCARD ALL`, `DEALLOCATE`) prepares them again at its next batch.
+
+One message (the projector's first try, `one_message`): when the view's statements only
+write (each an `execute(sql, text...)`: the views send their rows as one JSON text), they
+need not go out one by one. They are kept while the batch is folded (`Deferred`) and the
+whole transaction goes out as ONE simple-query message: BEGIN, the lock, a gate that fails
+the message unless the checkpoint is where this projector last saved it with nothing
+parked (a division by zero: a later statement of a message that failed never runs), the
+view's statements as EXECUTEs of statements prepared once per connection with their texts
+written in as literals, the save with its NOTIFY, COMMIT. A lone event is then one round
+trip instead of three. Any error of that message rolls the whole of it back (its NOTIFY is
+never delivered), and the batch is applied again in the three-message form, which reads
+the checkpoint and the parked events itself and finds out whether an event is poison; so
+is a batch whose statements cannot wait (a read, `executemany`: dead letters, parking).
+How a text is written in: `deferred.py`.
 """
 
 import re
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
+import asyncpg
 from asyncpg.exceptions import InvalidSQLStatementNameError
 
 from projections.base import Connection, Projection
+from projections.deferred import (
+    UNPREPARABLE,
+    Deferred,
+    NotDeferrable,
+    literal,
+    literals_are_plain,
+    view_statement,
+)
 from projections.parking import TABLE
 from projections.partitions import view_of
 
@@ -46,22 +69,36 @@ SAVE = """WITH saved AS (
     WHERE name = $1
     RETURNING position)
 SELECT pg_notify($3, $4) FROM saved"""
+# the checkpoint at the position given ($2) with nothing parked for the view ($3)
+_AT = (
+    "FROM projection_checkpoints WHERE name = $1 AND position = $2"
+    f" AND NOT EXISTS (SELECT FROM public.{TABLE} WHERE view = $3)"
+)
 # name -> statement, prepared on each connection that runs a lean transaction
 PREPARED = {
     "tally_lean_lock": "SELECT FROM projection_checkpoints WHERE name = $1 FOR UPDATE",
-    "tally_lean_check": "SELECT FROM projection_checkpoints WHERE name = $1 AND position = $2"
-    f" AND NOT EXISTS (SELECT FROM public.{TABLE} WHERE view = $3)",
+    "tally_lean_check": f"SELECT {_AT}",
+    # one message's gate: no row, a division by zero (counted when run, never folded)
+    "tally_lean_gate": f"SELECT 1 / count(*)::int {_AT}",
     "tally_lean_save": SAVE,
 }
-_prepared: "weakref.WeakSet[Connection]" = weakref.WeakSet()  # as far as this process knows
+VIEW_STATEMENTS = 32  # at most, prepared per connection for one-message batches
+# connection -> the names of the statements it holds, as far as this process knows
+_prepared: "weakref.WeakKeyDictionary[Connection, set[str]]" = weakref.WeakKeyDictionary()
+
+
+class LeanRefused(Exception):
+    """A one-message batch not sent, or rolled back: apply it again in three messages."""
 
 
 class BatchTransaction:
-    """`position`: the checkpoint, locked, when the lean start confirmed it (None: ask);
-    `lean`: the checkpoint's save goes with the COMMIT (`commit_with`)."""
+    """`position`: the checkpoint, locked, when the lean start confirmed it (None: ask;
+    in one message: the gate confirms it or nothing happens); `lean`: the checkpoint's
+    save goes with the COMMIT (`commit_with`); `conn`: where the view's statements go."""
 
-    def __init__(self, *, lean: bool) -> None:
-        self.position: int | None = None
+    def __init__(self, conn: Connection, *, lean: bool, position: int | None = None) -> None:
+        self.conn = conn
+        self.position = position
         self.lean = lean
         self.ending = "COMMIT"
 
@@ -87,34 +124,81 @@ def lean_save(name: str, position: int, channel: str, payload: str, *counts: int
     )
 
 
-async def prepare(conn: Connection) -> None:
-    """The lean statements prepared on `conn` (those it does not hold already)."""
+async def prepare(conn: Connection, wanted: Mapping[str, str] = PREPARED) -> None:
+    """The statements `wanted` (name -> SQL) prepared on `conn` (those it does not hold
+    already)."""
     held = {
         row[0]
         for row in await conn.fetch(
             "SELECT name FROM pg_prepared_statements WHERE name = ANY($1::text[])",
-            list(PREPARED),
+            list(wanted),
         )
     }
-    missing = [f"PREPARE {name} AS {sql}" for name, sql in PREPARED.items() if name not in held]
+    missing = [f"PREPARE {name} AS {sql}" for name, sql in wanted.items() if name not in held]
     if missing:
         await conn.execute(";\n".join(missing))
-    _prepared.add(conn)
+    _prepared.setdefault(conn, set()).update(wanted)
+
+
+def _holds(conn: Connection, names: Mapping[str, str]) -> bool:
+    return names.keys() <= _prepared.get(conn, set())
 
 
 async def _start(conn: Connection, statement: str) -> str:
     """The lean start's command tag; the statements prepared first if `conn` is new to
     them, and again if it lost them."""
-    if conn not in _prepared:
+    if not _holds(conn, PREPARED):
         await prepare(conn)
     try:
         return str(await conn.execute(statement))
     except InvalidSQLStatementNameError:  # deallocated (DISCARD ALL, a pool's reset)
         if conn.is_in_transaction():
             await conn.execute("ROLLBACK")
-        _prepared.discard(conn)
+        _prepared.pop(conn, None)
         await prepare(conn)
         return str(await conn.execute(statement))
+
+
+async def _send_one(
+    conn: Connection, projection: Projection, expected: int, transaction: BatchTransaction
+) -> None:
+    """The whole batch in one message; LeanRefused (rolled back) if any of it failed."""
+    deferred: Deferred = transaction.conn
+    if not deferred.statements and transaction.ending == "COMMIT":
+        return  # nothing to write: nothing was sent
+    wanted = PREPARED | {view_statement(sql): sql for sql, _ in deferred.statements}
+    if not _holds(conn, wanted):
+        if len(wanted.keys() | _prepared.get(conn, set())) > len(PREPARED) + VIEW_STATEMENTS:
+            raise LeanRefused("too many view statements to prepare")
+        try:
+            await prepare(conn, wanted)
+        except asyncpg.PostgresError as error:
+            if str(getattr(error, "sqlstate", ""))[:2] == "42":  # e.g. a parameter's type
+                UNPREPARABLE.update(sql for sql, _ in deferred.statements)
+            raise LeanRefused(f"view statements not prepared: {error}") from error
+    name, view = projection.name, view_of(projection)
+    parts = [
+        "BEGIN",
+        f"EXECUTE tally_lean_lock('{name}')",
+        f"EXECUTE tally_lean_gate('{name}', {expected}, '{view}')",
+        *(
+            f"EXECUTE {view_statement(sql)}({', '.join(map(literal, texts))})"
+            for sql, texts in deferred.statements
+        ),
+        transaction.ending,
+    ]
+    try:
+        await conn.execute(";\n".join(parts))
+    except asyncpg.PostgresError as error:
+        if conn.is_in_transaction():
+            await conn.execute("ROLLBACK")
+        if isinstance(error, InvalidSQLStatementNameError):
+            _prepared.pop(conn, None)  # deallocated: prepared again at the next batch
+        raise LeanRefused(f"{type(error).__name__}: {error}") from error
+    except BaseException:  # cancelled, or the connection failed: the session ends
+        if conn.is_in_transaction():
+            await conn.execute("ROLLBACK")
+        raise
 
 
 def can_be_lean(projection: Projection) -> bool:
@@ -125,15 +209,24 @@ def can_be_lean(projection: Projection) -> bool:
 
 @asynccontextmanager
 async def batch_transaction(
-    conn: Connection, projection: Projection, expected: int | None
+    conn: Connection, projection: Projection, expected: int | None, *, one_message: bool = False
 ) -> AsyncIterator[BatchTransaction]:
     """One batch's transaction: lean when `expected` (the position this projector last
-    saved) is given and the names allow it, else asyncpg's."""
+    saved) is given and the names allow it (in one message if asked and the connection
+    reads literals plainly; LeanRefused when that did not happen), else asyncpg's."""
     if expected is None or not can_be_lean(projection):
         async with conn.transaction():
-            yield BatchTransaction(lean=False)
+            yield BatchTransaction(conn, lean=False)
         return
-    transaction = BatchTransaction(lean=True)
+    if one_message and literals_are_plain(conn):
+        once = BatchTransaction(Deferred(), lean=True, position=expected)
+        try:
+            yield once
+        except NotDeferrable as error:  # nothing was sent
+            raise LeanRefused(str(error)) from error
+        await _send_one(conn, projection, expected, once)
+        return
+    transaction = BatchTransaction(conn, lean=True)
     try:
         if await _start(conn, _lean_start(projection, expected)) == "SELECT 1":
             transaction.position = expected
