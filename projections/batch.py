@@ -37,6 +37,7 @@ class BatchOutcome:
     dead: int  # not applied: dead-lettered, or parked behind a dead letter
     position: int
     parked: int = 0  # of `dead`, parked
+    running: bool = False  # its transaction found the view not paused (one message's gate)
 
 
 _LOCK = "SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE"
@@ -215,7 +216,9 @@ async def _apply_batch(
         else:
             await save_checkpoint(conn, projection, fresh[-1].seq, counted)
         skipped = len(messages) - len(fresh)
-        outcome = BatchOutcome(applied, skipped, dead, fresh[-1].seq, len(done.parked))
+        outcome = BatchOutcome(
+            applied, skipped, dead, fresh[-1].seq, len(done.parked), running=transaction.gated
+        )  # (returned only if its one message, which holds the gate, commits)
     _log_applied(projection, fresh[0].seq, outcome, done.applied)
     return outcome
 

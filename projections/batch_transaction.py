@@ -78,8 +78,10 @@ _AT = (
 PREPARED = {
     "tally_lean_lock": "SELECT FROM projection_checkpoints WHERE name = $1 FOR UPDATE",
     "tally_lean_check": f"SELECT {_AT}",
-    # one message's gate: no row, a division by zero (counted when run, never folded)
-    "tally_lean_gate": f"SELECT 1 / count(*)::int {_AT}",
+    # one message's gate: no row, a division by zero (counted when run, never folded); it
+    # also fails while the view is paused (the runner's pause read, when it passes)
+    "tally_lean_gate": f"SELECT 1 / count(*)::int {_AT}"
+    " AND NOT EXISTS (SELECT FROM projection_pauses WHERE name = $3)",
     "tally_lean_save": SAVE,
 }
 VIEW_STATEMENTS = 32  # at most, prepared per connection for one-message batches
@@ -94,12 +96,16 @@ class LeanRefused(Exception):
 class BatchTransaction:
     """`position`: the checkpoint, locked, when the lean start confirmed it (None: ask;
     in one message: the gate confirms it or nothing happens); `lean`: the checkpoint's
-    save goes with the COMMIT (`commit_with`); `conn`: where the view's statements go."""
+    save goes with the COMMIT (`commit_with`); `conn`: where the view's statements go;
+    `gated`: one message, which commits only if its gate passes (the view not paused)."""
 
-    def __init__(self, conn: Connection, *, lean: bool, position: int | None = None) -> None:
+    def __init__(
+        self, conn: Connection, *, lean: bool, position: int | None = None, gated: bool = False
+    ) -> None:
         self.conn = conn
         self.position = position
         self.lean = lean
+        self.gated = gated
         self.ending = "COMMIT"
 
     def commit_with(self, statement: str) -> None:
@@ -219,7 +225,7 @@ async def batch_transaction(
             yield BatchTransaction(conn, lean=False)
         return
     if one_message and literals_are_plain(conn):
-        once = BatchTransaction(Deferred(), lean=True, position=expected)
+        once = BatchTransaction(Deferred(), lean=True, position=expected, gated=True)
         try:
             yield once
         except NotDeferrable as error:  # nothing was sent

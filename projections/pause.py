@@ -31,6 +31,13 @@ class PauseWatch:
         self._read_at = self._clock()
         return self.paused
 
+    def seen_running(self) -> None:
+        """A batch's transaction has just found the view not paused: as good as a read
+        (`batch_transaction`'s one message), so the projector under traffic never stops
+        between two batches for a read of its own."""
+        self.paused = False
+        self._read_at = self._clock()
+
     async def pausing(self, conn: Connection) -> bool:
         """Whether the view is paused, read again when the last read is `every` s old."""
         if self._read_at is None or self._clock() - self._read_at >= self._every:

@@ -293,6 +293,8 @@ class Projector:
                 expected=self.position,
             )
         self.position = outcome.position
+        if outcome.running:
+            self.pause.seen_running()  # no read of its own between the batches
         if self._after_commit is not None:
             await self._after_commit(outcome.position)
         await reader.ack_all(max(batch, key=lambda message: message.seq))

@@ -159,6 +159,28 @@ async def test_texts_are_written_into_the_message_as_they_are(
     assert [row["customer_id"] for row in customers] == [awkward]
 
 
+async def test_the_one_message_finds_the_view_running_or_fails_on_a_pause(
+    nc: NATS, conn: asyncpg.Connection
+) -> None:
+    """The gate also reads the pause: a batch taken as its view was paused goes in three
+    messages and does not say the view runs (the projector reads the pause itself before
+    the next batch); a batch in one message stands for that read (`running`)."""
+    messages = await orders_placed(nc, 4)
+    counting = Counting(conn)
+    assert not (await apply(counting, messages[:1], expected=0)).running  # three messages
+    assert (await apply(counting, messages[1:2], expected=1)).running
+    await conn.execute("INSERT INTO projection_pauses (name) VALUES ('orders')")
+    counting.sent = 0
+    outcome = await apply(counting, messages[2:3], expected=2)
+    assert (outcome.applied, outcome.position, outcome.running) == (1, 3, False)
+    assert counting.sent == 5  # the failed message, ROLLBACK; start, INSERT, save
+    await conn.execute("DELETE FROM projection_pauses")
+    counting.sent = 0
+    outcome = await apply(counting, messages[3:], expected=3)
+    assert (outcome.applied, outcome.position, outcome.running) == (1, 4, True)
+    assert counting.sent == 1
+
+
 class FailingInTheDatabase(WrappedProjection):
     """Its statement fails when PostgreSQL runs it (not when Python writes it): poison."""
 
