@@ -20,7 +20,6 @@ from events.envelope import (
     EVENT_TYPE,
     MSG_ID,
     OCCURRED_AT,
-    format_timestamp,
 )
 from events.writer import marked_body
 
@@ -56,6 +55,6 @@ def from_recorded(recorded: RecordedEvent) -> Fact:
         recorded.aggregate_id,
         recorded.event_type,
         event.__pydantic_serializer__.to_python(event, mode="json"),
-        format_timestamp(recorded.envelope.occurred_at),
+        recorded.envelope.occurred_text,
         recorded.envelope.correlation_id,
     )

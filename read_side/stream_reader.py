@@ -28,7 +28,6 @@ from events.envelope import (
     EVENT_TYPE,
     EVENT_VERSION,
     OCCURRED_AT,
-    format_timestamp,
 )
 from read_side.errors import StreamUnavailable
 
@@ -172,7 +171,7 @@ def describe(stream: str, subject: str, seq: int, data: bytes, headers: dict[str
         "seq": seq,
         "type": recorded.event_type,
         "version": recorded.event.schema_version,
-        "occurred_at": format_timestamp(recorded.envelope.occurred_at),
+        "occurred_at": recorded.envelope.occurred_text,
         "correlation_id": recorded.envelope.correlation_id,
         "causation_id": recorded.envelope.causation_id,
         "data": recorded.event.model_dump(mode="json"),

@@ -17,36 +17,14 @@ import asyncio
 import atexit
 import logging
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar
 from typing import Any, TextIO
 
 import msgspec
-import structlog
 
 from events.clock import SecondClock
-from tally.logging_setup import JsonLines, fallback
+from tally.logging_setup import JsonLines, bound_context, fallback
 
 LineWriter = Callable[[str, Mapping[str, Any]], None]
-
-
-_BOUND: dict[str, ContextVar[Any]] | None = getattr(structlog.contextvars, "_CONTEXT_VARS", None)
-_PREFIX = len(structlog.contextvars.STRUCTLOG_KEY_PREFIX)
-
-
-def bound_context() -> dict[str, Any]:
-    """What `structlog.contextvars.get_contextvars()` returns (the variables bound through
-    structlog and set in this context), read from structlog's own variables, which it
-    keeps by name (`_CONTEXT_VARS`), instead of copying the whole context and scanning
-    every variable of the process in it (~1.5 µs a line); structlog's function if a
-    release no longer keeps them there (`tests/unit/test_log_lines.py` says so)."""
-    if _BOUND is None:
-        return structlog.contextvars.get_contextvars()
-    bound = {}
-    for name, var in list(_BOUND.items()):  # a copy: another thread may bind a new name
-        value = var.get(...)
-        if value is not ...:
-            bound[name[_PREFIX:]] = value
-    return bound
 
 
 class BatchedLines:

@@ -7,6 +7,7 @@ renders every record, and binds request/message context (correlation id) via con
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -14,6 +15,24 @@ import structlog
 
 Format = Literal["auto", "json", "console"]
 _RECORD_KEYS = frozenset(logging.LogRecord("n", 0, "p", 0, "m", (), None).__dict__) | {"message"}
+_BOUND: dict[str, ContextVar[Any]] | None = getattr(structlog.contextvars, "_CONTEXT_VARS", None)
+_PREFIX = len(structlog.contextvars.STRUCTLOG_KEY_PREFIX)
+
+
+def bound_context() -> dict[str, Any]:
+    """What `structlog.contextvars.get_contextvars()` returns (the variables bound through
+    structlog and set in this context), read from structlog's own variables, which it
+    keeps by name (`_CONTEXT_VARS`), instead of copying the whole context and scanning
+    every variable of the process in it (~1.5 µs a line); structlog's function if a
+    release no longer keeps them there (`tests/unit/test_log_lines.py` says so)."""
+    if _BOUND is None:
+        return structlog.contextvars.get_contextvars()
+    bound = {}
+    for name, var in list(_BOUND.items()):  # a copy: another thread may bind a new name
+        value = var.get(...)
+        if value is not ...:
+            bound[name[_PREFIX:]] = value
+    return bound
 
 
 def fallback(value: Any) -> Any:
@@ -32,7 +51,7 @@ class JsonLines(structlog.stdlib.ProcessorFormatter):
     def format(self, record: logging.LogRecord) -> str:
         if record.exc_info or record.exc_text or record.stack_info or isinstance(record.msg, dict):
             return super().format(record)
-        line = structlog.contextvars.get_contextvars()
+        line = bound_context()
         line["event"] = record.getMessage()
         line["level"] = record.levelname.lower()
         line["logger"] = record.name

@@ -12,13 +12,13 @@ from typing import TextIO, cast
 
 import structlog
 
-from tally import log_lines
-from tally.log_lines import BatchedLines, bound_context
-from tally.logging_setup import JsonLines
+from tally import logging_setup
+from tally.log_lines import BatchedLines
+from tally.logging_setup import JsonLines, bound_context
 
 
 def test_structlog_still_keeps_its_variables_by_name() -> None:
-    assert log_lines._BOUND is structlog.contextvars._CONTEXT_VARS
+    assert logging_setup._BOUND is structlog.contextvars._CONTEXT_VARS
 
 
 def test_the_bound_context_is_what_structlog_returns() -> None:
