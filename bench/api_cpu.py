@@ -4,8 +4,9 @@ distorts far less than requests/s (the NATS server runs in its own process).
 
     .venv/bin/python -m bench.api_cpu [--requests 5000]
 
-Prints µs of process CPU per POST /stock/{sku}/receive and POST /orders, and per POST
-for the trivial Starlette app; with `--gets`, per GET of each query measure
+Prints µs of process CPU per POST /stock/{sku}/receive (on SKUs the API has folded, as
+it has those in use; and on SKUs it has not seen, which it reads first), POST /orders, and
+per POST for the trivial Starlette app; with `--gets`, per GET of each query measure
 (`bench.view_seed`: view rows written straight into an embedded PostgreSQL) and per GET
 of the trivial app. Logging is configured as `tally api` does (JSON lines, info level),
 written to /dev/null.
@@ -13,6 +14,7 @@ written to /dev/null.
 
 import argparse
 import asyncio
+import itertools
 import json
 import logging
 import os
@@ -38,6 +40,7 @@ from tally.roles.migrate import run_migrate
 from tally.settings import Settings
 
 Asgi = Callable[..., Any]
+SKUS = 1000  # the receives' SKUs, all of them folded (cached) before the count
 ORDER = {
     "customer_id": "cpu",
     "lines": [
@@ -135,9 +138,13 @@ async def main(n: int, gets: bool) -> None:
     handler.setStream(open(os.devnull, "w"))  # noqa: ASYNC230, SIM115 (once, at start)
     receive = json.dumps({"quantity": 1}).encode()
     order = json.dumps(ORDER).encode()
+    firsts = itertools.count(1)
 
     def stock() -> tuple[str, str, bytes]:
-        return "POST", f"/stock/SKU-{random.randint(1, 1000)}/receive", receive
+        return "POST", f"/stock/SKU-{random.randint(1, SKUS)}/receive", receive
+
+    def first_stock() -> tuple[str, str, bytes]:  # a SKU never seen: read before deciding
+        return "POST", f"/stock/NEW-{next(firsts)}/receive", receive
 
     figures: dict[str, float] = {}
     with scratch_dir() as home, EmbeddedNats(home / "nats") as server:
@@ -153,8 +160,11 @@ async def main(n: int, gets: bool) -> None:
         async with bootstrap(settings, name="bench-api") as parts:
             app = await api_app(parts)
             settle_heap()  # as `tally api` does once started
-            await cpu_per_request(app, stock, 1000)  # warm: fold every SKU once
+            for sku in range(1, SKUS + 1):  # warm: every SKU folded once (cached)
+                await call(app, "POST", f"/stock/SKU-{sku}/receive", receive)
+            await cpu_per_request(app, stock, 1000)
             figures["POST /stock/{sku}/receive"] = await cpu_per_request(app, stock, n)
+            figures["  ... on a SKU not yet seen"] = await cpu_per_request(app, first_stock, n)
             figures["POST /orders"] = await cpu_per_request(
                 app, lambda: ("POST", "/orders", order), n
             )
