@@ -78,8 +78,16 @@ class DirectReader:
         seq = from_seq
         while True:
             batch = _Batch(messages)
-            request = json.dumps({"seq": seq, "batch": BATCH, "next_by_subj": subject})
-            await self._wire.request_many(api, b"", request.encode(), batch.take, timeout=timeout)
+            request = batch_request(seq, subject)
+            await self._wire.request_many(api, b"", request, batch.take, timeout=timeout)
             if batch.remaining == 0:
                 return messages
             seq = messages[-1].seq + 1
+
+
+def batch_request(seq: int, subject: str) -> bytes:
+    """`{"seq":…,"batch":BATCH,"next_by_subj":…}`, written directly unless the subject
+    holds a character JSON must escape (json.dumps then)."""
+    if '"' in subject or "\\" in subject or not subject.isprintable():
+        return json.dumps({"seq": seq, "batch": BATCH, "next_by_subj": subject}).encode()
+    return b'{"seq":%d,"batch":%d,"next_by_subj":"%s"}' % (seq, BATCH, subject.encode())

@@ -182,6 +182,11 @@ class JetStreamWire:
         messages, a consumer's acks and pull requests); `headers` b"" for none."""
         self._send(subject.encode(), reply.encode(), headers, payload)
 
+    def publish_raw(self, subject: bytes, payload: bytes) -> None:
+        """`publish` without headers or reply, to a subject as it came off the wire (an ack
+        to a delivery's reply subject)."""
+        self._send(subject, b"", b"", payload)
+
     def _send(self, subject: bytes, reply: bytes, headers: bytes, payload: bytes) -> None:
         nc = self._nc
         if not nc.is_connected:

@@ -97,3 +97,17 @@ def parse_headers(block: bytes | None) -> dict[str, str]:
         if colon and name:
             headers[name.strip()] = value.strip()
     return headers
+
+
+def header_value(block: bytes | None, name: bytes) -> str | None:
+    """The value of the header `name` (spelt as written) in a header block, without parsing
+    the others (None when it is not there): what a reader that needs one header pays."""
+    if not block:
+        return None
+    key = b"\r\n" + name + b":"
+    start = block.find(key)
+    if start < 0:
+        return None
+    start += len(key)
+    end = block.find(b"\r\n", start)
+    return block[start : end if end >= 0 else len(block)].decode("utf-8", "replace").strip()

@@ -1,7 +1,7 @@
 """Header blocks as they come off the wire (direct-get answers, deliveries), read as nats-py
 reads them."""
 
-from write_side.raw_inbox import parse_headers
+from write_side.raw_inbox import header_value, parse_headers
 
 
 def test_a_stored_message_keeps_every_header_and_colons_in_values() -> None:
@@ -34,3 +34,16 @@ def test_an_inline_status_is_status_and_description() -> None:
 
 def test_no_block_is_no_headers() -> None:
     assert parse_headers(None) == {} and parse_headers(b"") == {}
+
+
+def test_one_header_is_read_as_the_parser_reads_it() -> None:
+    block = (
+        b"NATS/1.0\r\nTally-Event-Id: 7\r\nTally-Event-Type:  OrderConfirmed \r\n"
+        b"Tally-Event-Types: X\r\n\r\n"
+    )
+    for name in (b"Tally-Event-Type", b"Tally-Event-Id", b"Tally-Event-Types"):
+        assert header_value(block, name) == parse_headers(block)[name.decode()]
+    assert header_value(block, b"Tally-Event") is None  # a whole name, not a prefix
+    assert header_value(b"NATS/1.0\r\nA: b", b"A") == "b"  # an unterminated last line
+    assert header_value(None, b"A") is None and header_value(b"", b"A") is None
+    assert header_value(b"NATS/1.0 408 Request Timeout\r\n\r\n", b"Tally-Event-Type") is None

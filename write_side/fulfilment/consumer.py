@@ -19,7 +19,6 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from events.codec import DecodeError, RecordedEvent
-from events.envelope import EVENT_TYPE
 from events.registry import CURRENT
 from events.subjects import ORDERS, SUBJECT_PREFIX
 from write_side.fulfilment.feed import ACKNOWLEDGE, TERMINATE, Delivery, PullFeed, nak
@@ -115,7 +114,7 @@ class FulfilmentConsumer:
         if self._stopping:
             self._settle(delivery, Retry(0.0))  # for another process (or our restart)
             return
-        event_type = delivery.headers.get(EVENT_TYPE, "unknown")
+        event_type = delivery.event_type
         if event_type not in HANDLED and event_type in CURRENT:  # no task for an ack
             self._observer.order_event_handled(event_type, "skipped")
             self._settle(delivery, ACK)
@@ -134,7 +133,7 @@ class FulfilmentConsumer:
         try:
             recorded = decode_marked(  # our own events are not validated again
                 delivery.data,
-                delivery.headers,
+                delivery.headers,  # parsed here, not for the deliveries only acknowledged
                 stream=ORDERS,
                 seq=delivery.stream_seq,
                 subject=delivery.subject,

@@ -28,26 +28,36 @@ from dataclasses import dataclass
 
 from nats.aio.client import Client as NATS
 
+from events.envelope import EVENT_TYPE
 from write_side.jetstream_wire import JetStreamWire
-from write_side.raw_inbox import RawInbox, parse_headers
+from write_side.raw_inbox import RawInbox, header_value, parse_headers
 
 log = logging.getLogger("tally.fulfilment")
 EXPIRES = 5.0  # an idle request ends with a 408 after this
 _STATUS_LINE = b"NATS/1.0 "
+_EVENT_TYPE = EVENT_TYPE.encode()
 
 
 @dataclass(slots=True)
 class Delivery:
-    """One delivered message: where it is stored, how often it was delivered, and the
-    subject its acknowledgement goes to. Never changed once made (not frozen: a frozen
-    dataclass sets each field through object.__setattr__, on every delivery)."""
+    """One delivered message: where it is stored, how often it was delivered, the subject
+    its acknowledgement goes to, and its event type (read off the header block alone: half
+    of the deliveries are only acknowledged, and their other headers are never parsed).
+    Never changed once made (not frozen: a frozen dataclass sets each field through
+    object.__setattr__, on every delivery)."""
 
     subject: str
-    headers: dict[str, str]
+    block: bytes | None  # the header block as delivered
     data: bytes
     stream_seq: int
     deliveries: int
-    reply: str
+    reply: bytes
+    event_type: str  # "unknown" without the header
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Every header, parsed (on each call)."""
+        return parse_headers(self.block)
 
 
 def ack_metadata(reply: bytes) -> tuple[int, int]:
@@ -105,7 +115,7 @@ class PullFeed:
     def settle(self, delivery: Delivery, answer: bytes) -> None:
         """`+ACK`, `-NAK …` or `+TERM` for `delivery` (a nats.errors.Error when not
         connected: the message comes back after the consumer's ack wait)."""
-        self._wire.publish(delivery.reply, b"", answer)
+        self._wire.publish_raw(delivery.reply, answer)
 
     def _on_message(self, subject: bytes, reply: bytes, block: bytes | None, data: bytes) -> None:
         self._heard = time.monotonic()
@@ -114,9 +124,8 @@ class PullFeed:
             return
         self.credit = max(0, self.credit - 1)
         stream_seq, deliveries = ack_metadata(reply)
-        headers = parse_headers(block)
-        delivery = Delivery(subject.decode(), headers, data, stream_seq, deliveries, reply.decode())
-        self._deliver(delivery)
+        kind = header_value(block, _EVENT_TYPE) or "unknown"
+        self._deliver(Delivery(subject.decode(), block, data, stream_seq, deliveries, reply, kind))
 
     def _on_status(self, headers: dict[str, str]) -> None:
         status = headers.get("Status")

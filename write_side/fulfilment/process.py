@@ -56,10 +56,11 @@ def _log_info(event: str, fields: Mapping[str, Any]) -> None:
     log.info(event, extra=fields)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Trigger:
     """The event being handled: every event appended for it carries its correlation id
-    and, as causation id, its event id."""
+    and, as causation id, its event id. Never changed once made (not frozen: a frozen
+    dataclass sets each field through object.__setattr__, on every order event)."""
 
     order_id: str
     envelope: Envelope
