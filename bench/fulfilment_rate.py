@@ -3,7 +3,9 @@
 the simulated payment and confirms. The figure is confirmed orders / (last confirmation -
 first placement), read from the ORDERS stream live; the lag is placement -> confirmation by
 JetStream timestamps. Besides: the fulfilment processes' CPU (user + system, from /proc)
-per confirmed order, and the stock conflicts they met (their metrics) per confirmed order.
+per confirmed order, their socket reads and writes and wake-ups (voluntary context
+switches: each is a wait for the socket that blocked) per confirmed order, and the stock
+conflicts they met (their metrics) per confirmed order.
 
     .venv/bin/python -m bench.fulfilment_rate [--runs 3] [--seconds 10] [--connections 32]
         [--fulfil 1 2] [--drain]
@@ -91,13 +93,15 @@ class Watch:
 
 @dataclass(frozen=True)
 class Usage:
-    """CPU seconds (user, system) and read/write syscalls (socket reads and writes on
-    Linux: `syscr`, `syscw`) of the fulfilment processes together."""
+    """CPU seconds (user, system), read/write syscalls (socket reads and writes on Linux:
+    `syscr`, `syscw`) and voluntary context switches (the event loop's blocking waits) of
+    the fulfilment processes together."""
 
     user: float = 0.0
     system: float = 0.0
     reads: int = 0
     writes: int = 0
+    wakeups: int = 0
 
     def __add__(self, other: "Usage") -> "Usage":
         return Usage(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
@@ -151,7 +155,8 @@ class Workers:
         for proc in self.procs:
             process = psutil.Process(proc.pid)
             times, io = process.cpu_times(), process.io_counters()
-            total += Usage(times.user, times.system, io.read_count, io.write_count)
+            switches = process.num_ctx_switches().voluntary
+            total += Usage(times.user, times.system, io.read_count, io.write_count, switches)
         return total
 
     def conflicts(self) -> float:
@@ -311,6 +316,7 @@ def run_with(
     system = Figure(f"fulfil system CPU per confirmed order, {label}", "us")
     writes = Figure(f"fulfil socket writes per confirmed order x100, {label}", "")
     reads = Figure(f"fulfil socket reads per confirmed order x100, {label}", "")
+    wakeups = Figure(f"fulfil wake-ups per confirmed order x100, {label}", "")
     workers = Workers(count, env)
     workers.start()
     try:
@@ -332,6 +338,7 @@ def run_with(
             system.runs.append(watch.usage.system / done * 1e6)
             writes.runs.append(watch.usage.writes / done * 100)
             reads.runs.append(watch.usage.reads / done * 100)
+            wakeups.runs.append(watch.usage.wakeups / done * 100)
             conflicts.runs.append(watch.conflicts / max(watch.confirmed, 1) * 1000)
             p50.runs.append(watch.lag(0.5) * 1000)
             p99.runs.append(watch.lag(0.99) * 1000)
@@ -339,6 +346,7 @@ def run_with(
                 f"run ({label}): {watch.confirmed} confirmed, {watch.rejected} rejected, "
                 f"{watch.cpu_seconds:.2f} s CPU ({watch.usage.system:.2f} system), "
                 f"{watch.usage.writes} writes, {watch.usage.reads} reads, "
+                f"{watch.usage.wakeups} wake-ups, "
                 f"{watch.conflicts:.0f} conflicts, "
                 f"lag p50 {watch.lag(0.5):.3f} s, p99 {watch.lag(0.99):.3f} s",
                 flush=True,
@@ -351,6 +359,7 @@ def run_with(
         (system, None),
         (writes, None),
         (reads, None),
+        (wakeups, None),
         (conflicts, None),
         (p50, None),
         (p99, None),
