@@ -1,4 +1,5 @@
-"""Reads one subject's messages with JetStream's batch direct get (nats-py has no helper).
+"""Reads one subject's messages with JetStream's batch direct get (nats-py has no helper),
+and a subject's last message with a direct get of it.
 
 `{"seq": from, "batch": N, "next_by_subj": subject}` to `$JS.API.DIRECT.GET.<STREAM>` answers
 with up to N messages, then an end-of-batch status (204) whose `Nats-Num-Pending` says whether
@@ -8,6 +9,12 @@ The requests go out on the connection's shared wire (`jetstream_wire.py`), in th
 socket write as the appends and acks of that loop iteration, and their answers come back on
 its reply inbox as bytes: the header block of each message is read here, into what nats-py
 would have made of it, without a `Msg` per message.
+
+The last message of a subject is `$JS.API.DIRECT.GET.<STREAM>.<subject>` with no payload:
+the message, or a 404 status when the subject has none. nats-py's `get_last_msg` makes a
+JSON request through its generic request path (a reply subject, a future and a `Msg` of
+its own) and, without `allow_direct`, an answer in base64 inside JSON; this is one frame
+on the shared wire and one header block read.
 """
 
 import json
@@ -31,6 +38,29 @@ class StoredMessage:
 
 class DirectGetError(Exception):
     pass
+
+
+class NoResponders(DirectGetError):
+    """A 503 status: nobody serves direct gets of that stream right now (no stream, no
+    `allow_direct`, no leader)."""
+
+
+def stored_message(block: bytes | None, data: bytes) -> StoredMessage | None:
+    """The message a direct get answered; None for a 404 (no such message); NoResponders
+    for a 503, DirectGetError for any other status."""
+    headers = parse_headers(block)
+    status = headers.get("Status")
+    if status is None:
+        return StoredMessage(
+            seq=int(headers["Nats-Sequence"]),
+            subject=headers["Nats-Subject"],
+            data=data,
+            headers=headers,
+        )
+    if status == "404":
+        return None
+    error = f"direct get answered {status}: {headers.get('Description')}"
+    raise NoResponders(error) if status == "503" else DirectGetError(error)
 
 
 class _Batch:
@@ -83,6 +113,19 @@ class DirectReader:
             if batch.remaining == 0:
                 return messages
             seq = messages[-1].seq + 1
+
+    async def last_message(
+        self, stream: str, subject: str, *, timeout: float = 2.0
+    ) -> StoredMessage | None:
+        """The last message of `subject` in `stream`, None when it has none. Any replica
+        may answer (a follower may lag the leader)."""
+        if not self._wire.started:
+            await self._wire.start()
+        api = f"$JS.API.DIRECT.GET.{stream}.{subject}"
+        reply = await self._wire.request(api, b"", b"", timeout=timeout)
+        if reply.headers is None:
+            raise DirectGetError(f"direct get answered without headers: {reply.data[:80]!r}")
+        return stored_message(reply.headers, reply.data)
 
 
 def batch_request(seq: int, subject: str) -> bytes:

@@ -273,16 +273,31 @@ class JetStreamEventStore:
         return messages if messages and messages[-1].seq >= actual else []
 
     async def last_message(self, subject: str) -> LastMessage | None:
+        """Answered by the stream's leader: a direct get of the subject's last message when
+        the stream has no followers (one frame on the shared wire), else nats-py's message
+        get, which the leader answers (a follower's direct get may lag it)."""
         self._check_connected()
         stream, _ = split_subject(subject)
+        stored = self._layout.stored(stream, subject)
+        if not await self._replicated(stream):
+            return await self._last_direct(stream, subject, stored)
         try:
-            message = await self._js.get_last_msg(stream, self._layout.stored(stream, subject))
+            message = await self._js.get_last_msg(stream, stored)
         except NotFoundError:
             return None
         except _LOOKUP_FAILED as error:
             raise StoreUnavailable(f"reading the last message of {subject}: {error!r}") from error
         event_id = message.headers.get(MSG_ID) if message.headers else None
         return LastMessage(int(message.seq or 0), event_id)
+
+    async def _last_direct(self, stream: str, subject: str, stored: str) -> LastMessage | None:
+        try:
+            message = await self._reader.last_message(stream, stored, timeout=self._timeout)
+        except (TimeoutError, DirectGetError, *_UNAVAILABLE) as error:
+            raise StoreUnavailable(f"reading the last message of {subject}: {error!r}") from error
+        if message is None:
+            return None
+        return LastMessage(message.seq, message.headers.get(MSG_ID))
 
 
 def single_block(pending: PendingEvent, payload: bytes, expected_seq: int) -> bytes:

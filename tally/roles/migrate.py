@@ -50,6 +50,7 @@ async def migrate_streams(nc: NATS, settings: Settings) -> list[str]:
         ttl_seconds=None,
         replicas=settings.stream_replicas,
         description="Tally: snapshots of long aggregates (a hint; the streams are the truth)",
+        direct=True,  # read by a direct get: a hint, which any replica may answer
     )
     return names
 

@@ -20,6 +20,7 @@ from tally.settings import Settings
 from write_side.fulfilment.consumer import CONSUMER as FULFILMENT
 from write_side.fulfilment.status import BUCKET as STATUS_BUCKET
 from write_side.idempotency import BUCKET as IDEMPOTENCY_BUCKET
+from write_side.snapshots import BUCKET as SNAPSHOT_BUCKET
 from write_side.streams import PARTITIONED
 
 _CURRENT = """SELECT version_num FROM alembic_version"""
@@ -49,6 +50,12 @@ async def streams_behind(js: JetStreamContext, settings: Settings) -> list[str]:
             await js.stream_info(stream)
         except NotFoundError:
             found.append(f"stream {stream} is missing")
+    snapshots = f"KV_{SNAPSHOT_BUCKET}"
+    try:
+        if not (await js.stream_info(snapshots)).config.allow_direct:
+            found.append(f"stream {snapshots} does not allow direct gets")
+    except NotFoundError:
+        found.append(f"stream {snapshots} is missing")
     layout = Layout({stream: settings.partitions for stream in PARTITIONED})
     consumers = [
         (p.stream, consumer_name(p))

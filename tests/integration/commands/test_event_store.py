@@ -3,12 +3,8 @@ and what only JetStream has: the envelope in headers, long subjects read in seve
 direct-get batches, and appends whose answer is lost while the server stalls."""
 
 import asyncio
-import contextlib
 import os
 import signal
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -18,6 +14,7 @@ from events.envelope import MSG_ID, Envelope
 from events.stock import StockReserved
 from support.defaults import TEST_NATS_TIMEOUT
 from support.servers import NatsServer
+from support.signals import stalled
 from write_side.errors import ConcurrencyConflict, StoreUnavailable
 from write_side.event_store import JetStreamEventStore
 from write_side.ports import EventStore, LastMessage, PendingEvent
@@ -91,30 +88,6 @@ async def test_a_conflict_is_resolved_from_the_sequence_its_error_names(
     assert (again.first_seq, again.last_seq) == (stored.first_seq, stored.last_seq)
 
 
-def process_state(pid: int) -> str:
-    """The one-letter state in /proc/<pid>/stat ("T": stopped)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return stat.rpartition(")")[2].split()[0]
-
-
-@contextlib.contextmanager
-def stalled(server: NatsServer) -> Iterator[int]:
-    """The server process stopped (SIGSTOP): requests reach its socket, no answer leaves.
-    Waits until the kernel has stopped it: a signal is delivered asynchronously."""
-    pid = getattr(server, "pid", None)
-    if pid is None:
-        pytest.skip("needs the embedded nats-server, whose process the test can stop")
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        deadline = time.monotonic() + 10
-        while process_state(pid) not in ("T", "t"):
-            assert time.monotonic() < deadline, "nats-server did not stop"
-            time.sleep(0.001)
-        yield pid
-    finally:
-        os.kill(pid, signal.SIGCONT)
-
-
 class ResumingStore(JetStreamEventStore):
     """When the append, its answer lost, asks what was stored: resumes the stalled server
     and waits until the stream holds the message (the server stores and answers lookups in
@@ -163,3 +136,26 @@ async def test_an_unanswered_append_is_unavailable_and_its_retry_finds_it(
     )
     assert (retry.first_seq, retry.last_seq) == (1, 1)
     assert len((await store.load("stock.A")).events) == 1
+
+
+async def test_the_last_message_of_an_unreplicated_stream_is_a_direct_get(
+    store: JetStreamEventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pending = received(1)
+    await store.append("stock.D", [pending], expected_seq=0)
+
+    async def not_asked(*args: object, **kwargs: object) -> None:
+        raise AssertionError("nats-py's message get was asked")
+
+    monkeypatch.setattr(store._js, "get_last_msg", not_asked)
+    assert await store.last_message("stock.D") == LastMessage(1, pending.envelope.event_id_text)
+    assert await store.last_message("stock.none") is None
+
+
+async def test_an_unanswered_last_message_lookup_is_unavailable(
+    nats_server: NatsServer, nc: NATS
+) -> None:
+    store = JetStreamEventStore(nc, timeout=0.3)
+    await store.append("stock.E", [received(1)], expected_seq=0)
+    with stalled(nats_server), pytest.raises(StoreUnavailable, match="last message"):
+        await store.last_message("stock.E")

@@ -1,5 +1,6 @@
 """Snapshots on JetStream: a stock item with thousands of events is snapshotted into a real
-key-value bucket, and a cold command service starts from that snapshot, reads only the
+key-value bucket, and a cold command service starts from that snapshot (read through
+nats-py's key-value get, or by a direct get where the bucket allows them), reads only the
 events after it, and decides and appends on the result."""
 
 from uuid import uuid4
@@ -36,8 +37,9 @@ async def long_history(store: JetStreamEventStore, sku: str) -> int:
     return last
 
 
+@pytest.mark.parametrize("direct", [False, True], ids=["kv-get", "direct-get"])
 async def test_a_cold_service_starts_from_the_snapshot(
-    nc: NATS, store: JetStreamEventStore
+    nc: NATS, store: JetStreamEventStore, direct: bool
 ) -> None:
     sku = f"SNAP-{uuid4().hex[:8]}"
     last = await long_history(store, sku)
@@ -47,7 +49,9 @@ async def test_a_cold_service_starts_from_the_snapshot(
         ttl_seconds=None,
         replicas=1,
         description="test",
+        direct=direct,  # as `tally migrate` makes the snapshot bucket now
     )
+    assert bucket.reads_directly == direct
     warm_snapshots = Snapshots(bucket, store, every=1000)
     warm = CommandService(store, max_attempts=COMMAND_MAX_ATTEMPTS, snapshots=warm_snapshots)
     folded, seq = await warm.load(STOCK_ITEM, sku)  # 3,000 events folded: a snapshot
