@@ -67,10 +67,19 @@ def marked_body(data: bytes, headers: Mapping[str, str]) -> dict[str, Any] | Non
     """The JSON body of an event this build wrote: the mark matches the body and the
     headers name the current version of its type. None for anything else, which the
     reader sends down the validating path (events.codec.decode)."""
-    if not is_marked(data, headers.get(WRITER)):
+    return marked_json(
+        data, headers.get(WRITER), headers.get(EVENT_TYPE, ""), headers.get(EVENT_VERSION)
+    )
+
+
+def marked_json(
+    data: bytes, mark: str | None, event_type: str, version_text: str | None
+) -> dict[str, Any] | None:
+    """`marked_body` of the three header values it reads."""
+    if not is_marked(data, mark):
         return None
-    version = current_versions().get(headers.get(EVENT_TYPE, ""))
-    if version is None or headers.get(EVENT_VERSION) != version:
+    version = current_versions().get(event_type)
+    if version is None or version_text != version:
         return None
     try:
         body = _json.decode(data)

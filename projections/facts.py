@@ -21,7 +21,8 @@ from events.envelope import (
     MSG_ID,
     OCCURRED_AT,
 )
-from events.writer import marked_body
+from events.writer import marked_body, marked_json
+from projections.own_headers import OwnHeaders
 
 
 @dataclass(slots=True)
@@ -45,6 +46,21 @@ def decode_fact(
             key = subject.rpartition(".")[2]
             return Fact(seq, key, headers[EVENT_TYPE], body, occurred_at, correlation_id)
     return from_recorded(decode(data, headers, stream=stream, seq=seq, subject=subject))
+
+
+def own_fact(data: bytes, own: OwnHeaders, *, seq: int, subject: str) -> Fact | None:
+    """`decode_fact`'s fast path on the six values of a block laid out as Tally writes it
+    (`projections.own_headers`): the same `Fact`, or None where `decode_fact` would take
+    the validating path (the caller then decodes with every header)."""
+    msg_id, event_type, version, correlation_id, occurred_at, mark = own
+    event_type = event_type.strip()
+    body = marked_json(data, mark.strip(), event_type, version.strip())
+    if body is None:
+        return None
+    occurred_at, correlation_id = occurred_at.strip(), correlation_id.strip()
+    if not (occurred_at and correlation_id and msg_id.strip()):
+        return None
+    return Fact(seq, subject.rpartition(".")[2], event_type, body, occurred_at, correlation_id)
 
 
 def from_recorded(recorded: RecordedEvent) -> Fact:
