@@ -111,7 +111,10 @@ class Usage:
 
 
 class Workers:
-    """The `tally fulfil` processes, each with its metrics on a port of its own."""
+    """The `tally fulfil` processes, each with its metrics on a port of its own; several
+    are started as the shards of one another (`TALLY_FULFIL_SHARD=i/count`: each SKU's
+    stock commands done by its owner) unless the environment sets the shard itself (e.g.
+    `TALLY_FULFIL_SHARD=0/1`: every process on its own, racing)."""
 
     def __init__(self, count: int, env: dict[str, str]) -> None:
         self.count, self.env = count, env
@@ -124,11 +127,15 @@ class Workers:
         self.procs = [
             subprocess.Popen(
                 [tally, "fulfil"],
-                env={**self.env, "TALLY_METRICS_PORT": str(p)},
+                env={
+                    "TALLY_FULFIL_SHARD": f"{index}/{self.count}",
+                    **self.env,
+                    "TALLY_METRICS_PORT": str(p),
+                },
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            for p in self.ports
+            for index, p in enumerate(self.ports)
         ]
         deadline = time.monotonic() + 60
         while not all(self._scrape(p) is not None for p in self.ports):

@@ -16,7 +16,8 @@ only `admin` may create, update or delete streams and consumers. The workers get
   each partition a view may have, up to MAX_PARTITIONS), stream
   info, and dead letters on `tally.dlq.<its projection>`; never an event subject;
 - fulfil: appends to `orders.*`, `stock.*`, `payments.*`, reads those streams, pulls and
-  acks on its consumer, and its status bucket;
+  acks on its consumer, and its status bucket; with shards, asks stock commands of the
+  other fulfil processes (`tally.fulfil.stock.<shard>`) and answers theirs;
 - admin (`tally migrate`, `replay`, `status`, `dlq`): the whole JetStream API, the
   order-id secret, no event subject (an operator rebuilding a view has no business
   writing events).
@@ -33,6 +34,7 @@ from projections.partitions import ViewPartition
 from projections.registry import PROJECTIONS
 from write_side.fulfilment.consumer import CONSUMER as FULFILMENT
 from write_side.fulfilment.status import BUCKET as STATUS_BUCKET
+from write_side.fulfilment.stock_owners import SUBJECT as OWNED_STOCK
 from write_side.idempotency import BUCKET as IDEMPOTENCY_BUCKET
 from write_side.ids import SECRETS_BUCKET
 from write_side.snapshots import BUCKET as SNAPSHOT_BUCKET
@@ -117,14 +119,18 @@ def role_permissions() -> dict[str, Permissions]:
                 *_durable(ORDERS, FULFILMENT),
                 *_bucket(STATUS_BUCKET),
                 *_bucket(SNAPSHOT_BUCKET),
-            )
+                # with shards: stock commands asked of the SKU's owner, and its answers
+                f"{OWNED_STOCK}.>",
+                f"{inbox_prefix('fulfil')}.>",
+            ),
+            (f"{OWNED_STOCK}.>",),
         ),
         "admin": Permissions(
             ("$JS.API.>", "$JS.FC.>", "$JS.ACK.>", DLQ_SUBJECTS, f"$KV.{SECRETS_BUCKET}.>")
         ),
     }
     return {
-        role: Permissions(permissions.publish, (f"{inbox_prefix(role)}.>",))
+        role: Permissions(permissions.publish, (f"{inbox_prefix(role)}.>", *permissions.subscribe))
         for role, permissions in roles.items()
     }
 

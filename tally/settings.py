@@ -42,6 +42,22 @@ def _api_tokens(value: SecretStr | None) -> SecretStr | None:
     return value
 
 
+def _fulfil_shard(value: str) -> str:
+    """`I/N`: this `tally fulfil` process is shard I (0..N-1) of N; `0/1`: no shards."""
+    index, slash, count = value.strip().partition("/")
+    if not slash or not index.isdigit() or not count.isdigit():
+        raise ValueError(f"{value!r}: write I/N, e.g. 0/2 (shard I of N processes)")
+    if not 0 <= int(index) < int(count) <= 64:
+        raise ValueError(f"{value!r}: needs 0 <= I < N <= 64")
+    return f"{int(index)}/{int(count)}"
+
+
+def fulfil_shard(settings: "Settings") -> tuple[int, int]:
+    """(I, N) of `TALLY_FULFIL_SHARD`."""
+    index, _, count = settings.fulfil_shard.partition("/")
+    return int(index), int(count)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TALLY_", extra="ignore", frozen=True, populate_by_name=True
@@ -87,6 +103,9 @@ class Settings(BaseSettings):
     breaker_failure_threshold: int = Field(default=5, ge=1, le=10_000)
     breaker_reset_seconds: float = Field(default=5.0, gt=0, le=3600)
     fulfil_concurrency: int = Field(default=64, ge=1, le=10_000)
+    # I/N: with N > 1 `tally fulfil` processes, each SKU's stock commands are done by its
+    # owner among them (write_side/fulfilment/stock_owners.py): no conflicts between them
+    fulfil_shard: Annotated[str, AfterValidator(_fulfil_shard)] = "0/1"
 
     # read side: projectors, replay, queries
     projector_batch_size: int = Field(default=2000, ge=1, le=10_000)

@@ -12,11 +12,13 @@ from tally.nats_drift import require_no_drift
 from tally.roles.heap import settle_heap
 from tally.roles.lifecycle import run_until_stopped
 from tally.roles.worker_http import fulfilment_checks, serve_worker_http
-from tally.settings import Settings
+from tally.settings import Settings, fulfil_shard
 from write_side.fulfilment.consumer import FulfilmentConsumer, consumer_config, ensure_consumer
 from write_side.fulfilment.payments import GuardedGateway
 from write_side.fulfilment.process import Fulfilment
 from write_side.fulfilment.status import BreakerStatusPublisher, open_status_bucket
+from write_side.fulfilment.stock_owners import OwnedStock, Shard, StockOwner
+from write_side.jetstream_wire import JetStreamWire
 
 log = logging.getLogger("tally.fulfilment")
 
@@ -48,13 +50,23 @@ async def fulfil(parts: Parts, stop: asyncio.Event) -> None:
         max_attempts=settings.payment_max_attempts,
         observer=metrics,
     )
+    service = await parts.command_service()
+    shard = Shard(*fulfil_shard(settings))
+    owner: StockOwner | None = None
+    stock: OwnedStock | None = None
+    if shard.count > 1:
+        owner = StockOwner(nc, service, shard)
+        wire = JetStreamWire.of(nc)
+        # the owner may be busy with its own orders: a few appends' time before doing it here
+        stock = OwnedStock(service, wire, shard, timeout=3 * settings.nats_timeout)
     fulfilment = Fulfilment(
-        await parts.command_service(),
+        service,
         guarded,
         deadline_seconds=settings.payment_deadline_seconds,
         call_budget=settings.payment_timeout_seconds * settings.payment_max_attempts + 1,
         observer=metrics,
         log_line=line_writer(log),
+        stock=stock,
     )
     handler = timed_handler(fulfilment.handle, metrics)
     consumer = FulfilmentConsumer(
@@ -69,12 +81,19 @@ async def fulfil(parts: Parts, stop: asyncio.Event) -> None:
             "gateway": type(gateway).__name__,
             "concurrency": settings.fulfil_concurrency,
             "deadline_seconds": settings.payment_deadline_seconds,
+            "shard": settings.fulfil_shard,
         },
     )
+    if owner is not None:
+        await owner.start()
     settle_heap()  # started: what is allocated from here on is per order event
-    async with asyncio.TaskGroup() as group:  # one failing cancels the other
-        group.create_task(consumer.run(stop))
-        group.create_task(publisher.run(stop))
+    try:
+        async with asyncio.TaskGroup() as group:  # one failing cancels the other
+            group.create_task(consumer.run(stop))
+            group.create_task(publisher.run(stop))
+    finally:
+        if owner is not None:
+            await owner.close()
 
 
 async def run_fulfil(settings: Settings, stop: asyncio.Event) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from events.codec import RecordedEvent
 from events.envelope import Envelope, utc_now
 from events.orders import OrderCancelled, OrderPlaced, OrderShipped, RejectionReason
-from write_side.aggregates import ORDER, PAYMENT, STOCK_ITEM
+from write_side.aggregates import ORDER, PAYMENT
 from write_side.command_service import CommandService, Metadata
 from write_side.domain.order import ConfirmOrder, OrderState, RejectOrder
 from write_side.domain.payment import RecordAuthorization, RecordDecline, Refund
@@ -26,7 +26,6 @@ from write_side.domain.stock import (
     ReleaseReservation,
     ReserveStock,
     ShipReserved,
-    StockCommand,
 )
 from write_side.errors import RuleViolation
 from write_side.fulfilment import failpoints
@@ -45,6 +44,7 @@ from write_side.fulfilment.plan import (
     seconds_left,
     step_key,
 )
+from write_side.fulfilment.stock_owners import LocalStock, OrderStockCommand, StockSteps
 from write_side.fulfilment.together import settled
 
 log = logging.getLogger("tally.fulfilment")
@@ -96,12 +96,14 @@ class Fulfilment:
         observer: FulfilmentObserver | None = None,
         failpoint: Callable[[str], None] = failpoints.failpoint,
         log_line: LogLine | None = None,
+        stock: StockSteps | None = None,
     ) -> None:
         """`failpoint` is called by name after every stored step (see failpoints.py);
         unit tests pass one that raises, to crash between two steps in-process.
         `log_line` writes the one info line per decision (confirmed, rejected, refunded):
         by default through the logger; the composition root passes the batched writer
-        of the same line (tally/log_lines.py)."""
+        of the same line (tally/log_lines.py). `stock`: where the stock commands are
+        done (default: here; with shards, on the SKU's owner, see stock_owners.py)."""
         self._service = service
         self._payments = payments
         self._deadline = deadline_seconds
@@ -111,6 +113,7 @@ class Fulfilment:
         self._observer = observer or NoFulfilmentObserver()
         self._failpoint = failpoint
         self._log_line = log_line or _log_info
+        self._stock_steps = stock or LocalStock(service)
 
     async def handle(self, recorded: RecordedEvent) -> Outcome:
         envelope = recorded.envelope
@@ -129,15 +132,16 @@ class Fulfilment:
                 await self._each_sku(trigger, order_skus(order.lines), shipping, "ship")
         return ACK
 
-    async def _stock(self, t: _Trigger, sku: str, command: StockCommand, step: str) -> None:
+    async def _stock(self, t: _Trigger, sku: str, command: OrderStockCommand, step: str) -> None:
         # One stock command per SKU at a time in this process (the command service's turns
         # per subject): decided on the cached state and appended without conflicts between
-        # our own orders; other processes still race, and the expected sequence settles it.
-        await self._service.handle(STOCK_ITEM, sku, command, t.meta(f"{step}:{sku}"))
+        # our own orders. Other processes race unless the SKU's owner does it (shards), and
+        # the expected sequence settles it.
+        await self._stock_steps.handle(sku, command, t.meta(f"{step}:{sku}"))
         self._failpoint(f"after-{step}")  # tests only: TALLY_FAILPOINTS, inert when unset
 
     async def _each_sku(
-        self, t: _Trigger, skus: list[str], command: StockCommand, step: str
+        self, t: _Trigger, skus: list[str], command: OrderStockCommand, step: str
     ) -> None:
         """The same idempotent command on several SKUs at once; the first failure is raised
         once all are done."""

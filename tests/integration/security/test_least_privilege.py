@@ -23,6 +23,7 @@ from tally.roles.fulfil import run_fulfil
 from tally.roles.migrate import run_migrate
 from tally.roles.project import run_projectors
 from tally.roles.replay import run_replay
+from write_side.fulfilment.stock_owners import owner_of
 
 pytestmark = pytest.mark.integration
 
@@ -41,12 +42,13 @@ async def wait_for(http: httpx.AsyncClient, path: str, **expected: Any) -> dict[
 
 @contextlib.asynccontextmanager
 async def least_privilege(
-    secured_nats: EmbeddedNats, database_url: str, *, fulfil: bool
+    secured_nats: EmbeddedNats, database_url: str, *, fulfil: bool, shards: int = 1
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Parts]]:
     """Migrated as the owner (admin user); the projectors (and `fulfil`) running on their
     own NATS users and the `tally_projector` login; the API app on its NATS user, the
     `tally_query` login for queries and the `tally_projector` one for its admin routes
-    (TALLY_ADMIN_DATABASE_URL, as docker/compose.yml gives them); every role ends cleanly."""
+    (TALLY_ADMIN_DATABASE_URL, as docker/compose.yml gives them); every role ends cleanly.
+    `shards`: that many `fulfil` roles, shards of each other (TALLY_FULFIL_SHARD)."""
     owner = SecretStr(database_url)
     await run_migrate(settings_for("admin", secured_nats.url, database_url=owner))
     async with contextlib.AsyncExitStack() as stack:
@@ -57,10 +59,9 @@ async def least_privilege(
             "projector", secured_nats.url, projector_database_url=SecretStr(writer_url)
         )
         workers = [asyncio.create_task(run_projectors(projector, stop))]
-        if fulfil:
-            workers.append(
-                asyncio.create_task(run_fulfil(settings_for("fulfil", secured_nats.url), stop))
-            )
+        for shard in range(shards if fulfil else 0):
+            fulfilling = settings_for("fulfil", secured_nats.url, fulfil_shard=f"{shard}/{shards}")
+            workers.append(asyncio.create_task(run_fulfil(fulfilling, stop)))
         api = settings_for(
             "api",
             secured_nats.url,
@@ -110,6 +111,25 @@ async def test_every_role_works_with_least_privilege(
         again = await http.post("/orders", json={"customer_id": "c2", "lines": [line]})
         assert again.status_code == 202, again.text
         await wait_for(http, f"/orders/{again.json()['order_id']}", status="confirmed")
+    no_violations(caplog)
+
+
+async def test_sharded_fulfilment_works_with_least_privilege(
+    secured_nats: EmbeddedNats, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two `fulfil` roles as shards: the stock commands one asks of the other (and the
+    answers, into the asker's inbox) pass with the fulfil user's rights."""
+    caplog.set_level(logging.WARNING, logger="tally.nats")
+    skus = [f"S{n}" for n in range(1, 9)]
+    assert {owner_of(sku, 2) for sku in skus} == {0, 1}
+    async with least_privilege(secured_nats, database_url, fulfil=True, shards=2) as (http, _):
+        for sku in skus:
+            received = await http.post(f"/stock/{sku}/receive", json={"quantity": 5})
+            assert received.status_code == 202, received.text
+        lines = [{"sku": sku, "quantity": 1, "unit_price": "1.00"} for sku in skus]
+        placed = await http.post("/orders", json={"customer_id": "c1", "lines": lines})
+        assert placed.status_code == 202, placed.text
+        await wait_for(http, f"/orders/{placed.json()['order_id']}", status="confirmed")
     no_violations(caplog)
 
 
