@@ -61,3 +61,24 @@ async def test_a_stall_delays_a_timeout_by_the_grace_only() -> None:
     with pytest.raises(TimeoutError):
         await mute
     assert time.monotonic() - resumed < GRACE + 0.1
+
+
+async def test_ended_waits_are_dropped_and_the_timer_waits_for_a_running_one() -> None:
+    loop = asyncio.get_running_loop()
+    deadlines = Deadlines(loop)
+    ended = [loop.create_future() for _ in range(50)]
+    for wait in ended:
+        deadlines.add(wait, 0.05)
+        wait.set_result("answered")
+    running = loop.create_future()
+    deadlines.add(running, 0.3)
+    later = loop.create_future()
+    deadlines.add(later, 0.05)  # a shorter limit, added after a longer one
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(later), 1.0)
+    # the first firing dropped every ended wait and failed the due one; the running one
+    # (not due yet) is kept, alone
+    assert not running.done() and len(deadlines) == 1
+    with pytest.raises(TimeoutError):
+        await running
+    assert len(deadlines) == 0
