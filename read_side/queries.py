@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from read_side.cursors import order_cursor, stock_cursor
+from read_side.order_statuses import ORDER_STATUSES
 
 Row = Any  # an asyncpg Record (asyncpg ships no type information)
 
@@ -67,6 +68,8 @@ STOCK_BY_SKU = (_STOCK, checked(_STOCK, 2))
 def list_orders_sql(*, status: bool, customer: bool, before: bool) -> str:
     """Newest first by placement time; the filters given, as `$2`, `$3`, ... (`$1` is
     the row limit); `before` is the (created_at, order_id) of the previous page's last."""
+    if not (status or customer):
+        return _newest_orders_sql(before=before)
     where, args = [], 1
     for column, given in (("o.status", status), ("o.customer_id", customer)):
         if given:
@@ -77,6 +80,26 @@ def list_orders_sql(*, status: bool, customer: bool, before: bool) -> str:
     condition = f" WHERE {' AND '.join(where)}" if where else ""
     return (
         f"SELECT {ORDER_JSON} AS body, o.created_at, o.order_id FROM orders o{condition}"
+        " ORDER BY o.created_at DESC, o.order_id DESC LIMIT $1"
+    )
+
+
+def _newest_orders_sql(*, before: bool) -> str:
+    """The unfiltered list: `orders` has no index on (created_at, order_id) alone (each
+    index is written again by every status change, docs/benchmarks.md, issue 14, session
+    10), so the page is merged from the newest keys of each status, a backward range of the
+    status index each (a Merge Append of index-only scans), and its rows read by key."""
+    keyset = " AND (o.created_at, o.order_id) < ($2, $3)" if before else ""
+    ranges = " UNION ALL ".join(
+        f"(SELECT o.created_at, o.order_id FROM orders o WHERE o.status = '{status}'{keyset}"
+        " ORDER BY o.created_at DESC, o.order_id DESC LIMIT $1)"
+        for status in ORDER_STATUSES
+    )
+    return (
+        f"SELECT {ORDER_JSON} AS body, o.created_at, o.order_id"
+        f" FROM (SELECT k.order_id FROM ({ranges}) k"
+        " ORDER BY k.created_at DESC, k.order_id DESC LIMIT $1) newest"
+        " JOIN orders o ON o.order_id = newest.order_id"
         " ORDER BY o.created_at DESC, o.order_id DESC LIMIT $1"
     )
 

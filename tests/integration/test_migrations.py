@@ -2,13 +2,16 @@
 
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
+import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from read_side import queries
 from read_side.tables import metadata
 from tally.database_url import sqlalchemy_url
 from tally.roles.database import run_alembic
@@ -48,3 +51,42 @@ async def test_upgrade_downgrade_upgrade_without_drift(
     tables, drift = await _inspect(database_url)
     assert set(metadata.tables) <= tables
     assert drift == [], f"the models and the migrations disagree: {drift}"
+
+
+async def test_dropping_the_created_index_keeps_the_orders_and_their_newest_first_list(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """b3e7c1d94a26 from its previous head: the rows stay, the index goes, and the
+    unfiltered list (now merged from the status index) answers as before, page by page."""
+    monkeypatch.chdir(tmp_path)
+    await run_alembic(database_url, "4f7b2d9c1e08")
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            """INSERT INTO orders (order_id, customer_id, status, currency, total,
+                created_at, updated_at, version, last_seq)
+            SELECT gen_random_uuid(), 'c' || (i % 3),
+                (ARRAY['pending', 'confirmed', 'rejected', 'cancelled', 'shipped'])[1 + i % 5],
+                'EUR', 10, now() - (i % 7) * interval '1 minute', now(), 1, i
+            FROM generate_series(1, 40) i"""
+        )
+        list_all = "SELECT order_id FROM orders ORDER BY created_at DESC, order_id DESC"
+        before = [row[0] for row in await conn.fetch(list_all)]
+        await run_alembic(database_url)
+        indexes = {row[0] for row in await conn.fetch("SELECT indexname FROM pg_indexes")}
+        assert "ix_orders_created" not in indexes and "ix_orders_status_created" in indexes
+        assert [row[0] for row in await conn.fetch(list_all)] == before
+        first = queries.list_orders_sql(status=False, customer=False, before=False)
+        rest = queries.list_orders_sql(status=False, customer=False, before=True)
+        pages: list[list[UUID]] = []
+        cursor: tuple[Any, ...] = ()
+        while True:
+            rows = await conn.fetch(rest if cursor else first, 16, *cursor)
+            pages.append([row["order_id"] for row in rows[:15]])
+            if len(rows) <= 15:
+                break
+            cursor = (rows[14]["created_at"], rows[14]["order_id"])
+        assert [order_id for page in pages for order_id in page] == before
+        assert [len(page) for page in pages] == [15, 15, 10]
+    finally:
+        await conn.close()
