@@ -88,5 +88,17 @@ async def test_dropping_the_created_index_keeps_the_orders_and_their_newest_firs
             cursor = (rows[14]["created_at"], rows[14]["order_id"])
         assert [order_id for page in pages for order_id in page] == before
         assert [len(page) for page in pages] == [15, 15, 10]
+        # with enough rows for the planner to prefer an index: ranges of it, no table scan
+        await conn.execute(
+            """INSERT INTO orders (order_id, customer_id, status, currency, total,
+                created_at, updated_at, version, last_seq)
+            SELECT gen_random_uuid(), 'c', (ARRAY['pending', 'confirmed'])[1 + i % 2], 'EUR',
+                10, now() - i * interval '1 second', now(), 1, i
+            FROM generate_series(1, 20000) i"""
+        )
+        await conn.execute("ANALYZE orders")
+        for sql, args in ((first, (51,)), (rest, (51, *cursor))):
+            plan = "\n".join(row[0] for row in await conn.fetch(f"EXPLAIN {sql}", *args))
+            assert "Merge Append" in plan and "Seq Scan" not in plan, plan
     finally:
         await conn.close()
