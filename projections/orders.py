@@ -107,22 +107,23 @@ class OrdersProjection:
         if new:
             await self._insert(conn, schema, new)
         if changed:
-            # The batch's rows are counted for the planner by LIMITs of their own number
-            # (a no-op): a set-returning function counts as 100 rows, and a statement's
-            # plan is kept once made for its first executions, while the table was small
-            # (a hash join over a scan of the whole table: 2.7 ms a batch at 20,000
-            # orders, ~40,000 before an index lookup is planned for 100 rows). A LIMIT
-            # not known when the kept plan is made counts as a tenth of its input; two
-            # make the 100 one, so the kept plan looks each order up by its key.
+            # The batch's rows are counted for the planner by two LIMITs of their own
+            # number ($2, a no-op on the rows): a set-returning function counts as 100
+            # rows, and the plan PostgreSQL keeps after a prepared statement's first
+            # executions was made while the table was small (a hash join over a scan of
+            # the whole table, ever after: found by s12, session 10). A LIMIT not known
+            # when the kept plan is made counts as a tenth of its input; two make the 100
+            # one, so the kept plan looks each order up by its key. The number travels as
+            # a text (a one-message batch writes texts in), not re-read from the JSON.
             await conn.execute(
                 f"""UPDATE {qualified(schema, orders)} AS o
                 SET status = c.status, reason = c.reason, updated_at = c.updated_at,
                     version = o.version + c.count, last_seq = c.last_seq
                 FROM (SELECT * FROM (SELECT * FROM json_to_recordset($1::json) AS c{_CHANGED}
-                    LIMIT json_array_length($1::json)) AS c
-                    LIMIT json_array_length($1::json)) AS c
+                    LIMIT $2::text::bigint) AS c LIMIT $2::text::bigint) AS c
                 WHERE o.order_id = c.order_id""",
                 _json.encode(changed).decode(),
+                str(len(changed)),
             )
 
     async def _insert(self, conn: Connection, schema: str, new: list[Row]) -> None:
