@@ -13,9 +13,13 @@ from contract.key_value import Elapse, KeyValueContract, MakeBucket
 from support.defaults import TEST_NATS_TIMEOUT
 from support.servers import NatsServer
 from support.signals import stalled
+from tally.roles.migrate import migrate_streams
+from tally.roles.migrate_check import streams_behind
+from tally.settings import Settings
 from write_side.errors import StoreUnavailable
 from write_side.key_value import JetStreamKeyValue, open_key_value
 from write_side.ports import KeyValueBucket
+from write_side.snapshots import BUCKET as SNAPSHOT_BUCKET
 
 pytestmark = pytest.mark.integration
 
@@ -108,3 +112,26 @@ async def test_an_unanswered_direct_read_is_unavailable(nats_server: NatsServer,
     fresh = JetStreamKeyValue(await nc.jetstream(timeout=TEST_NATS_TIMEOUT).key_value(name), name)
     entry = await fresh.get("k")
     assert entry is not None and entry.value == b"v"
+
+
+async def test_migrate_allows_direct_gets_of_snapshots_and_check_names_a_bucket_without(
+    nc: NATS,
+) -> None:
+    js = nc.jetstream()
+    settings = Settings()
+    stream = f"KV_{SNAPSHOT_BUCKET}"
+    await open_key_value(js, SNAPSHOT_BUCKET, ttl_seconds=None, replicas=1, description="old")
+    info = await js.stream_info(stream)
+    info.config.allow_direct = False  # as a store made before this release has it
+    await js.update_stream(info.config)
+    kept = await JetStreamKeyValue(await js.key_value(SNAPSHOT_BUCKET), SNAPSHOT_BUCKET).put(
+        "stock.A", b"{}"
+    )
+    assert f"stream {stream} does not allow direct gets" in await streams_behind(js, settings)
+
+    await migrate_streams(nc, settings)
+
+    assert not any(stream in line for line in await streams_behind(js, settings))
+    bound = JetStreamKeyValue(await js.key_value(SNAPSHOT_BUCKET), SNAPSHOT_BUCKET)
+    entry = await bound.get("stock.A")
+    assert bound.reads_directly and entry is not None and entry.revision == kept
