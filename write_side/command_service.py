@@ -184,10 +184,14 @@ class CommandService:
             if not self._turns.take_free(subject):  # never a conflict with this process's own
                 await self._turns.take(subject)
             turn = True
-            if new and subject not in self._cache:
-                self._remember(subject, _Folded(aggregate.initial(aggregate_id), 0))
+            # a new id is decided on its initial state, as if cached, and not cached after
+            fresh = (
+                (aggregate.initial(aggregate_id), 0) if new and subject not in self._cache else None
+            )
             try:  # the common case: no conflict, no retry machinery
-                result = await self._attempt(aggregate, aggregate_id, subject, command, meta, True)
+                result = await self._attempt(
+                    aggregate, aggregate_id, subject, command, meta, True, fresh
+                )
             except ConcurrencyConflict as first:
                 result = await self._retry(aggregate, aggregate_id, subject, command, meta, first)
             if new:
@@ -260,8 +264,11 @@ class CommandService:
         command: C,
         meta: Metadata,
         trust_cache: bool,
+        new: tuple[S, int] | None = None,
     ) -> CommandResult[S]:
-        cached: tuple[S, int] | None = self._cached(aggregate, subject) if trust_cache else None
+        """`new`: the initial state of a new id (and 0), decided on as a cached state is,
+        its outcome not cached (the caller forgets the subject after)."""
+        cached = new or (self._cached(aggregate, subject) if trust_cache else None)
         if cached is not None:
             # Decide on the cached state without reading first: the append's expected
             # sequence proves the state current. Refusals and no-ops are never taken from
@@ -274,7 +281,7 @@ class CommandService:
             if events:
                 try:
                     return await self._append(
-                        aggregate, subject, cached_state, cached_seq, events, meta
+                        aggregate, subject, cached_state, cached_seq, events, meta, new is None
                     )
                 except ConcurrencyConflict as conflict:
                     # The cache was stale: decide again on what is new, which the store
@@ -313,7 +320,9 @@ class CommandService:
         last_seq: int,
         events: list[Event],
         meta: Metadata,
+        keep: bool = True,
     ) -> CommandResult[S]:
+        """`keep`: the state after the events is cached (not for a new id's first)."""
         pending = [
             PendingEvent(event, self._envelope(meta, subject, event, index))
             for index, event in enumerate(events)
@@ -330,7 +339,8 @@ class CommandService:
         self._observer.events_appended(result.stream, len(events))
         for event in events:
             state = aggregate.evolve(state, event)
-        self._remember(subject, _Folded(state, result.last_seq, aggregate.weight(state)))
+        if keep:
+            self._remember(subject, _Folded(state, result.last_seq, aggregate.weight(state)))
         if self._snapshots is not None:
             self._snapshots.folded(aggregate, subject, state, result.last_seq, len(events))
         return CommandResult(result.position, events, state)

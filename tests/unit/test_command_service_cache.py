@@ -167,6 +167,21 @@ async def test_a_new_id_is_decided_without_reading() -> None:
     assert await stored(store, order_subject(order_id)) == [PLACED]
 
 
+async def test_a_new_id_never_takes_a_place_in_a_full_cache() -> None:
+    store = CountingStore()
+    observer = RecordingObserver()
+    service = CommandService(store, max_attempts=10, cache_size=1, observer=observer)
+    await service.handle(STOCK_ITEM, "A", ReceiveStock(5), META)  # the cache is full
+    store.reads.clear()
+
+    for _ in range(3):
+        await service.handle(ORDER, str(uuid4()), PlaceOrder("c1", "EUR", LINES), META, new=True)
+    await service.handle(STOCK_ITEM, "A", ReceiveStock(1), META)
+
+    assert observer.evictions == []  # A stayed: new orders were never cached, even briefly
+    assert store.reads == []
+
+
 async def test_a_new_id_that_exists_after_all_is_refused_on_fresh_state() -> None:
     store = memory_store()
     order_id = str(uuid4())
