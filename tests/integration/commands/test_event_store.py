@@ -3,11 +3,13 @@ and what only JetStream has: the envelope in headers, long subjects read in seve
 direct-get batches, and appends whose answer is lost while the server stalls."""
 
 import asyncio
+import json
 import os
 import signal
 
 import pytest
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 
 from contract.event_store import Elapse, EventStoreContract, MakeStore, received
 from events.envelope import MSG_ID, Envelope
@@ -15,6 +17,7 @@ from events.stock import StockReserved
 from support.defaults import TEST_NATS_TIMEOUT
 from support.servers import NatsServer
 from support.signals import stalled
+from write_side.direct_get import BATCH
 from write_side.errors import ConcurrencyConflict, StoreUnavailable
 from write_side.event_store import JetStreamEventStore
 from write_side.ports import EventStore, LastMessage, PendingEvent
@@ -60,6 +63,35 @@ async def test_load_reads_past_one_direct_get_batch(store: JetStreamEventStore) 
     loaded = await store.load("stock.MANY")
     assert len(loaded.events) == 1500
     assert loaded.last_seq == last
+
+
+async def test_a_load_after_a_sequence_asks_for_a_batch_only_when_something_follows(
+    store: JetStreamEventStore, nc: NATS
+) -> None:
+    """A batch direct get makes nats-server count what follows before it answers, a walk
+    over the stored messages: reading after a known sequence asks for the one next message
+    first, and for a batch only when it found one."""
+    requests: list[dict[str, object]] = []
+
+    async def seen(msg: Msg) -> None:
+        requests.append(json.loads(msg.data))
+
+    watch = await nc.subscribe("$JS.API.DIRECT.GET.STOCK", cb=seen)
+    await nc.flush()
+    last = 0
+    for _ in range(3):
+        last = (await store.append("stock.AFTER", [received(1)], expected_seq=last)).last_seq
+    after_last = await store.load("stock.AFTER", from_seq=last + 1)
+    after_first = await store.load("stock.AFTER", from_seq=last - 1)
+    await nc.flush()
+    await watch.unsubscribe()
+    assert after_last.events == []
+    assert [event.seq for event in after_first.events] == [last - 1, last]
+    assert requests == [
+        {"seq": last + 1, "next_by_subj": "stock.AFTER"},
+        {"seq": last - 1, "next_by_subj": "stock.AFTER"},
+        {"seq": last, "batch": BATCH, "next_by_subj": "stock.AFTER"},
+    ]
 
 
 async def test_a_conflict_is_resolved_from_the_sequence_its_error_names(
