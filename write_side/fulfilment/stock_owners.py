@@ -5,7 +5,7 @@ process's cached state goes stale whenever the other reserves on the item, and t
 append fails on its expected sequence and is decided again (issue 15: ~0.8 failed
 appends per order with two processes, a quarter of their CPU). An order cannot be routed
 to one process by its SKUs (its lines name several), so its stock commands are: with
-`TALLY_FULFIL_SHARDS=N`, every SKU has one owner among the N processes (a stable hash of
+`TALLY_FULFIL_SHARD=I/N`, every SKU has one owner among the N processes (a stable hash of
 the SKU), and a process sends a command on a SKU it does not own to the owner, which
 decides and appends it in its turn on that SKU, as it does its own. Each stock item is
 then written by one process only, whose cache stays current.
