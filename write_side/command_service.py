@@ -285,7 +285,9 @@ class CommandService:
                     )
                 except ConcurrencyConflict as conflict:
                     # The cache was stale: decide again on what is new, which the store
-                    # read while resolving the conflict, else on a read.
+                    # read while resolving the conflict, else on a read. A refused append
+                    # like any other: counted (each refused append once).
+                    self._observer.conflict(split_subject(subject)[0])
                     fresh = self._catch_up(aggregate, subject, cached_state, cached_seq, conflict)
                     if fresh is not None:
                         return await self._decide_fresh(aggregate, subject, *fresh, command, meta)

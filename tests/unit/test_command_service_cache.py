@@ -52,6 +52,21 @@ async def test_a_cached_state_is_brought_up_to_date_before_a_decision() -> None:
     assert StockReserved(order_id="o2", quantity=1) not in await stored(store, "stock.A")
 
 
+async def test_an_append_refused_on_a_stale_cache_is_counted_as_a_conflict() -> None:
+    observer = RecordingObserver()
+    store = memory_store()
+    ours = CommandService(store, max_attempts=10, cache_size=100, observer=observer)
+    theirs = service_on(store)
+    await ours.handle(STOCK_ITEM, "A", ReceiveStock(5), META)  # cached at sequence 1
+    await theirs.handle(STOCK_ITEM, "A", ReserveStock("o1", 1), META)
+
+    result = await ours.handle(STOCK_ITEM, "A", ReserveStock("o2", 1), META)
+
+    assert dict(result.state.reservations) == {"o1": 1, "o2": 1}
+    assert observer.conflicts == ["STOCK"]  # the one append its stale state was refused
+    assert observer.outcomes[-1] == ("ReserveStock", "appended")
+
+
 async def test_a_refusal_on_the_cached_state_is_decided_again_on_fresh_state() -> None:
     store = memory_store()
     ours, theirs = service_on(store), service_on(store)
