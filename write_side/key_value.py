@@ -125,9 +125,7 @@ class JetStreamKeyValue:
             message = await reader.last_message(self._stream, subject, timeout=self._timeout)
         except _FAILED as error:
             raise self._unavailable("get", error) from error
-        if message is None or message.subject != subject:
-            return None
-        if message.headers.get(KV_OP) in _DELETED:
+        if message is None or message.headers.get(KV_OP) in _DELETED:
             return None
         return KeyValueEntry(message.data, message.seq)
 
