@@ -1,17 +1,16 @@
 """Load -> fold -> decide -> append with the expected sequence; on conflict, again.
 
-Folded states are cached per subject (an LRU bounded in entries: a state counts 1 plus its
-reservations, see `Aggregate.weight`), so a command reads only the events appended since
-the cached sequence. Streams are append-only, and the expected-sequence check catches a
-stale cache, so the cache can never make a decision on old state stick. An aggregate
-created with `new=True` (an order the API just placed) is not kept: another process
-(fulfilment) decides on it next, and thousands of them would push out the states that
-are used again.
+Folded states are cached per subject (`state_cache.py`: bounded by weight, a state counts
+1 plus a share of its reservations, see `Aggregate.weight`), so a command reads only the
+events appended since the cached sequence. Streams are append-only, and the
+expected-sequence check catches a stale cache, so the cache can never make a decision on
+old state stick. An aggregate created with `new=True` (an order the API just placed) is
+not kept: another process (fulfilment) decides on it next, and thousands of them would
+push out the states that are used again.
 """
 
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
@@ -39,6 +38,7 @@ from write_side.errors import (
 from write_side.observer import CommandObserver, NoObserver
 from write_side.ports import EventStore, PendingEvent
 from write_side.snapshots import Snapshots
+from write_side.state_cache import StateCache
 from write_side.subject_turns import SubjectTurns
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,6 @@ _event_ids = NameIds(EVENT_ID_NAMESPACE)  # uuid5 in that namespace, in half its
 # Cache entries kept (all aggregates together), production's is the setting
 # `command_cache_entries`: ~1 KB a state, ~0.2 KB a reservation.
 CACHE_SIZE = 50_000
-RECENT_EVICTION = 60.0  # an eviction of a state kept this recently is reported as recent
 
 
 def deterministic_event_id(key: str, subject: str, event_type: str, index: int) -> UUID:
@@ -76,17 +75,6 @@ class CommandResult(Generic[S]):
     position: Position
     events: list[Event]
     state: S
-
-
-@dataclass(slots=True)
-class _Folded:
-    """A folded state (of whichever aggregate its subject names), its last sequence and
-    what it counts against the cache bound."""
-
-    state: object
-    last_seq: int
-    weight: int = 1
-    kept_at: float = 0.0  # time.monotonic() when it was cached
 
 
 LogLine = Callable[[str, Mapping[str, Any]], None]
@@ -119,9 +107,7 @@ class CommandService:
         self._observer: CommandObserver = observer or NoObserver()
         self._log_line = log_line or _log_info
         self._max_attempts = max_attempts
-        self._cache: OrderedDict[str, _Folded] = OrderedDict()
-        self._cache_size = cache_size
-        self._cached_weight = 0
+        self._cache = StateCache(cache_size, self._observer)
         self._turns = SubjectTurns()  # one command at a time per subject in this process
 
     async def load(self, aggregate: Aggregate[S, C], aggregate_id: str) -> tuple[S, int]:
@@ -142,7 +128,7 @@ class CommandService:
         for recorded in loaded.events:
             state = aggregate.evolve(state, recorded.event)
         last_seq = max(seen, loaded.last_seq)
-        self._remember(subject, _Folded(state, last_seq, aggregate.weight(state)))
+        self._cache.keep(subject, state, last_seq, aggregate.weight(state))
         if self._snapshots is not None:
             self._snapshots.folded(aggregate, subject, state, last_seq, len(loaded.events))
         return state, last_seq
@@ -159,7 +145,7 @@ class CommandService:
         known = self._cache.get(subject)
         if known is None or known.last_seq < first.seq:
             state = aggregate.evolve(aggregate.initial(aggregate_id), first.event)
-            self._remember(subject, _Folded(state, first.seq, aggregate.weight(state)))
+            self._cache.keep(subject, state, first.seq, aggregate.weight(state))
 
     async def handle(
         self,
@@ -195,7 +181,7 @@ class CommandService:
             except ConcurrencyConflict as first:
                 result = await self._retry(aggregate, aggregate_id, subject, command, meta, first)
             if new:
-                self._forget(subject)
+                self._cache.forget(subject)
             outcome = "appended" if result.events else "unchanged"
             if result.events:
                 self._log_line(
@@ -342,7 +328,7 @@ class CommandService:
         for event in events:
             state = aggregate.evolve(state, event)
         if keep:
-            self._remember(subject, _Folded(state, result.last_seq, aggregate.weight(state)))
+            self._cache.keep(subject, state, result.last_seq, aggregate.weight(state))
         if self._snapshots is not None:
             self._snapshots.folded(aggregate, subject, state, result.last_seq, len(events))
         return CommandResult(result.position, events, state)
@@ -363,7 +349,7 @@ class CommandService:
             return None
         for recorded in newer.events:
             state = aggregate.evolve(state, recorded.event)
-        self._remember(subject, _Folded(state, newer.last_seq, aggregate.weight(state)))
+        self._cache.keep(subject, state, newer.last_seq, aggregate.weight(state))
         if self._snapshots is not None:
             self._snapshots.folded(aggregate, subject, state, newer.last_seq, len(newer.events))
         return state, newer.last_seq
@@ -385,20 +371,3 @@ class CommandService:
         so what is kept under it is that aggregate's state S (the cast says no more)."""
         folded = self._cache.get(subject)
         return None if folded is None else (cast(S, folded.state), folded.last_seq)
-
-    def _remember(self, subject: str, folded: _Folded) -> None:
-        self._forget(subject)
-        now = folded.kept_at = time.monotonic()
-        self._cache[subject] = folded
-        self._cached_weight += folded.weight
-        while self._cached_weight > self._cache_size and self._cache:
-            _, oldest = self._cache.popitem(last=False)
-            self._cached_weight -= oldest.weight
-            # kept in the order they were cached: one cached less than a minute ago going
-            # means the states in use outweigh the bound (the cache thrashes)
-            self._observer.cache_evicted(now - oldest.kept_at < RECENT_EVICTION)
-
-    def _forget(self, subject: str) -> None:
-        dropped = self._cache.pop(subject, None)
-        if dropped is not None:
-            self._cached_weight -= dropped.weight

@@ -18,7 +18,7 @@ from support.command_doubles import (
     stored,
 )
 from write_side.aggregates import ORDER, STOCK_ITEM
-from write_side.command_service import RECENT_EVICTION, CommandService, Metadata
+from write_side.command_service import CommandService, Metadata
 from write_side.domain.order import CancelOrder, PlaceOrder
 from write_side.domain.stock import (
     AdjustStock,
@@ -127,18 +127,6 @@ async def test_the_cache_keeps_at_most_cache_size_subjects() -> None:
     await service.load(STOCK_ITEM, "A")
 
     assert store.reads == [("stock.A", 1)]
-
-
-async def test_an_eviction_says_whether_the_state_was_cached_within_a_minute() -> None:
-    observer = RecordingObserver()
-    service = CommandService(memory_store(), max_attempts=10, cache_size=1, observer=observer)
-    await service.handle(STOCK_ITEM, "A", ReceiveStock(5), META)
-    await service.handle(STOCK_ITEM, "B", ReceiveStock(5), META)  # A goes, cached just now
-    assert observer.evictions == [True]
-
-    service._cache["stock.B"].kept_at -= RECENT_EVICTION + 1  # as if cached long ago
-    await service.handle(STOCK_ITEM, "C", ReceiveStock(5), META)
-    assert observer.evictions == [True, False]
 
 
 async def test_a_state_counts_its_reservations_against_the_bound() -> None:
