@@ -6,6 +6,7 @@ The GET paths that the bench rows and `bench.api_cpu` drive are made here too, s
 both measure the same requests.
 """
 
+import json
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,15 @@ async def seed_views(dsn: str, orders: int = 1000, skus: int = 1000) -> list[str
     rng = random.Random(13)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     ids = [uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(orders)]
+    lines = {
+        order_id: json.dumps(
+            [
+                {"sku": f"SKU-{rng.randint(1, skus)}", "quantity": line + 1, "unit_price": "8.00"}
+                for line in (1, 2)
+            ]
+        )
+        for order_id in ids
+    }
     order_rows = [
         (
             order_id,
@@ -29,6 +39,7 @@ async def seed_views(dsn: str, orders: int = 1000, skus: int = 1000) -> list[str
             "EUR",
             "26.00",
             start + timedelta(seconds=n),
+            lines[order_id],
         )
         for n, order_id in enumerate(ids)
     ]
@@ -37,18 +48,9 @@ async def seed_views(dsn: str, orders: int = 1000, skus: int = 1000) -> list[str
         async with conn.transaction():
             await conn.executemany(
                 "INSERT INTO orders (order_id, customer_id, status, currency, total, reason,"
-                " created_at, updated_at, version, last_seq)"
-                " VALUES ($1, $2, $3, $4, $5::numeric, NULL, $6, $6, 3, 1)",
+                " created_at, updated_at, version, last_seq, lines)"
+                " VALUES ($1, $2, $3, $4, $5::numeric, NULL, $6, $6, 3, 1, $7::text::jsonb)",
                 order_rows,
-            )
-            await conn.executemany(
-                "INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price)"
-                " VALUES ($1, $2, $3, $4, $5::numeric)",
-                [
-                    (order_id, line, f"SKU-{rng.randint(1, skus)}", line + 1, "8.00")
-                    for order_id in ids
-                    for line in (1, 2)
-                ],
             )
             await conn.executemany(
                 "INSERT INTO stock_items (sku, on_hand, reserved, version, updated_at, last_seq)"

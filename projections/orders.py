@@ -1,13 +1,13 @@
-"""The orders view: one row per order (status, totals, reason) and its lines.
+"""The orders view: one row per order (status, totals, reason, its lines).
 
 A batch is folded per order in memory first, over plain values (`Fact`s): one INSERT for
-the orders placed in the batch together with their lines, and one UPDATE for the orders
-placed earlier. Each statement takes its rows as ONE JSON parameter (msgspec encodes the
-folded rows, in C), unpacked by `json_to_recordset`: ids, money, times and an order's lines
-are converted by PostgreSQL. asyncpg's encoding of one array parameter per column checked
-and encoded every element in Python; the JSON costs the projector ~4 µs less per event and
-PostgreSQL about as much more (docs/benchmarks.md, issue 14): the projector, one process
-on one core, is the part that does not scale.
+the orders placed in the batch (each with its lines, a JSONB column of its row), and one
+UPDATE for the orders placed earlier. Each statement takes its rows as ONE JSON parameter
+(msgspec encodes the folded rows, in C), unpacked by `json_to_recordset`: ids, money, times
+and an order's lines are converted by PostgreSQL. asyncpg's encoding of one array parameter
+per column checked and encoded every element in Python; the JSON costs the projector ~4 µs
+less per event and PostgreSQL about as much more (docs/benchmarks.md, issue 14): the
+projector, one process on one core, is the part that does not scale.
 """
 
 from collections.abc import Sequence
@@ -19,7 +19,7 @@ from sqlalchemy import Table
 from events.subjects import ORDERS
 from projections.base import Connection, qualified
 from projections.facts import Fact
-from read_side.tables import order_lines, orders
+from read_side.tables import orders
 
 STATUS_OF = {
     "OrderConfirmed": "confirmed",
@@ -91,14 +91,13 @@ _CHANGED = """(order_id uuid, status text, reason text, updated_at timestamptz,
     count int, last_seq bigint)"""
 _PLACED = """(order_id uuid, customer_id text, status text, currency text, total numeric,
     reason text, created_at timestamptz, updated_at timestamptz, count int, last_seq bigint,
-    lines json)"""
-_LINE = "(sku text, quantity int, unit_price numeric)"
+    lines jsonb)"""
 
 
 class OrdersProjection:
     name: str = "orders"
     stream: str = ORDERS
-    tables: tuple[Table, ...] = (orders, order_lines)
+    tables: tuple[Table, ...] = (orders,)
 
     async def apply(self, conn: Connection, schema: str, facts: Sequence[Fact]) -> None:
         rows = fold(facts)
@@ -127,26 +126,15 @@ class OrdersProjection:
             )
 
     async def _insert(self, conn: Connection, schema: str, new: list[Row]) -> None:
-        """The new orders and their lines (numbered in the order of the body's lines) in
-        one statement (one round trip). Lines are written for the orders this statement
-        inserted (`RETURNING`, hash-joined), so they need no conflict check of their own:
-        an OrderPlaced for an order that exists (a foreign publisher's copy) changes
-        neither the row nor its lines, as before."""
+        """The new orders with their lines (the body's, in its order, as one JSONB value of
+        the order's row) in one statement. An OrderPlaced for an order that exists (a
+        foreign publisher's copy) changes neither the row nor its lines, as before."""
         await conn.execute(
-            f"""WITH n AS MATERIALIZED (SELECT * FROM json_to_recordset($1::json) AS n{_PLACED}),
-            placed AS (
-                INSERT INTO {qualified(schema, orders)} (order_id, customer_id, status,
-                    currency, total, reason, created_at, updated_at, version, last_seq)
-                SELECT order_id, customer_id, status, currency, total, reason, created_at,
-                    updated_at, count, last_seq
-                FROM n
-                ON CONFLICT (order_id) DO NOTHING
-                RETURNING order_id)
-            INSERT INTO {qualified(schema, order_lines)}
-                (order_id, line_no, sku, quantity, unit_price)
-            SELECT n.order_id, l.line_no, l.sku, l.quantity, l.unit_price
-            FROM n JOIN placed USING (order_id),
-                ROWS FROM (json_to_recordset(n.lines) AS {_LINE})
-                WITH ORDINALITY AS l(sku, quantity, unit_price, line_no)""",
+            f"""INSERT INTO {qualified(schema, orders)} (order_id, customer_id, status,
+                currency, total, reason, created_at, updated_at, version, last_seq, lines)
+            SELECT order_id, customer_id, status, currency, total, reason, created_at,
+                updated_at, count, last_seq, lines
+            FROM json_to_recordset($1::json) AS n{_PLACED}
+            ON CONFLICT (order_id) DO NOTHING""",
             _json.encode(new).decode(),
         )

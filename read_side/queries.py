@@ -8,8 +8,8 @@ Each statement has a variant `checked()` that also reads a checkpoint row in the
 statement, hence the same snapshot: read-your-writes knows from one round trip both
 whether the view has applied a position and what the row was at that moment.
 
-The order's lines come from correlated subqueries after `orders` in the FROM clause, so the
-tables are locked parent then child, the order the projector and the replay's swap use.
+An order's lines are a JSONB column of its row, as the OrderPlaced body held them (money as
+two-place decimal strings).
 """
 
 from collections.abc import Sequence
@@ -24,10 +24,7 @@ UTC_TIME = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 ORDER_JSON = f"""json_build_object(
     'order_id', o.order_id, 'customer_id', o.customer_id, 'status', o.status,
     'currency', o.currency,
-    'lines', COALESCE((SELECT json_agg(json_build_object(
-                'sku', l.sku, 'quantity', l.quantity, 'unit_price', l.unit_price::text)
-                ORDER BY l.line_no)
-            FROM order_lines l WHERE l.order_id = o.order_id), '[]'::json),
+    'lines', o.lines,
     'total', o.total::text, 'reason', o.reason,
     'created_at', {UTC_TIME.format("o.created_at")},
     'updated_at', {UTC_TIME.format("o.updated_at")},

@@ -16,7 +16,6 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     Numeric,
-    SmallInteger,
     String,
     Table,
     Text,
@@ -51,6 +50,12 @@ orders = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("version", Integer, nullable=False),
     Column("last_seq", BigInteger, nullable=False),
+    # the order's lines, in the order placed: [{"sku", "quantity", "unit_price"}] as the
+    # OrderPlaced body holds them (money as "12.50"); a column of the order's row, not rows
+    # of a table of their own: an OrderPlaced writes one heap tuple and the order's index
+    # entries, not also a tuple and a key entry per line (PostgreSQL's CPU per OrderPlaced
+    # -28 %, docs/benchmarks.md, issue 14, session 11)
+    Column("lines", JSONB, nullable=False),
     CheckConstraint(
         "status IN (" + ", ".join(f"'{status}'" for status in ORDER_STATUSES) + ")",
         name="status",
@@ -62,19 +67,6 @@ orders = Table(
     # indexed), ~10 % of PostgreSQL's work per orders event (docs/benchmarks.md, issue 14)
     Index("ix_orders_status_created", "status", "created_at", "order_id"),
     Index("ix_orders_customer_created", "customer_id", "created_at", "order_id"),
-)
-
-# no foreign key to orders: the projector writes an order's lines in the statement that
-# inserts the order, and nothing deletes orders; the key's check cost PostgreSQL a lookup and
-# a row lock in orders per line (~20 % of an OrderPlaced's apply; docs/benchmarks.md, issue 14)
-order_lines = Table(
-    "order_lines",
-    metadata,
-    Column("order_id", Uuid(as_uuid=True), primary_key=True),
-    Column("line_no", SmallInteger, primary_key=True),
-    Column("sku", String(64), nullable=False),
-    Column("quantity", Integer, nullable=False),
-    Column("unit_price", MONEY, nullable=False),
 )
 
 stock_items = Table(
@@ -171,7 +163,7 @@ replay_requests = Table(
 )
 
 VIEW_TABLES: dict[str, tuple[Table, ...]] = {
-    "orders": (orders, order_lines),
+    "orders": (orders,),
     "stock": (stock_items,),
 }
 """The tables each projection owns, parents first: what a replay rebuilds and swaps."""

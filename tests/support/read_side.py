@@ -133,7 +133,6 @@ async def rows(database_url: str, table: str, order_by: str) -> list[tuple[Any, 
 async def view_rows(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
     return {
         "orders": await rows(database_url, "orders", "order_id"),
-        "order_lines": await rows(database_url, "order_lines", "order_id, line_no"),
         "stock_items": await rows(database_url, "stock_items", "sku"),
     }
 

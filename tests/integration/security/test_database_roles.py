@@ -55,7 +55,7 @@ INSERT_STOCK = (
 
 
 async def test_the_query_role_reads_and_cannot_write(reader: asyncpg.Connection) -> None:
-    for table in ("orders", "order_lines", "stock_items", "projection_checkpoints"):
+    for table in ("orders", "stock_items", "projection_checkpoints"):
         assert await reader.fetchval(f"SELECT count(*) FROM {table}") == 0
     for table in ("projection_pauses", "replay_requests"):  # GET /projections shows them
         assert await reader.fetchval(f"SELECT count(*) FROM {table}") == 0

@@ -67,8 +67,8 @@ async def test_orders_are_updated_by_key_after_the_table_grew(nc: NATS, db: str)
             await view.apply(conn, "public", [_confirmed(seq := seq + 1, i) for i in ids])
         await conn.execute(
             """INSERT INTO orders (order_id, customer_id, status, currency, total, created_at,
-                updated_at, version, last_seq)
-            SELECT gen_random_uuid(), 'grown', 'pending', 'EUR', 1, now(), now(), 1, 0
+                updated_at, version, last_seq, lines)
+            SELECT gen_random_uuid(), 'grown', 'pending', 'EUR', 1, now(), now(), 1, 0, '[]'
             FROM generate_series(1, 20000)"""
         )
         ids = [str(uuid4()) for _ in range(3)]

@@ -50,8 +50,8 @@ async def seed(owner: str, order_id: str) -> None:
     conn = await asyncpg.connect(asyncpg_dsn(owner))
     try:
         await conn.execute(
-            "INSERT INTO orders VALUES ($1, 'ada', 'pending', 'EUR', 25, NULL, now(), now(), 1, 1);"
-            "INSERT INTO order_lines VALUES ($1, 1, 'sku-1', 2, 12.5);"
+            "INSERT INTO orders VALUES ($1, 'ada', 'pending', 'EUR', 25, NULL, now(), now(), 1, 1,"
+            """ '[{"sku": "sku-1", "quantity": 2, "unit_price": "12.50"}]');"""
             "INSERT INTO stock_items VALUES ('sku-1', 10, 2, 1, now(), 1);"
             "INSERT INTO projection_checkpoints (name, stream, position) VALUES"
             " ('orders', 'ORDERS', 5), ('stock', 'STOCK', 5)".replace("$1", f"'{order_id}'")

@@ -105,12 +105,12 @@ async def test_swap_waits_for_readers_without_deadlock(nc: NATS, db: str) -> Non
             replay = asyncio.create_task(Replay(get_projection("orders"), nc, db).run())
             await asyncio.sleep(1.5)  # the swap now waits for the reader's lock on orders
             assert not replay.done()
-            lines = await reader.fetch("SELECT * FROM order_lines")  # must not deadlock
+            rows = await reader.fetch("SELECT * FROM orders")  # must not deadlock
             await reading.commit()
             await asyncio.wait_for(replay, 10)
         finally:
             await reader.close()
-    assert len(lines) == len(live["order_lines"])
+    assert len(rows) == len(live["orders"])
     assert await view_rows(db) == live
 
 

@@ -31,8 +31,8 @@ async def seed(db: str, order_id: str) -> None:
     conn = await asyncpg.connect(asyncpg_dsn(db))
     try:
         await conn.execute(
-            "INSERT INTO orders VALUES ($1, 'ada', 'pending', 'EUR', 25, NULL, now(), now(), 1, 1);"
-            "INSERT INTO order_lines VALUES ($1, 1, 'sku-1', 2, 12.5);"
+            "INSERT INTO orders VALUES ($1, 'ada', 'pending', 'EUR', 25, NULL, now(), now(), 1, 1,"
+            """ '[{"sku": "sku-1", "quantity": 2, "unit_price": "12.50"}]');"""
             "INSERT INTO projection_checkpoints (name, stream, position)"
             " VALUES ('orders', 'ORDERS', 5)".replace("$1", f"'{order_id}'")
         )
