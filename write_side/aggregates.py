@@ -20,9 +20,11 @@ def _one(state: object) -> int:
     return 1
 
 
-# A stock item's open reservation takes ~0.2 KB of memory (its order id and map entry),
-# a folded order or stock state ~1-1.5 KB: five reservations count as one state.
-RESERVATIONS_PER_STATE = 5
+# A stock item's open reservation takes ~125-150 bytes of memory (its order id and its
+# entry in an `immutables.Map`; ~210 in pyrsistent's `pmap` before session 11), a folded
+# order state ~1.2 KB with its cache key (`python -m chaos.state_memory`): eight
+# reservations count as one state (five before).
+RESERVATIONS_PER_STATE = 8
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,10 @@ class Aggregate(Generic[S, C]):
     1, plus its share of a collection that grows with the aggregate's history (a stock
     item's open reservations, by their memory), so a few huge states cannot fill the
     memory. Counting each reservation as a whole state made 100 hot stock items outgrow
-    the default bound after ~25,000 unshipped orders: the cache then evicted them in turn
-    and every command reloaded its item (snapshot and up to 1,000 events)."""
+    the default bound after ~25,000 unshipped orders (a fifth of a state: ~125,000;
+    an eighth, since the reservations became an `immutables.Map`: ~200,000); past it,
+    the cache keeps the states that fit (`state_cache.py`) and the others are read from
+    their snapshots."""
 
     kind: str
     subject: Callable[[str], str]

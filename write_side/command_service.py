@@ -113,6 +113,13 @@ class CommandService:
     async def load(self, aggregate: Aggregate[S, C], aggregate_id: str) -> tuple[S, int]:
         """The aggregate's current state and the sequence of its last event (0: none)."""
         subject = aggregate.subject(aggregate_id)
+        self._cache.used(subject)
+        return await self._load(aggregate, aggregate_id, subject)
+
+    async def _load(
+        self, aggregate: Aggregate[S, C], aggregate_id: str, subject: str
+    ) -> tuple[S, int]:
+        """`load` within a command, whose use of the subject was counted once already."""
         known = self._cached(aggregate, subject)
         if known is None and self._snapshots is not None and self._snapshots.applies(aggregate):
             known = await self._snapshots.read(aggregate, subject)
@@ -170,6 +177,8 @@ class CommandService:
             if not self._turns.take_free(subject):  # never a conflict with this process's own
                 await self._turns.take(subject)
             turn = True
+            if not new:  # a use, for the cache's admission (a new id is never kept)
+                self._cache.used(subject)
             # a new id is decided on its initial state, as if cached, and not cached after
             fresh = (
                 (aggregate.initial(aggregate_id), 0) if new and subject not in self._cache else None
@@ -277,7 +286,7 @@ class CommandService:
                     fresh = self._catch_up(aggregate, subject, cached_state, cached_seq, conflict)
                     if fresh is not None:
                         return await self._decide_fresh(aggregate, subject, *fresh, command, meta)
-        state, last_seq = await self.load(aggregate, aggregate_id)
+        state, last_seq = await self._load(aggregate, aggregate_id, subject)
         return await self._decide_fresh(aggregate, subject, state, last_seq, command, meta)
 
     async def _decide_fresh(

@@ -3,7 +3,8 @@ start, a state pushed out of the cache) does not fold its history from sequence 
 
 One snapshot per subject in a key-value bucket (`tally migrate` makes it): the folded state
 as of a stream sequence, written after every `every` events this process folded or
-appended on that subject. A snapshot is a hint, never the truth:
+appended on that subject, or after a tenth as many on a subject that was read from its
+snapshot (not held in the process's cache). A snapshot is a hint, never the truth:
 - it is read only for a subject the process does not hold, and the events after the
   sequence it names are always read and folded on top of it;
 - it is ignored when its schema version or aggregate kind is not the one this code knows,
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
-from pyrsistent import pmap
+from immutables import Map
 
 from write_side.aggregates import STOCK_ITEM, Aggregate
 from write_side.domain.stock import StockState
@@ -37,6 +38,7 @@ BUCKET = "tally_snapshots"
 SCHEMA = 1  # of the JSON below; a snapshot of another version is ignored
 MAX_BYTES = 512 * 1024  # a larger state is not snapshotted (the bucket's messages stay small)
 MAX_TRACKED = 100_000  # subjects whose events-since-snapshot are counted
+REFRESH_SHARE = 10  # a subject read from its snapshot: the next after every/10 events
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ def _load_stock(data: dict[str, Any]) -> StockState:
         exists=bool(data["exists"]),
         on_hand=int(data["on_hand"]),
         reserved=int(data["reserved"]),
-        reservations=pmap(reservations),
+        reservations=Map(reservations),
     )
     if state.reserved != sum(reservations.values()):
         raise ValueError("reserved is not the sum of the reservations")
@@ -128,7 +130,11 @@ class Snapshots:
         if last is None or last.seq < seq:
             self._warn("ahead", "snapshot beyond the subject's last event, ignored", subject)
             return None
-        self._since[subject] = 0
+        # Read from its snapshot: the process did not hold it (a cold start, or a state the
+        # cache could not keep, which is read again and again): its next snapshot comes
+        # after a tenth as many events, counting those read past this one, so a load of a
+        # hot subject the cache does not hold reads ~every/20 events, not ~every/2.
+        self._since[subject] = self._every - max(1, self._every // REFRESH_SHARE)
         return state, seq
 
     def folded(

@@ -37,8 +37,8 @@ async def test_an_order_with_stock_and_money_is_confirmed(nats_url: str) -> None
         order_id = await s.place(("pear", 1, "3.00"), ("apple", 2, "10.00"))
         states = await s.settled([order_id])
         assert states[order_id].status == "confirmed"
-        assert (await s.stock("apple")).reservations == {order_id: 2}
-        assert (await s.stock("pear")).reservations == {order_id: 1}
+        assert dict((await s.stock("apple")).reservations) == {order_id: 2}
+        assert dict((await s.stock("pear")).reservations) == {order_id: 1}
         payment = await s.payment(order_id)
         assert payment.amount == Decimal("23.00")
         assert process.gateway.calls == 1

@@ -52,7 +52,7 @@ async def test_gateway_down_opens_the_breaker_parks_then_rejects_or_confirms(
         for order_id in late:
             reason = getattr((await s.order_events(order_id))[-1].event, "reason", "")
             assert reason == "payment_unavailable"
-        assert (await s.stock("a")).reservations == {}
+        assert dict((await s.stock("a")).reservations) == {}
         # No tight loop: about one trial call per reset period while the gateway is down,
         # however many orders wait.
         periods = (time.monotonic() - started) / breaker.reset_timeout
@@ -65,7 +65,7 @@ async def test_gateway_down_opens_the_breaker_parks_then_rejects_or_confirms(
         gateway.failure_rate = 0.0  # the gateway comes back within the deadline
         state = (await s.settled([in_time], timeout=deadline + 2))[in_time]
         assert state.status == "confirmed"
-        assert (await s.stock("a")).reservations == {in_time: 2}
+        assert dict((await s.stock("a")).reservations) == {in_time: 2}
         assert breaker.state == "closed"
 
 

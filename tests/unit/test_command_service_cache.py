@@ -2,6 +2,7 @@
 caught by the expected sequence, refusals and no-ops are decided on fresh state only, a new
 id is decided without reading, and a dropped duplicate is never cached as stored."""
 
+from dataclasses import replace
 from decimal import Decimal
 from uuid import uuid4
 
@@ -17,7 +18,7 @@ from support.command_doubles import (
     memory_store,
     stored,
 )
-from write_side.aggregates import ORDER, STOCK_ITEM
+from write_side.aggregates import ORDER, RESERVATIONS_PER_STATE, STOCK_ITEM
 from write_side.command_service import CommandService, Metadata
 from write_side.domain.order import CancelOrder, PlaceOrder
 from write_side.domain.stock import (
@@ -117,33 +118,71 @@ async def test_a_cached_state_saves_reading_what_was_read_before() -> None:
     assert store.reads == [("stock.A", 2)]  # only what is new since the cached sequence
 
 
-async def test_the_cache_keeps_at_most_cache_size_subjects() -> None:
+async def test_a_subject_used_no_more_often_does_not_displace_a_cached_one() -> None:
     store = CountingStore()
     service = service_on(store, cache_size=1)
     await service.handle(STOCK_ITEM, "A", ReceiveStock(5), META)
-    await service.handle(STOCK_ITEM, "B", ReceiveStock(5), META)  # evicts A
+    await service.handle(STOCK_ITEM, "B", ReceiveStock(5), META)  # used once, as A: refused
     store.reads.clear()
 
     await service.load(STOCK_ITEM, "A")
+    await service.load(STOCK_ITEM, "B")
 
-    assert store.reads == [("stock.A", 1)]
+    assert store.reads == [("stock.A", 2), ("stock.B", 1)]  # A still cached, B read whole
+
+
+async def test_a_subject_used_more_often_displaces_one_used_less() -> None:
+    store = CountingStore()
+    service = service_on(store, cache_size=1)
+    await service.handle(STOCK_ITEM, "A", ReceiveStock(5), META)
+    await service.handle(STOCK_ITEM, "B", ReceiveStock(5), META)
+    await service.handle(STOCK_ITEM, "B", ReceiveStock(5), META)  # B's second use: in
+    store.reads.clear()
+
+    await service.load(STOCK_ITEM, "B")
+    await service.load(STOCK_ITEM, "A")
+
+    assert store.reads == [("stock.B", 4), ("stock.A", 1)]  # B cached at 3, A read whole
 
 
 async def test_a_state_counts_its_reservations_against_the_bound() -> None:
     store = CountingStore()
-    service = service_on(store, cache_size=4)
-    await service.handle(STOCK_ITEM, "A", ReceiveStock(20), META)  # A counts 1
-    await service.handle(STOCK_ITEM, "B", ReceiveStock(5), META)  # B counts 1
-    for n in range(10):  # A grows to 3: 1 + its ten reservations, five to a state
+    service = service_on(store, cache_size=4)  # a window of 2, a main part of 2
+    await service.handle(STOCK_ITEM, "A", ReceiveStock(100), META)
+    held = 2 * RESERVATIONS_PER_STATE - 1  # 1 + a share of them: 2, as the main part
+    for n in range(held):
         await service.handle(STOCK_ITEM, "A", ReserveStock(f"o{n}", 1), META)
-    await service.handle(STOCK_ITEM, "C", ReceiveStock(5), META)  # 3 + 1 + 1 > 4: B goes
+    store.reads.clear()
+    await service.load(STOCK_ITEM, "A")
+    assert store.reads == [("stock.A", held + 2)]  # cached
+
+    await service.handle(STOCK_ITEM, "A", ReserveStock("one-more", 1), META)  # 3: too heavy
+    store.reads.clear()
+    await service.load(STOCK_ITEM, "A")
+    assert store.reads == [("stock.A", 1)]  # read from the start
+
+
+async def test_hot_states_that_outweigh_the_bound_keep_the_ones_that_fit() -> None:
+    # Ten stock items used in turn, each weighing 1,000 against a bound of 9,000 (a window
+    # of 256 for the light states in flight, 8,744 for the rest): eight fit. Least
+    # recently kept out first, each pushed out the one needed next and every command read
+    # its item again (all 200 here); now the eight stay, two commands in ten read.
+    heavy = replace(STOCK_ITEM, weight=lambda state: 1000)
+    store = CountingStore()
+    service = service_on(store, cache_size=9000)
+    skus = [f"S{n}" for n in range(10)]
+    for sku in skus:
+        await service.handle(heavy, sku, ReceiveStock(1000), META)
     store.reads.clear()
 
-    await service.load(STOCK_ITEM, "A")
-    await service.load(STOCK_ITEM, "C")
-    assert store.reads == [("stock.A", 13), ("stock.C", 14)]  # both still cached
-    await service.load(STOCK_ITEM, "B")
-    assert store.reads[-1] == ("stock.B", 1)  # read from the start
+    commands = 0
+    for round_ in range(20):
+        for sku in skus:
+            await service.handle(heavy, sku, ReserveStock(f"{sku}-{round_}", 1), META)
+            commands += 1
+
+    assert 0.1 * commands <= len(store.reads) <= 0.3 * commands
+    assert len({subject for subject, _ in store.reads}) == 2  # never the eight that fit
 
 
 async def test_an_order_just_placed_as_new_is_not_kept() -> None:

@@ -88,7 +88,7 @@ async def test_a_recorded_decline_stands_though_the_gateway_now_authorizes(
     rejected = (await world.order_event(order_id, "OrderRejected")).event
     assert isinstance(rejected, OrderRejected) and rejected.reason == "payment_declined"
     assert (await world.history(order_id))["payment"] == ["PaymentDeclined"]
-    assert (await world.stock("a")).reservations == {}
+    assert dict((await world.stock("a")).reservations) == {}
 
 
 async def test_a_recorded_authorization_stands_though_the_gateway_now_declines(

@@ -46,7 +46,7 @@ async def test_out_of_stock_rejects_releases_and_never_asks_for_money(world: Wor
 
     rejected = (await world.order_event(order_id, "OrderRejected")).event
     assert isinstance(rejected, OrderRejected) and rejected.reason == "out_of_stock"
-    assert (await world.stock("a")).reservations == {}
+    assert dict((await world.stock("a")).reservations) == {}
     history = await world.history(order_id, "a", "b")
     assert history["a"] == ["StockReceived", "StockReserved", "StockReservationReleased"]
     assert history["b"] == ["StockReceived"]
@@ -63,7 +63,7 @@ async def test_a_declined_payment_rejects_and_releases(world: World) -> None:
     rejected = (await world.order_event(order_id, "OrderRejected")).event
     assert isinstance(rejected, OrderRejected) and rejected.reason == "payment_declined"
     assert (await world.payment(order_id)).declined
-    assert (await world.stock("a")).reservations == {}
+    assert dict((await world.stock("a")).reservations) == {}
 
 
 async def test_an_unavailable_gateway_parks_the_order_until_the_deadline(world: World) -> None:
@@ -84,7 +84,7 @@ async def test_an_unavailable_gateway_parks_the_order_until_the_deadline(world: 
     assert world.gateway.calls == calls  # no call once the deadline has passed
     rejected = (await world.order_event(order_id, "OrderRejected")).event
     assert isinstance(rejected, OrderRejected) and rejected.reason == "payment_unavailable"
-    assert (await world.stock("a")).reservations == {}
+    assert dict((await world.stock("a")).reservations) == {}
 
 
 async def test_an_open_breaker_parks_without_calling_the_gateway(world: World) -> None:
@@ -114,7 +114,7 @@ async def test_a_cancelled_order_gives_back_its_stock_and_its_money(world: World
 
     assert await world.deliver(order_id, "OrderCancelled") == ACK
 
-    assert (await world.stock("a")).reservations == {}
+    assert dict((await world.stock("a")).reservations) == {}
     assert world.gateway.refunds == {order_id: 10}
     assert (await world.payment(order_id)).refunded
     assert (await world.history(order_id))["payment"] == ["PaymentAuthorized", "PaymentRefunded"]

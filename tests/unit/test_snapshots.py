@@ -71,6 +71,21 @@ async def test_a_cold_process_starts_from_the_snapshot_and_folds_what_came_after
     assert (await warm.load(STOCK_ITEM, "A"))[0].reservations["late"] == 1
 
 
+async def test_a_subject_read_from_its_snapshot_is_snapshotted_again_sooner() -> None:
+    # Read from its snapshot, the subject was not held: it is snapshotted again after a
+    # tenth as many events (1 here), those read past the snapshot included, so the next
+    # process that does not hold it reads little past its snapshot.
+    store, kv = CountingStore(), bucket()
+    await history(store, kv, 30)  # 1 + 30 + 15 = 46 events: the newest snapshot at 40
+    cold, snapshots = service(store, kv)
+
+    _, last = await cold.load(STOCK_ITEM, "A")
+    await snapshots.flush()
+
+    snapshot = json.loads((await kv.get("stock.A") or KeyValueEntry(b"", 0)).value)
+    assert last == 46 and snapshot["seq"] == last
+
+
 async def test_aggregates_without_a_codec_are_never_snapshotted() -> None:
     store, kv = CountingStore(), bucket()
     _, snapshots = service(store, kv)

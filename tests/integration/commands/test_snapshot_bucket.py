@@ -72,5 +72,5 @@ async def test_a_cold_service_starts_from_the_snapshot(
     done = await cold.handle(STOCK_ITEM, sku, ReserveStock("late", 5), Metadata("corr"))
 
     assert reads == [last + 1]  # nothing before the snapshot was read
-    assert done.state.reservations == {"late": 5} and done.state.on_hand == 10**6
+    assert dict(done.state.reservations) == {"late": 5} and done.state.on_hand == 10**6
     assert (await warm.load(STOCK_ITEM, sku))[0] == done.state
