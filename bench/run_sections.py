@@ -13,8 +13,8 @@ from bench import http_rows as http
 from bench import latency
 from bench.cluster import Cluster, Role, profiled
 from bench.fulfilment_probe import Probe
-from bench.fulfilment_rate import measure as confirm_orders
 from bench.harness import Figure, wrk
+from bench.orders_decided import read_decided, stream_end
 from bench.query_rows import orders_held, query_scripts
 from bench.system_cpu import SystemCpu, postmaster_pid
 
@@ -28,7 +28,7 @@ def say(text: str) -> None:
 
 
 def system_cpu(cluster: Cluster, api: Role, projector: Role, fulfil: Role) -> SystemCpu:
-    """Every process of the system; the bench's own watch of ORDERS is in nats-server's."""
+    """Every process of the system (the bench's own reads are not: see `confirm_rows`)."""
     assert cluster.postgres is not None
     assert cluster.nats.pid is not None
     processes = {
@@ -105,34 +105,39 @@ def get_rows(r: Running, run: int) -> None:
 
 
 def confirm_rows(r: Running, run: int) -> None:
+    """wrk places orders while every role runs; the CPU of the system from the first POST
+    until every role is idle, then what ORDERS stored meanwhile, read back (`orders_decided`:
+    no watch of the bench's own on ORDERS during the measure)."""
     say(f"run {run + 1}/{r.args.runs}: orders confirmed, CPU per order")
-    probe = Probe(r.cluster.nats.url, r.fulfil.url, r.cluster.monitor_url)
+    nats_url = r.cluster.nats.url
+    probe = Probe(nats_url, r.fulfil.url, r.cluster.monitor_url)
     before = uvloop.run(probe.read())
     load = os.getloadavg()[0]
+    start = uvloop.run(stream_end(nats_url))
     cpu = system_cpu(r.cluster, r.api, r.projector, r.fulfil)
     cpu.start()  # from the first POST until every role is idle again
     with profiled(r.fulfil.proc.pid, r.args.profile if run == 0 else None, "fulfil"):
-        # fulfilment runs while wrk places the orders (no drain-only figure)
-        url, conns = r.cluster.nats.url, r.args.connections
-        _, watch = uvloop.run(confirm_orders(url, r.api.url, r.args.seconds, conns, None))
-    after = uvloop.run(probe.read())  # every order placed is decided by now
-    confirmed = watch.confirmed / (watch.last - watch.first)
-    r.add("confirmed", confirmed)
-    uvloop.run(http.settle(r.cluster.nats.url, r.cluster.dsn))
+        wrk(r.api.url, http.PLACE, seconds=r.args.seconds, connections=r.args.connections)
+        uvloop.run(http.settle(nats_url, r.cluster.dsn))
     spent = cpu.spent()
-    r.add("cpu_order", sum(spent.values()) / len(watch.placed) * 1000)
+    after = uvloop.run(probe.read())
+    decided = uvloop.run(read_decided(nats_url, start))
+    placed = len(decided.placed)
+    if decided.confirmed + decided.rejected < placed:
+        raise RuntimeError(f"not settled: {decided.confirmed} of {placed}")
+    confirmed = decided.per_second()
+    r.add("confirmed", confirmed)
+    r.add("cpu_order", sum(spent.values()) / placed * 1000)
     for part in CPU_PARTS:
-        r.add(f"cpu_order_{part}", spent[part] / len(watch.placed) * 1000)
+        r.add(f"cpu_order_{part}", spent[part] / placed * 1000)
     note: Note = {
         "run": run + 1,
         "load_average": [round(load, 2), round(os.getloadavg()[0], 2)],
         "confirmed_per_s": round(confirmed, 1),
-        "confirmed": watch.confirmed,
-        "rejected": watch.rejected,
-        "cpu_ms_per_order": {
-            part: round(spent[part] / len(watch.placed) * 1000, 2) for part in CPU_PARTS
-        },
-        **after.minus(before, len(watch.placed)),
+        "confirmed": decided.confirmed,
+        "rejected": decided.rejected,
+        "cpu_ms_per_order": {part: round(spent[part] / placed * 1000, 2) for part in CPU_PARTS},
+        **after.minus(before, placed),
     }
     r.notes.append(note)
     say(f"run {run + 1}: what fulfilment did: {note}")
