@@ -102,7 +102,10 @@ class Settings(BaseSettings):
     payment_seed: int | None = None  # seeds the simulator's failures (repeatable runs)
     breaker_failure_threshold: int = Field(default=5, ge=1, le=10_000)
     breaker_reset_seconds: float = Field(default=5.0, gt=0, le=3600)
-    fulfil_concurrency: int = Field(default=64, ge=1, le=10_000)
+    # order events in hand at once: fulfilment is bound by its round trips per order, not
+    # its CPU (64 confirmed ~30 % fewer orders/s at ~20 % more CPU per order system-wide;
+    # docs/benchmarks.md, issue 15, session 11)
+    fulfil_concurrency: int = Field(default=256, ge=1, le=10_000)
     # I/N: with N > 1 `tally fulfil` processes, each SKU's stock commands are done by its
     # owner among them (write_side/fulfilment/stock_owners.py): no conflicts between them
     fulfil_shard: Annotated[str, AfterValidator(_fulfil_shard)] = "0/1"

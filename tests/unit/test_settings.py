@@ -11,6 +11,7 @@ import pytest
 from tally.database_url import asyncpg_dsn, sqlalchemy_url
 from tally.env_file import parse_env
 from tally.settings import SettingsError, load_settings, unknown_variables
+from write_side.fulfilment.consumer import consumer_config
 
 TALLY = str(Path(sys.executable).parent / "tally")
 
@@ -22,6 +23,16 @@ def test_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.port == 9000
     assert settings.nats_servers == ["nats://127.0.0.1:4222", "nats://127.0.0.1:4223"]
     assert settings.stream_replicas == 1
+
+
+def test_fulfilment_holds_256_order_events_and_the_consumer_lets_it() -> None:
+    """Fulfilment is bound by round trips per order: 256 in hand, not 64 (issue 15,
+    session 11). The durable consumer must let that many go unacknowledged."""
+    settings = load_settings()
+    assert settings.fulfil_concurrency == 256
+    config = consumer_config(max_ack_pending=max(10_000, settings.fulfil_concurrency))
+    assert config.max_ack_pending is not None
+    assert config.max_ack_pending >= settings.fulfil_concurrency
 
 
 @pytest.mark.parametrize(
