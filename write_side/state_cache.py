@@ -37,7 +37,9 @@ from write_side.use_counts import UseCounts
 
 RECENT_EVICTION = 60.0  # an eviction of a state kept this recently is reported as recent
 WINDOW_SHARE = 0.01  # of the bound: the window's weight (Caffeine's default)
-WINDOW_LEAST = 256  # but at least this (a small bound still holds the work in flight)
+# but at least this: the work in flight, an order's and a payment's state for each of
+# fulfilment's orders in hand (TALLY_FULFIL_CONCURRENCY, 256 since session 11)
+WINDOW_LEAST = 1024
 
 
 @dataclass(slots=True)

@@ -163,13 +163,13 @@ async def test_a_state_counts_its_reservations_against_the_bound() -> None:
 
 
 async def test_hot_states_that_outweigh_the_bound_keep_the_ones_that_fit() -> None:
-    # Ten stock items used in turn, each weighing 1,000 against a bound of 9,000 (a window
-    # of 256 for the light states in flight, 8,744 for the rest): eight fit. Least
+    # Ten stock items used in turn, each weighing 1,000 against a bound of 10,000 (a window
+    # of 1,024 for the light states in flight, 8,976 for the rest): eight fit. Least
     # recently kept out first, each pushed out the one needed next and every command read
     # its item again (all 200 here); now the eight stay, two commands in ten read.
     heavy = replace(STOCK_ITEM, weight=lambda state: 1000)
     store = CountingStore()
-    service = service_on(store, cache_size=9000)
+    service = service_on(store, cache_size=10_000)
     skus = [f"S{n}" for n in range(10)]
     for sku in skus:
         await service.handle(heavy, sku, ReceiveStock(1000), META)
