@@ -8,10 +8,13 @@ switches: each is a wait for the socket that blocked) per confirmed order, and t
 conflicts they met (their metrics) per confirmed order.
 
     .venv/bin/python -m bench.fulfilment_rate [--runs 3] [--seconds 10] [--connections 32]
-        [--fulfil 1 2] [--drain]
+        [--fulfil 1 2] [--drain] [--rate ORDERS_PER_S]
 
 `--drain`: the fulfilment processes are stopped (SIGSTOP) while wrk places the orders and
 resumed afterwards: fulfilment alone, from its first decision to its last.
+`--rate`: an open loop places that many orders a second instead of wrk's closed loop
+(`chaos/soak_load.py`, orders over the SOAK-* SKUs, stocked here too): below fulfilment's
+capacity, the placed -> confirmed lag is what a user waits, not an 8 s burst's backlog.
 """
 
 import argparse
@@ -32,6 +35,7 @@ from nats.js.api import DeliverPolicy
 
 from bench.fulfilment_probe import counted
 from bench.harness import VENV_BIN, Figure, port, print_table, process, scratch_dir, wrk
+from chaos.soak_load import SoakLoad
 from events.base import Event
 from events.envelope import Envelope
 from events.stock import StockReceived, StockReservationReleased, StockReserved
@@ -187,6 +191,7 @@ async def measure(
     drain: Workers | None,
     *,
     workers: Workers | None = None,
+    rate: float | None = None,
 ) -> tuple[float, Watch]:
     """Orders placed by wrk while fulfilment runs; with `drain`, fulfilment is paused until
     wrk is done, and the rate is from its first decision to its last. With `workers` (or
@@ -202,7 +207,12 @@ async def measure(
     conflicts = await asyncio.to_thread(workers.conflicts) if workers else 0.0
     if drain is not None:
         drain.pause()
-    requests = await asyncio.to_thread(wrk, api, PLACE, seconds=seconds, connections=connections)
+    if rate is None:
+        requests = await asyncio.to_thread(
+            wrk, api, PLACE, seconds=seconds, connections=connections
+        )
+    else:
+        requests = await open_loop(api, rate, seconds)
     placed = round(requests * seconds)
     if drain is not None:
         drain.resume()
@@ -221,6 +231,18 @@ async def measure(
     await subscription.unsubscribe()
     await nc.close()
     return requests, watch
+
+
+async def open_loop(api: str, rate: float, seconds: int) -> float:
+    """Orders placed at `rate` a second for `seconds`, whatever the answers; the rate
+    placed (2xx answers a second)."""
+    load = SoakLoad(api, orders_per_s=rate, receives_per_s=0)
+    stop = asyncio.Event()
+    running = asyncio.create_task(load.run(stop))
+    await asyncio.sleep(seconds)
+    stop.set()
+    await running
+    return sum(minute.placed for minute in load.minutes.values()) / seconds
 
 
 COLD_EVENTS = 100_000
@@ -274,9 +296,14 @@ def main() -> None:
     parser.add_argument(
         "--cold-start", action="store_true", help="only the cold-start rows (snapshots)"
     )
+    parser.add_argument(
+        "--rate", type=float, help="orders/s placed by an open loop instead of wrk's burst"
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/fulfilment_rate.json"))
     args = parser.parse_args()
     what = "drained" if args.drain else "e2e"
+    if args.rate is not None:
+        what = f"open loop {args.rate:g}/s"
     rows: list[tuple[Figure, Figure | None]] = []
     with scratch_dir() as home:
         server = EmbeddedNats(home / "nats")
@@ -301,8 +328,9 @@ def main() -> None:
         try:
             with process([str(VENV_BIN / "tally"), "api", "--port", str(api_port)], env, api):
                 for sku in range(1, SKUS + 1):
-                    answer = httpx.post(f"{api}/stock/SKU-{sku}/receive", json={"quantity": 10**8})
-                    answer.raise_for_status()
+                    for name in (f"SKU-{sku}", f"SOAK-{sku - 1}"):  # wrk's, the open loop's
+                        answer = httpx.post(f"{api}/stock/{name}/receive", json={"quantity": 10**8})
+                        answer.raise_for_status()
                 for count in args.fulfil:
                     rows += run_with(count, what, api, server.url, env, args)
         finally:
@@ -336,6 +364,7 @@ def run_with(
                     args.connections,
                     workers if args.drain else None,
                     workers=workers,
+                    rate=args.rate,
                 )
             )
             accepted.runs.append(rate)
