@@ -11,15 +11,18 @@ projector, one process on one core, is the part that does not scale.
 """
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-from sqlalchemy import Table
 
 from events.subjects import ORDERS
 from projections.base import Connection, qualified
 from projections.facts import Fact
-from read_side.tables import orders
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
+
+ORDERS_TABLE = "orders"  # read_side.tables.orders
 
 STATUS_OF = {
     "OrderConfirmed": "confirmed",
@@ -97,7 +100,13 @@ _PLACED = """(order_id uuid, customer_id text, status text, currency text, total
 class OrdersProjection:
     name: str = "orders"
     stream: str = ORDERS
-    tables: tuple[Table, ...] = (orders,)
+
+    @property
+    def tables(self) -> "tuple[Table, ...]":
+        # imported when asked (a replay, the audit): SQLAlchemy is not a projector's start-up
+        from read_side.tables import orders
+
+        return (orders,)
 
     async def apply(self, conn: Connection, schema: str, facts: Sequence[Fact]) -> None:
         rows = fold(facts)
@@ -115,7 +124,7 @@ class OrdersProjection:
             # one, so the kept plan looks each order up by its key. The number travels as
             # a text (a one-message batch writes texts in), not re-read from the JSON.
             await conn.execute(
-                f"""UPDATE {qualified(schema, orders)} AS o
+                f"""UPDATE {qualified(schema, ORDERS_TABLE)} AS o
                 SET status = c.status, reason = c.reason, updated_at = c.updated_at,
                     version = o.version + c.count, last_seq = c.last_seq
                 FROM (SELECT * FROM (SELECT * FROM json_to_recordset($1::json) AS c{_CHANGED}
@@ -130,7 +139,7 @@ class OrdersProjection:
         the order's row) in one statement. An OrderPlaced for an order that exists (a
         foreign publisher's copy) changes neither the row nor its lines, as before."""
         await conn.execute(
-            f"""INSERT INTO {qualified(schema, orders)} (order_id, customer_id, status,
+            f"""INSERT INTO {qualified(schema, ORDERS_TABLE)} (order_id, customer_id, status,
                 currency, total, reason, created_at, updated_at, version, last_seq, lines)
             SELECT order_id, customer_id, status, currency, total, reason, created_at,
                 updated_at, count, last_seq, lines

@@ -10,14 +10,17 @@ aggregate all fall in one partition, in stream order, so per-aggregate order is 
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from nats.js import JetStreamContext
-from sqlalchemy import Table
 
 from events.partitions import Layout, partitions_in
 from events.subjects import SUBJECT_PREFIX
 from projections.base import Connection, Projection
 from projections.facts import Fact
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
 
 SEPARATOR = "/"
 
@@ -56,7 +59,7 @@ class ViewPartition:
         return self.view.stream
 
     @property
-    def tables(self) -> tuple[Table, ...]:
+    def tables(self) -> "tuple[Table, ...]":
         return self.view.tables
 
     @property

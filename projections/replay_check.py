@@ -8,10 +8,12 @@ is exported to Python but the counts and those few differences.
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-from sqlalchemy import Table
+from typing import TYPE_CHECKING
 
 from projections.base import Connection, Projection, qualified
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
 
 MAX_DIFFERENCES = 10
 
@@ -77,7 +79,7 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _join(table: Table, schema: str) -> tuple[str, list[str], list[str]]:
+def _join(table: "Table", schema: str) -> tuple[str, list[str], list[str]]:
     """`live FULL JOIN rebuilt ON key`, the key's columns and the other columns."""
     keys = [column.name for column in table.primary_key.columns]
     others = [column.name for column in table.columns if column.name not in keys]
@@ -92,7 +94,7 @@ def _row(alias: str, columns: Sequence[str]) -> str:
     return f"ROW({', '.join(f'{alias}.{_quote(column)}' for column in columns)})"
 
 
-def count_sql(table: Table, schema: str) -> str:
+def count_sql(table: "Table", schema: str) -> str:
     source, keys, others = _join(table, schema)
     live, rebuilt = _row("l", others), _row("r", others)
     in_live, in_rebuilt = f"l.{_quote(keys[0])} IS NOT NULL", f"r.{_quote(keys[0])} IS NOT NULL"
@@ -105,7 +107,7 @@ def count_sql(table: Table, schema: str) -> str:
     FROM {source}"""
 
 
-def differences_sql(table: Table, schema: str) -> str:
+def differences_sql(table: "Table", schema: str) -> str:
     """The first differing values: one row per (key, column) of a row on both sides, one
     row (column `*`, the whole row as text) for a row on one side only."""
     source, keys, others = _join(table, schema)

@@ -2,10 +2,6 @@
 view's tables created there with the same keys and index names, and moved into `public` in
 place of the live ones at the swap."""
 
-from sqlalchemy import MetaData
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.schema import CreateIndex, CreateTable
-
 from projections.base import Connection, Projection
 
 
@@ -16,6 +12,11 @@ def shadow_schema(projection: Projection) -> str:
 def shadow_ddl(projection: Projection, schema: str) -> tuple[list[str], list[str]]:
     """CREATE statements for the projection's tables in `schema` (with their keys), and
     for their secondary indexes, built after the bulk load; index names unchanged."""
+    # imported here: SQLAlchemy is part of a replay, not of a projector's start-up
+    from sqlalchemy import MetaData
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.schema import CreateIndex, CreateTable
+
     copies, dialect = MetaData(), postgresql.dialect()  # type: ignore[no-untyped-call]
     tables: list[str] = []
     indexes: list[str] = []

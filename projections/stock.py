@@ -4,14 +4,18 @@ msgspec) that `json_to_recordset` unpacks."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import msgspec
-from sqlalchemy import Table
 
 from events.subjects import STOCK
 from projections.base import Connection, qualified
 from projections.facts import Fact
-from read_side.tables import stock_items
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
+
+STOCK_TABLE = "stock_items"  # read_side.tables.stock_items
 
 _json = msgspec.json.Encoder()
 
@@ -64,13 +68,19 @@ def fold(facts: Sequence[Fact]) -> dict[str, Delta]:
 class StockProjection:
     name: str = "stock"
     stream: str = STOCK
-    tables: tuple[Table, ...] = (stock_items,)
+
+    @property
+    def tables(self) -> "tuple[Table, ...]":
+        # imported when asked (a replay, the audit): SQLAlchemy is not a projector's start-up
+        from read_side.tables import stock_items
+
+        return (stock_items,)
 
     async def apply(self, conn: Connection, schema: str, facts: Sequence[Fact]) -> None:
         deltas = fold(facts)
         if not deltas:
             return
-        table = qualified(schema, stock_items)
+        table = qualified(schema, STOCK_TABLE)
         await conn.execute(
             f"""INSERT INTO {table} AS s (sku, on_hand, reserved, version, updated_at, last_seq)
             SELECT sku, on_hand, reserved, count, updated_at, last_seq
