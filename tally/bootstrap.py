@@ -9,6 +9,8 @@ the production default (`nats=`, `metrics=`, `gateway=`): a test passes its own.
 Importing this module builds nothing.
 """
 
+from __future__ import annotations
+
 import asyncio
 import contextlib
 import logging
@@ -22,48 +24,30 @@ import asyncpg
 import nats.errors
 from nats.aio.client import Client as NATS
 from nats.js.errors import NotFoundError
-from starlette.routing import BaseRoute
 
 from events.partitions import Layout
-from projections.as_of import VIEW_FOLDS
-from projections.registry import PROJECTIONS
-from read_side.http.routes import QueryRoutes
-from read_side.positions import ProjectionPositions
-from read_side.read_your_writes import WaitForView
-from read_side.row_cache import RowCache
-from read_side.temporal import TemporalReads
-from read_side.views import ViewReader
-from tally.checks import postgres_check, projections_check
 from tally.database_connection import connect_database
-from tally.database_url import asyncpg_dsn
-from tally.http.errors import API_ERRORS
-from tally.http.ops import Check
-from tally.log_lines import line_writer
 from tally.metrics import Metrics
 from tally.nats_auth import nats_auth_options
 from tally.nats_connection import at_start, connect_nats
-from tally.operator.progress import StallTracker
 from tally.settings import Settings
 from tally.tracing.switch import exporter_named
-from write_side.command_service import CommandService
-from write_side.event_store import JetStreamEventStore
 from write_side.fulfilment.breaker import CircuitBreaker
-from write_side.fulfilment.gateway import PaymentGateway
-from write_side.fulfilment.http_gateway import HttpPaymentGateway
-from write_side.fulfilment.simulator import SimulatedGateway
-from write_side.fulfilment.status import BUCKET as STATUS_BUCKET
-from write_side.http.idempotent import IdempotentCommands
-from write_side.http.routes import CommandRoutes
-from write_side.idempotency import BUCKET as IDEMPOTENCY_BUCKET
-from write_side.idempotency import IdempotencyStore
-from write_side.ids import SECRETS_BUCKET, read_id_secret
 from write_side.key_value import JetStreamKeyValue
-from write_side.snapshots import BUCKET as SNAPSHOT_BUCKET
-from write_side.snapshots import Snapshots
 from write_side.streams import read_layout
 
-if TYPE_CHECKING:  # loaded only by a process that traces
+if TYPE_CHECKING:  # each loaded by the builder that needs it (below), so a role imports
+    # only its own parts: the query side, the command side and payments are not what
+    # `tally project` needs, and importing them cost every projector process ~0.3 s of CPU
+    from starlette.routing import BaseRoute
+
+    from tally.http.ops import Check
     from tally.tracing.setup import Tracing
+    from write_side.command_service import CommandService
+    from write_side.event_store import JetStreamEventStore
+    from write_side.fulfilment.gateway import PaymentGateway
+    from write_side.http.routes import CommandRoutes
+    from write_side.snapshots import Snapshots
 
 log = logging.getLogger("tally.bootstrap")
 T = TypeVar("T")
@@ -146,6 +130,8 @@ class Parts:
         return await self._once("layout", read)
 
     async def event_store(self) -> JetStreamEventStore:
+        from write_side.event_store import JetStreamEventStore
+
         async def build() -> JetStreamEventStore:
             nc, layout = await self.nats(), await self.layout()
             return JetStreamEventStore(nc, timeout=self.settings.nats_timeout, layout=layout)
@@ -154,6 +140,9 @@ class Parts:
 
     async def command_service(self) -> CommandService:
         """One per process: the API and fulfilment of `tally up` share its state cache."""
+
+        from tally.log_lines import line_writer
+        from write_side.command_service import CommandService
 
         async def build() -> CommandService:
             tracing = self.tracing()
@@ -170,6 +159,13 @@ class Parts:
         return await self._once("command_service", build)
 
     async def command_routes(self) -> CommandRoutes:
+        from tally.http.errors import API_ERRORS
+        from write_side.http.idempotent import IdempotentCommands
+        from write_side.http.routes import CommandRoutes
+        from write_side.idempotency import BUCKET as IDEMPOTENCY_BUCKET
+        from write_side.idempotency import IdempotencyStore
+        from write_side.ids import SECRETS_BUCKET, read_id_secret
+
         async def build() -> CommandRoutes:
             kv = await self.key_value(IDEMPOTENCY_BUCKET)
             idempotency = IdempotentCommands(IdempotencyStore(kv), answers=API_ERRORS)
@@ -184,6 +180,9 @@ class Parts:
     async def _snapshots(self) -> Snapshots | None:
         """Snapshots of stock items every `snapshot_every` events (0: none). Without their
         bucket (not migrated yet, no permission) commands fold from sequence 1."""
+        from write_side.snapshots import BUCKET as SNAPSHOT_BUCKET
+        from write_side.snapshots import Snapshots
+
         every = self.settings.snapshot_every
         if every == 0:
             return None
@@ -211,6 +210,8 @@ class Parts:
         return await self._once(f"key_value:{bucket}", bind)
 
     async def status_bucket(self) -> JetStreamKeyValue:
+        from write_side.fulfilment.status import BUCKET as STATUS_BUCKET
+
         return await self.key_value(STATUS_BUCKET)
 
     async def query_side(self) -> QuerySide:
@@ -218,6 +219,18 @@ class Parts:
         return await self._once("query_side", self._build_query_side)
 
     async def _build_query_side(self) -> QuerySide:
+        from projections.as_of import VIEW_FOLDS
+        from projections.registry import PROJECTIONS
+        from read_side.http.routes import QueryRoutes
+        from read_side.positions import ProjectionPositions
+        from read_side.read_your_writes import WaitForView
+        from read_side.row_cache import RowCache
+        from read_side.temporal import TemporalReads
+        from read_side.views import ViewReader
+        from tally.checks import postgres_check, projections_check
+        from tally.database_url import asyncpg_dsn
+        from tally.operator.progress import StallTracker
+
         dsn = self.settings.query_database_dsn()  # TALLY_QUERY_DATABASE_URL, else DATABASE_URL
         if dsn is None:
             log.warning("DATABASE_URL is not set: no query routes")
@@ -259,7 +272,7 @@ class Parts:
 
         return await self._once("database", connect)
 
-    def tracing(self) -> "Tracing | None":
+    def tracing(self) -> Tracing | None:
         """The process's tracing, as the OTEL_* variables ask (None: off, the default, and
         OpenTelemetry is not even imported); what it holds is exported when the root
         closes. The roles ask it for the traced version of the parts they wrap."""
@@ -291,7 +304,7 @@ class Parts:
             gateway = self._gateway or _payment_gateway(self.settings)
             self._stack.push_async_callback(gateway.aclose)
             self._built["gateway"] = gateway
-        return cast(PaymentGateway, self._built["gateway"])
+        return cast("PaymentGateway", self._built["gateway"])
 
     def on_close(self, close: Callable[[], Awaitable[None]]) -> None:
         """Run `close` when the root closes (before what was built earlier)."""
@@ -299,6 +312,9 @@ class Parts:
 
 
 def _payment_gateway(settings: Settings) -> PaymentGateway:
+    from write_side.fulfilment.http_gateway import HttpPaymentGateway
+    from write_side.fulfilment.simulator import SimulatedGateway
+
     if settings.payment_url:
         return HttpPaymentGateway(settings.payment_url, timeout=settings.payment_timeout_seconds)
     return SimulatedGateway(

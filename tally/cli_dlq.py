@@ -1,9 +1,14 @@
 """`tally dlq list | show | retry | drop`: the dead letters from the command line; the
-work is done by `tally.operator.dead_letters`, which the admin HTTP API calls too."""
+work is done by `tally.operator.dead_letters`, which the admin HTTP API calls too. It and
+the operator's session are imported by the commands that use them: every `tally` command
+imports this module to build its command line, and `tally project` should not pay for
+the operator's parts."""
+
+from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -22,9 +27,10 @@ from tally.cli_common import (
     print_json,
     run,
 )
-from tally.operator import dead_letters as letters
-from tally.operator.session import operator_session
 from tally.settings import Settings
+
+if TYPE_CHECKING:
+    from tally.operator.dead_letters import LetterResult
 
 dlq_app = typer.Typer(help="The dead letters: events a projection could not apply.")
 SeqsArgument = Annotated[
@@ -51,6 +57,9 @@ def dlq_list(
 ) -> None:
     """Where each dead letter came from (subject, stream position, type) and why, and the
     later events of its aggregate parked behind it (with a database to ask)."""
+    from tally.operator import dead_letters as letters
+    from tally.operator.session import operator_session
+
     settings = load(data_dir=data_dir)
     found: list[dict[str, Any]] = []
 
@@ -101,6 +110,9 @@ def dlq_show(
     timeout: TimeoutOption = FAST_TIMEOUT,
 ) -> None:
     """One dead letter in full: payload, headers and the whole error."""
+    from tally.operator import dead_letters as letters
+    from tally.operator.session import operator_session
+
     settings = load(data_dir=data_dir)
     found: list[dict[str, object]] = []
 
@@ -134,15 +146,18 @@ def _chosen(seqs: list[int] | None, everything: bool) -> list[int] | None:
     return None if everything else seqs
 
 
-LetterAction = Callable[[Any, Any, int, Any], Awaitable[letters.LetterResult]]
+LetterAction = Callable[[Any, Any, int, Any], Awaitable["LetterResult"]]
 
 
 def _each_letter(
     settings: Settings, timeout: float, chosen: list[int] | None, act: LetterAction
-) -> list[letters.LetterResult]:
+) -> list[LetterResult]:
     """`act(js, conn, seq, layout)` on each chosen dead letter (None: every one), in one
     operator session with the database."""
-    results: list[letters.LetterResult] = []
+    from tally.operator import dead_letters as letters
+    from tally.operator.session import operator_session
+
+    results: list[LetterResult] = []
 
     async def main() -> None:
         async with operator_session(settings, timeout, database=True) as parts:
@@ -166,6 +181,8 @@ def dlq_retry(
 ) -> None:
     """Apply dead letters to their view again (after a fix); those that apply are removed.
     Exits 1 when one still fails (it stays, with its new error)."""
+    from tally.operator import dead_letters as letters
+
     chosen = _chosen(seqs, everything)
     settings = load(need_database=True, data_dir=data_dir)
     results = _each_letter(settings, timeout, chosen, letters.retry_letter)
@@ -192,6 +209,8 @@ def dlq_drop(
     """Delete dead letters; the events parked behind one are then applied in order (up to
     one that fails: it becomes their head). `--all` asks first on a terminal and needs
     --yes elsewhere."""
+    from tally.operator import dead_letters as letters
+
     chosen = _chosen(seqs, everything)
     if chosen is None and not yes:
         if not sys.stdin.isatty():
@@ -214,7 +233,7 @@ def dlq_drop(
         fail(f"no dead letter {', '.join(map(str, missing))}")
 
 
-def _released(result: letters.LetterResult) -> None:
+def _released(result: LetterResult) -> None:
     """What a retry or a drop did to the events parked behind the dead letter."""
     if result.released:
         typer.echo(f"  {result.released} parked event(s) behind it applied in order")

@@ -17,8 +17,6 @@ from tally.cli_common import (
     load,
     run,
 )
-from tally.operator.pauses import set_paused
-from tally.operator.session import operator_session
 
 NameArgument = Annotated[
     str, typer.Argument(help=f"the view: {', '.join(PROJECTIONS)}", metavar="NAME")
@@ -29,6 +27,9 @@ def _set(name: str, paused: bool, data_dir: Path | None, timeout: float) -> None
     if name not in PROJECTIONS:
         fail(f"no projection {name!r} (known: {', '.join(PROJECTIONS)})", EXIT_USAGE)
     settings = load(need_database=True, data_dir=data_dir)
+    # imported here: every `tally` command imports this module to build its command line
+    from tally.operator.pauses import set_paused
+    from tally.operator.session import operator_session
 
     async def main() -> None:
         async with operator_session(settings, timeout, database=True) as parts:

@@ -34,7 +34,6 @@ from projections.partitions import ViewPartition
 from projections.registry import PROJECTIONS
 from write_side.fulfilment.consumer import CONSUMER as FULFILMENT
 from write_side.fulfilment.status import BUCKET as STATUS_BUCKET
-from write_side.fulfilment.stock_owners import SUBJECT as OWNED_STOCK
 from write_side.idempotency import BUCKET as IDEMPOTENCY_BUCKET
 from write_side.ids import SECRETS_BUCKET
 from write_side.snapshots import BUCKET as SNAPSHOT_BUCKET
@@ -84,6 +83,9 @@ def _durable(stream: str, consumer: str, *, reset: bool = False) -> list[str]:
 
 
 def role_permissions() -> dict[str, Permissions]:
+    # imported here: stock_owners brings the command service, which a projector does not need
+    from write_side.fulfilment.stock_owners import SUBJECT as OWNED_STOCK
+
     projector = ["$JS.API.INFO", f"$JS.API.STREAM.INFO.{DLQ_STREAM}"]
     for projection in PROJECTIONS.values():
         projector += [
