@@ -8,8 +8,9 @@ Eytan, Friedman and Manes, 2017; Caffeine's), weighted:
   than a quarter of the window (a stock item with thousands of reservations) would push
   them all out, and is a candidate at once;
 - what leaves the window is a *candidate* for the *main* part; it gets in if there is room,
-  else only by beating main's least recently kept states one by one on how often their
-  subjects were used lately (`use_counts.py`): a tie keeps the one already in;
+  else only by beating every one of main's least recently kept states it would displace
+  on how often their subjects were used lately (`use_counts.py`): a tie keeps the one
+  already in, and a refused candidate displaces none;
 - a state kept again for a subject in main stays there; when it grew, main's least
   recently kept go until it fits.
 
@@ -127,17 +128,24 @@ class StateCache:
         if entry.weight > self._main_bound:
             self._evicted(entry, now)
             return
-        uses = None
-        while self._main_weight + entry.weight > self._main_bound:
-            victim_subject = next(iter(self._main))
-            if uses is None:
-                uses = self._uses.estimate(subject)
-            if uses <= self._uses.estimate(victim_subject):
-                self._evicted(entry, now)  # refused: what is in is used as often or more
-                return
-            victim = self._main.pop(victim_subject)
-            self._main_weight -= victim.weight
-            self._evicted(victim, now)
+        room = self._main_bound - self._main_weight
+        if room < entry.weight:
+            # the least recently kept it would displace, decided on before any goes: one
+            # used as often or more refuses it, and the others it passed stay
+            uses = self._uses.estimate(subject)
+            victims: list[str] = []
+            for victim_subject, victim in self._main.items():
+                if uses <= self._uses.estimate(victim_subject):
+                    self._evicted(entry, now)
+                    return
+                victims.append(victim_subject)
+                room += victim.weight
+                if room >= entry.weight:
+                    break
+            for victim_subject in victims:
+                victim = self._main.pop(victim_subject)
+                self._main_weight -= victim.weight
+                self._evicted(victim, now)
         self._main[subject] = entry
         self._main_weight += entry.weight
 

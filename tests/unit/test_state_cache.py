@@ -117,3 +117,22 @@ def test_an_eviction_says_whether_the_state_was_kept_within_a_minute() -> None:
     used(cache, "stock.C", 2)
     cache.keep("stock.C", "c", 1, 1)  # B goes, kept over a minute ago
     assert observer.evictions == [True, False]
+
+
+def test_a_refused_candidate_displaces_none_of_those_it_would_have_needed() -> None:
+    """A candidate needing the room of two states, the first used less than it and the
+    second more: it is refused, and the first stays (deciding one victim at a time had
+    evicted it for nothing)."""
+    observer = RecordingObserver()
+    cache = StateCache(8, observer)  # a window of 4, a main part of 4
+    used(cache, "stock.A", 1)
+    used(cache, "stock.B", 5)
+    used(cache, "stock.D", 3)
+    cache.keep("stock.A", "a", 1, 2)  # heavier than a quarter of the window: to main
+    cache.keep("stock.B", "b", 1, 2)  # main is full: A (oldest), B
+
+    cache.keep("stock.D", "d", 1, 4)  # needs A's and B's room; B is used more than D
+
+    assert ("stock.A" in cache, "stock.B" in cache, "stock.D" in cache) == (True, True, False)
+    assert cache.weight == 4
+    assert observer.evictions == [True]  # D's refusal only
