@@ -23,7 +23,7 @@ from projections.registry import PROJECTIONS
 from tally.nats_connection import at_start
 from tally.settings import Settings
 from write_side.fulfilment.consumer import CONSUMER as FULFILMENT
-from write_side.fulfilment.consumer import consumer_config as fulfilment_consumer
+from write_side.fulfilment.consumer import consumer_config_for as fulfilment_consumer
 from write_side.fulfilment.status import BUCKET as STATUS_BUCKET
 from write_side.idempotency import BUCKET as IDEMPOTENCY_BUCKET
 from write_side.ids import SECRETS_BUCKET
@@ -119,7 +119,7 @@ async def role_drift(js: JetStreamContext, role: str, settings: Settings) -> lis
     elif role == "fulfil":
         for name in (ORDERS, STOCK, PAYMENTS):
             found += await _stream(js, name, _events(name, settings, layout.count(name)))
-        config = fulfilment_consumer(max_ack_pending=max(10_000, settings.fulfil_concurrency))
+        config = fulfilment_consumer(settings.fulfil_concurrency)
         found += await _consumer(js, ORDERS, FULFILMENT, config.as_dict())
         found += await _stream(js, f"KV_{STATUS_BUCKET}", _bucket(STATUS_BUCKET, settings))
     else:

@@ -13,7 +13,7 @@ from tally.roles.heap import settle_heap
 from tally.roles.lifecycle import run_until_stopped
 from tally.roles.worker_http import fulfilment_checks, serve_worker_http
 from tally.settings import Settings, fulfil_shard
-from write_side.fulfilment.consumer import FulfilmentConsumer, consumer_config, ensure_consumer
+from write_side.fulfilment.consumer import FulfilmentConsumer, consumer_config_for, ensure_consumer
 from write_side.fulfilment.payments import GuardedGateway
 from write_side.fulfilment.process import Fulfilment
 from write_side.fulfilment.status import BreakerStatusPublisher, open_status_bucket
@@ -27,9 +27,7 @@ async def ensure_fulfilment(nc: NATS, settings: Settings) -> None:
     """The durable consumer and the status bucket (`tally migrate` only: the fulfilment
     user may not create or change them)."""
     js = nc.jetstream()
-    await ensure_consumer(
-        js, consumer_config(max_ack_pending=max(10_000, settings.fulfil_concurrency))
-    )
+    await ensure_consumer(js, consumer_config_for(settings.fulfil_concurrency))
     await open_status_bucket(js, replicas=settings.stream_replicas)
 
 

@@ -35,7 +35,10 @@ Handler = Callable[[RecordedEvent], Awaitable[Outcome]]
 HANDLED = frozenset({"OrderPlaced", "OrderCancelled", "OrderShipped"})
 
 
-def consumer_config(max_ack_pending: int = 10_000, ack_wait: float = 30.0) -> ConsumerConfig:
+ACK_PENDING = 10_000  # unacknowledged order events the consumer lets out at least
+
+
+def consumer_config(max_ack_pending: int = ACK_PENDING, ack_wait: float = 30.0) -> ConsumerConfig:
     return ConsumerConfig(
         durable_name=CONSUMER,
         description="Tally order fulfilment (process manager)",
@@ -49,6 +52,12 @@ def consumer_config(max_ack_pending: int = 10_000, ack_wait: float = 30.0) -> Co
         # `orders.>`, not `orders.*`: a partitioned stream stores `orders.<p>.<id>`
         filter_subject=f"{SUBJECT_PREFIX[ORDERS]}.>",
     )
+
+
+def consumer_config_for(concurrency: int) -> ConsumerConfig:
+    """The consumer for processes holding `concurrency` order events each: room for all of
+    them and for parked ones, never less than `ACK_PENDING`."""
+    return consumer_config(max_ack_pending=max(ACK_PENDING, concurrency))
 
 
 async def ensure_consumer(js: JetStreamContext, config: ConsumerConfig | None = None) -> None:
