@@ -46,8 +46,9 @@ S = TypeVar("S")
 C = TypeVar("C")
 EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://tally.example/events")
 _event_ids = NameIds(EVENT_ID_NAMESPACE)  # uuid5 in that namespace, in half its time
-# Cache entries kept (all aggregates together), production's is the setting
-# `command_cache_entries`: ~1 KB a state, ~0.2 KB a reservation.
+# The cache's bound in states (all aggregates together; a stock item's reservations count
+# an eighth of a state each, see `Aggregate.weight`); production's is the setting
+# `command_cache_entries`.
 CACHE_SIZE = 50_000
 
 

@@ -10,7 +10,6 @@ Policy", 2017). One byte a counter; the halving is one `bytes.translate` in C.
 
 MAX_COUNT = 15
 HALVED = bytes(count >> 1 for count in range(256))
-ROWS = 4
 _MASK64 = (1 << 64) - 1
 
 
@@ -46,7 +45,7 @@ class UseCounts:
                 table[slot] += 1
         self._uses += 1
         if self._uses >= self._period:
-            self._table = bytearray(self._table.translate(HALVED))
+            self._table = self._table.translate(HALVED)  # a new bytearray
             self._uses //= 2
 
     def estimate(self, subject: str) -> int:
