@@ -23,7 +23,6 @@ import os
 import subprocess
 import time
 from dataclasses import astuple, dataclass
-from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -35,6 +34,7 @@ from nats.js.api import DeliverPolicy
 
 from bench.fulfilment_probe import counted
 from bench.harness import VENV_BIN, Figure, port, print_table, process, scratch_dir, wrk
+from bench.orders_decided import DECISIONS, Decided
 from chaos.soak_load import SoakLoad
 from events.base import Event
 from events.envelope import Envelope
@@ -64,35 +64,26 @@ end
 """
 
 
-class Watch:
-    """Counts placements and decisions on ORDERS as they are stored."""
+class Watch(Decided):
+    """Placements and decisions on ORDERS counted as they are stored (live), with this
+    process's clock at the first placement, the first and the last decision (the rate
+    while it runs), and what the fulfilment processes spent meanwhile."""
 
     def __init__(self) -> None:
-        self.placed: dict[str, datetime] = {}
-        self.lags: list[float] = []
-        self.confirmed = self.rejected = 0
-        self.first = self.first_decided = self.last = 0.0
+        super().__init__()
+        self.started = self.first_decided = self.ended = 0.0  # time.monotonic()
         self.cpu_seconds = 0.0  # of the fulfilment processes, when the bench knows them
         self.usage = Usage()  # the same, by kind, with their read and write syscalls
         self.conflicts = 0.0
 
     async def on_message(self, msg: Msg) -> None:
-        kind = (msg.headers or {}).get("Tally-Event-Type")
-        stamp = msg.metadata.timestamp
+        kind = self.add_message(msg)
+        now = time.monotonic()
         if kind == "OrderPlaced":
-            self.first = self.first or time.monotonic()
-            self.placed[msg.subject] = stamp
-        elif kind in ("OrderConfirmed", "OrderRejected"):
-            self.confirmed += kind == "OrderConfirmed"
-            self.rejected += kind == "OrderRejected"
-            self.last = time.monotonic()
-            self.first_decided = self.first_decided or self.last
-            if msg.subject in self.placed:
-                self.lags.append((stamp - self.placed[msg.subject]).total_seconds())
-
-    def lag(self, quantile: float) -> float:
-        lags = sorted(self.lags)
-        return lags[min(len(lags) - 1, int(len(lags) * quantile))] if lags else float("nan")
+            self.started = self.started or now
+        elif kind in DECISIONS:
+            self.ended = now
+            self.first_decided = self.first_decided or now
 
 
 @dataclass(frozen=True)
@@ -227,7 +218,7 @@ async def measure(
         watch.cpu_seconds = watch.usage.user + watch.usage.system
         watch.conflicts = await asyncio.to_thread(workers.conflicts) - conflicts
     if drain is not None:
-        watch.first = watch.first_decided
+        watch.started = watch.first_decided
     await subscription.unsubscribe()
     await nc.close()
     return requests, watch
@@ -368,7 +359,7 @@ def run_with(
                 )
             )
             accepted.runs.append(rate)
-            confirmed.runs.append(watch.confirmed / (watch.last - watch.first))
+            confirmed.runs.append(watch.confirmed / (watch.ended - watch.started))
             done = max(watch.confirmed, 1)
             cpu.runs.append(watch.cpu_seconds / done * 1e6)
             system.runs.append(watch.usage.system / done * 1e6)

@@ -35,6 +35,12 @@ class Decided:
     last: datetime | None = None
     lags: list[float] = field(default_factory=list)
 
+    def add_message(self, msg: Msg) -> str | None:
+        """One message of ORDERS counted; its event type."""
+        kind = (msg.headers or {}).get("Tally-Event-Type")
+        self.add(kind, msg.subject, msg.metadata.timestamp)
+        return kind
+
     def add(self, kind: str | None, subject: str, stamp: datetime) -> None:
         if kind == "OrderPlaced":
             self.first = self.first or stamp
@@ -51,6 +57,11 @@ class Decided:
         if self.first is None or self.last is None or self.last <= self.first:
             return 0.0
         return self.confirmed / (self.last - self.first).total_seconds()
+
+    def lag(self, quantile: float) -> float:
+        """Placed -> decided, in seconds, at `quantile` of the orders decided."""
+        lags = sorted(self.lags)
+        return lags[min(len(lags) - 1, int(len(lags) * quantile))] if lags else float("nan")
 
 
 async def stream_end(nats_url: str) -> int:
@@ -75,8 +86,7 @@ async def read_decided(nats_url: str, after: int, timeout: float = 120) -> Decid
         done = asyncio.get_running_loop().create_future()
 
         async def on_message(msg: Msg) -> None:
-            kind = (msg.headers or {}).get("Tally-Event-Type")
-            decided.add(kind, msg.subject, msg.metadata.timestamp)
+            decided.add_message(msg)
             if msg.metadata.sequence.stream >= end and not done.done():
                 done.set_result(None)
 
