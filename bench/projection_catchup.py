@@ -1,8 +1,11 @@
 """The projection rows of `python -m bench` alone (catch-up of the real `tally project`
-process on the orders and the stock view, the replay, their raw baselines from the same run)
-and the projector's peak RSS and CPU per event over them, and the CPU per event of the
-projector and of PostgreSQL (every backend) during each catch-up: the measure to alternate
-before/after a change to the projectors without the HTTP and fulfilment rows around it.
+process on the orders and the stock view, the catch-up's floor over the same events, the
+replay, their raw baselines from the same run) and the projector's peak RSS and CPU per
+event over them, and the CPU per event of the projector, this process (the raw reads and
+the floor run in it), PostgreSQL (every backend) and nats-server during each catch-up, raw
+read and floor; then per view the raw read, the floor and the projector side by side: the
+measure to alternate before/after a change to the projectors without the HTTP and
+fulfilment rows around it.
 
     .venv/bin/python -m bench.projection_catchup [--runs 2] [--events 200000]
         [--profile DIR] [--rate 500]
@@ -51,11 +54,13 @@ def spy(pid: int, out: Path, rate: int) -> subprocess.Popen[bytes]:
 
 @dataclass
 class CatchUpCpu:
-    """CPU seconds of the projector and of PostgreSQL (the postmaster and every backend)
-    while each view catches up, summed over the runs."""
+    """CPU seconds of the projector, of this process (the raw reads and the floor run in
+    it), of PostgreSQL (the postmaster and every backend) and of nats-server during each
+    watched part (a view's catch-up, a raw read, the floor), summed over the runs."""
 
     projector: int
     postmaster: int
+    nats: int
     seconds: dict[str, dict[str, float]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(float))
     )
@@ -63,7 +68,9 @@ class CatchUpCpu:
     def readings(self) -> dict[str, float]:
         return {
             "tally project": process_cpu(self.projector),
+            "bench process": process_cpu(os.getpid()),
             "PostgreSQL": tree_cpu([self.postmaster]),
+            "nats-server": process_cpu(self.nats),
         }
 
     @contextmanager
@@ -77,10 +84,44 @@ class CatchUpCpu:
 
     def describe(self, events: int) -> list[str]:
         return [
-            f"{view} catch-up CPU per event: "
+            f"{part} CPU per event: "
             + ", ".join(f"{name} {spent / events * 1e6:.1f} µs" for name, spent in by.items())
-            for view, by in self.seconds.items()
+            + f" (sum {sum(by.values()) / events * 1e6:.1f})"
+            for part, by in self.seconds.items()
         ]
+
+
+def side_by_side(f: dict[str, Figure]) -> list[str]:
+    """Per view: the raw reads, the floor and the projector of the same run (medians), the
+    floor's and the projector's ratios to each read, and the projector's to the floor."""
+    lines = []
+    for view, keys in (
+        ("orders", ("pull", "pull_plain", "floor", "floor_plain", "catch_up")),
+        (
+            "stock",
+            (
+                "pull_stock",
+                "pull_stock_plain",
+                "floor_stock",
+                "floor_stock_plain",
+                "catch_up_stock",
+            ),
+        ),
+    ):
+        if not all(f[key].runs for key in keys):
+            continue
+        read, plain, floor, floor_plain, project = (f[key].median for key in keys)
+
+        def of(rate: float, read: float = read, plain: float = plain) -> str:
+            return f"{rate:,.0f}/s ({rate / read:.2f} / {rate / plain:.2f})"
+
+        lines.append(
+            f"{view}: raw read {read:,.0f}/s with headers, {plain:,.0f}/s without;"
+            f" (ratios to them) floor {of(floor)}, floor without headers {of(floor_plain)},"
+            f" tally project {of(project)}; tally project ÷ floor {project / floor:.2f},"
+            f" ÷ floor without headers {project / floor_plain:.2f}"
+        )
+    return lines
 
 
 def measure(
@@ -92,7 +133,8 @@ def measure(
     with Cluster(home / "main") as cluster:
         projector = cluster.migrated().start("project")
         assert cluster.postgres is not None and cluster.postgres.pid is not None
-        spent = CatchUpCpu(projector.proc.pid, cluster.postgres.pid)
+        assert cluster.nats.pid is not None
+        spent = CatchUpCpu(projector.proc.pid, cluster.postgres.pid, cluster.nats.pid)
         time.sleep(3)  # connected, consumers bound: the first pause finds it idle
         say(f"tally project pid {projector.proc.pid}")
         recorder = spy(projector.proc.pid, args.profile, args.rate) if args.profile else None
@@ -138,7 +180,7 @@ def main() -> None:
     print(f"peak RSS tally project: {peak:.0f} MB")
     caught_up = 2 * args.events * args.runs  # orders and stock, each run
     print(f"tally project CPU: {cpu:.1f} s, {cpu / caught_up * 1e6:.1f} µs per event caught up")
-    for line in spent.describe(args.events * args.runs):
+    for line in [*spent.describe(args.events * args.runs), *side_by_side(figures)]:
         print(line)
     print(f"load average at end: {os.getloadavg()}", flush=True)
 

@@ -23,32 +23,54 @@ from nats.js.errors import NotFoundError
 
 BATCH = 500
 PLAIN_PREFIX = "plain"
+KEYED_PREFIX = "keyed"
 
 
 def plain_stream(stream: str) -> str:
     return f"{stream}_PLAIN"
 
 
-async def copy_without_headers(nc: NATS, stream: str) -> int:
-    """A stream `<STREAM>_PLAIN` holding the bodies of `stream`'s messages, in order,
-    without any header (made again from scratch); returns how many it holds."""
-    js, plain = nc.jetstream(), plain_stream(stream)
+def keyed_stream(stream: str) -> str:
+    return f"{stream}_KEYED"
+
+
+async def copy_without_headers(
+    nc: NATS, stream: str, *, keyed: bool = False, last: int | None = None
+) -> int:
+    """A stream `<STREAM>_PLAIN` holding the bodies of `stream`'s messages (the `last` ones
+    if given, else all), in order, without any header, on one subject (made again from
+    scratch); returns how many it holds. `keyed`: the stream `<STREAM>_KEYED` instead, each
+    body on its own subject under `keyed.` (`keyed.orders.<id>`: the key a reader without
+    headers needs, as the catch-up floor's)."""
+    js = nc.jetstream()
+    plain = keyed_stream(stream) if keyed else plain_stream(stream)
     with contextlib.suppress(NotFoundError):
         await js.delete_stream(plain)
     subject = f"{PLAIN_PREFIX}.{stream.lower()}"
-    await js.add_stream(StreamConfig(name=plain, subjects=[subject]))
-    total = (await js.stream_info(stream)).state.last_seq
+    subjects = [f"{KEYED_PREFIX}.{stream.lower()}.>" if keyed else subject]
+    await js.add_stream(StreamConfig(name=plain, subjects=subjects))
+    end = (await js.stream_info(stream)).state.last_seq
+    total = end if last is None else min(last, end)
     reader = await js.pull_subscribe(
         f"{stream.lower()}.>",
         durable=None,
         stream=stream,
-        config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL),
+        config=ConsumerConfig(
+            ack_policy=AckPolicy.NONE,
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=end - total + 1,
+        ),
     )
     copied = 0
     try:
         while copied < total:
             batch = await reader.fetch(min(BATCH, total - copied), timeout=10)
-            await asyncio.gather(*(js.publish(subject, msg.data) for msg in batch))
+            await asyncio.gather(
+                *(
+                    js.publish(f"{KEYED_PREFIX}.{msg.subject}" if keyed else subject, msg.data)
+                    for msg in batch
+                )
+            )
             copied += len(batch)
     finally:
         await reader.unsubscribe()
