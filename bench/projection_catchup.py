@@ -83,12 +83,18 @@ class CatchUpCpu:
                 self.seconds[view][name] += seconds - before[name]
 
     def describe(self, events: int) -> list[str]:
-        return [
-            f"{part} CPU per event: "
-            + ", ".join(f"{name} {spent / events * 1e6:.1f} µs" for name, spent in by.items())
-            + f" (sum {sum(by.values()) / events * 1e6:.1f})"
-            for part, by in self.seconds.items()
-        ]
+        """A line per watched part; the sum's ceiling: the events/s these processes would
+        give if their CPU per event filled every core of the machine, and nothing else ran."""
+        cores = os.cpu_count() or 1
+        lines = []
+        for part, by in self.seconds.items():
+            each = ", ".join(f"{name} {spent / events * 1e6:.1f} µs" for name, spent in by.items())
+            total = sum(by.values()) / events
+            ceiling = f"{cores / total:,.0f}/s on {cores} cores" if total > 0 else "-"
+            lines.append(
+                f"{part} CPU per event: {each} (sum {total * 1e6:.1f} µs: at most {ceiling})"
+            )
+        return lines
 
 
 def side_by_side(f: dict[str, Figure]) -> list[str]:

@@ -128,7 +128,9 @@ async def floor_rows(
     """The floor over the last `events` events of ORDERS and of STOCK (the catch-ups'); if
     `check`, its rows compared with the projector's (RuntimeError if any differs). Stock is
     compared only when STOCK holds nothing else: the projector's SKU rows fold every event
-    of the stream, the floor's only the last `events`."""
+    of the stream, the floor's only the last `events`. The floor runs with this process's
+    collector set as `tally project` sets its own (the bench's big start-up heap frozen, not
+    scanned by every collection, as a process that is only the floor would not have it)."""
     for key, view, stream in (("floor", "orders", "ORDERS"), ("floor_stock", "stock", "STOCK")):
         held = (await nc.jetstream().stream_info(stream)).state.messages
         await projection_raw.copy_without_headers(nc, stream, keyed=True, last=events)
@@ -136,7 +138,7 @@ async def floor_rows(
             (True, stream, f"{view} floor"),
             (False, projection_raw.keyed_stream(stream), f"{view} floor, no headers"),
         ):
-            with watch(label) if watch is not None else nullcontext():
+            with as_tally_replay(), watch(label) if watch is not None else nullcontext():
                 rate = await projection_floor.floor_catch_up(
                     nc, floor_dsn, read, view, events, headers=headers
                 )
