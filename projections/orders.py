@@ -2,20 +2,26 @@
 
 A batch is folded per order in memory first, over plain values (`Fact`s): one INSERT for
 the orders placed in the batch (each with its lines, a JSONB column of its row), and one
-UPDATE for the orders placed earlier. Each statement takes its rows as ONE JSON parameter
-(msgspec encodes the folded rows, in C), unpacked by `json_to_recordset`: ids, money, times
-and an order's lines are converted by PostgreSQL. asyncpg's encoding of one array parameter
-per column checked and encoded every element in Python; the JSON costs the projector ~4 µs
-less per event and PostgreSQL about as much more (docs/benchmarks.md, issue 14): the
-projector, one process on one core, is the part that does not scale.
+UPDATE for the orders placed earlier. Each statement takes its rows as one array per
+column (`unnest`), each array as ONE text (an array literal, `projections.array_literals`)
+that PostgreSQL reads with the column type's input function: ids, money, times and an
+order's lines are converted by PostgreSQL. Texts, not asyncpg's binary arrays: a
+one-message batch writes its statements' texts into the message (`projections.deferred`),
+and asyncpg's encoding of one array per column checked and encoded every element in
+Python. The arrays replaced one JSON text unpacked by `json_to_recordset`, which
+PostgreSQL parsed twice before each value's input function (validated as `json`, then
+unpacked into a record per object): PostgreSQL's CPU per OrderPlaced -25 to -30 %
+(docs/benchmarks.md, issue 14, session 12).
 """
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from events.subjects import ORDERS
+from projections.array_literals import int_array, text_array
 from projections.base import Connection, qualified
 from projections.facts import Fact
 
@@ -34,10 +40,10 @@ _WITH_REASON = ("OrderRejected", "OrderCancelled")
 _json = msgspec.json.Encoder()
 
 
-class Row(msgspec.Struct, omit_defaults=True):
-    """What a batch does to one order's row, encoded as a JSON object whose keys are the
-    SQL's record columns; an order placed in this batch carries its OrderPlaced values
-    (`created_at` set), an order placed earlier only the change (the rest omitted)."""
+class Row(msgspec.Struct):
+    """What a batch does to one order's row, its fields named as the SQL's record columns;
+    an order placed in this batch carries its OrderPlaced values (`created_at` set), an
+    order placed earlier only the change (the rest None)."""
 
     order_id: str
     status: str
@@ -90,11 +96,47 @@ def fold(facts: Sequence[Fact]) -> dict[str, Row]:
     return rows
 
 
-_CHANGED = """(order_id uuid, status text, reason text, updated_at timestamptz,
-    count int, last_seq bigint)"""
-_PLACED = """(order_id uuid, customer_id text, status text, currency text, total numeric,
-    reason text, created_at timestamptz, updated_at timestamptz, count int, last_seq bigint,
-    lines jsonb)"""
+# the columns of the rows each statement unnests, with their types, in parameter order
+_PLACED = (
+    ("order_id", "uuid"),
+    ("customer_id", "text"),
+    ("status", "text"),
+    ("currency", "text"),
+    ("total", "numeric"),
+    ("reason", "text"),
+    ("created_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
+    ("count", "int"),
+    ("last_seq", "bigint"),
+)
+_CHANGED = (
+    ("order_id", "uuid"),
+    ("status", "text"),
+    ("reason", "text"),
+    ("updated_at", "timestamptz"),
+    ("count", "int"),
+    ("last_seq", "bigint"),
+)
+
+
+def _unnest(columns: tuple[tuple[str, str], ...], alias: str, ordinality: str = "") -> str:
+    """`unnest($1::text::uuid[], ...) AS alias(order_id, ...)`: one array a column, each a
+    text parameter read as the array (asyncpg would take an array parameter as a list) (and,
+    given `ordinality`, a last column of that name numbering the rows from 1)."""
+    arrays = ", ".join(f"${n}::text::{kind}[]" for n, (_, kind) in enumerate(columns, 1))
+    names = [name for name, _ in columns]
+    if ordinality:
+        return f"unnest({arrays}) WITH ORDINALITY AS {alias}({', '.join([*names, ordinality])})"
+    return f"unnest({arrays}) AS {alias}({', '.join(names)})"
+
+
+def _arrays(rows: list[Row], columns: tuple[tuple[str, str], ...]) -> list[str]:
+    """Each column of `rows` as an array literal, in `columns`' order."""
+    arrays = []
+    for name, kind in columns:
+        values = list(map(attrgetter(name), rows))
+        arrays.append(int_array(values) if kind in ("int", "bigint") else text_array(values))
+    return arrays
 
 
 class OrdersProjection:
@@ -116,34 +158,42 @@ class OrdersProjection:
             await self._insert(conn, schema, new)
         if changed:
             # The batch's rows are counted for the planner by two LIMITs of their own
-            # number ($2, a no-op on the rows): a set-returning function counts as 100
-            # rows, and the plan PostgreSQL keeps after a prepared statement's first
-            # executions was made while the table was small (a hash join over a scan of
-            # the whole table, ever after: found by s12, session 10). A LIMIT not known
-            # when the kept plan is made counts as a tenth of its input; two make the 100
-            # one, so the kept plan looks each order up by its key. The number travels as
-            # a text (a one-message batch writes texts in), not re-read from the JSON.
+            # number (a no-op on the rows): a set-returning function of a parameter counts
+            # as 10 or 100 rows, or as many as a custom plan's array holds, and the plan
+            # PostgreSQL keeps after a prepared statement's first executions was made while
+            # the table was small (a hash join over a scan of the whole table, ever after:
+            # found by s12, session 10). A LIMIT not known when the kept plan is made
+            # counts as a tenth of its input; two make it a few, so the kept plan looks
+            # each order up by its key. The number travels as a text (a one-message batch
+            # writes texts in).
+            limit = f"${len(_CHANGED) + 1}::text::bigint"
             await conn.execute(
                 f"""UPDATE {qualified(schema, ORDERS_TABLE)} AS o
                 SET status = c.status, reason = c.reason, updated_at = c.updated_at,
                     version = o.version + c.count, last_seq = c.last_seq
-                FROM (SELECT * FROM (SELECT * FROM json_to_recordset($1::json) AS c{_CHANGED}
-                    LIMIT $2::text::bigint) AS c LIMIT $2::text::bigint) AS c
+                FROM (SELECT * FROM (SELECT * FROM {_unnest(_CHANGED, "c")}
+                    LIMIT {limit}) AS c LIMIT {limit}) AS c
                 WHERE o.order_id = c.order_id""",
-                _json.encode(changed).decode(),
+                *_arrays(changed, _CHANGED),
                 str(len(changed)),
             )
 
     async def _insert(self, conn: Connection, schema: str, new: list[Row]) -> None:
         """The new orders with their lines (the body's, in its order, as one JSONB value of
         the order's row) in one statement. An OrderPlaced for an order that exists (a
-        foreign publisher's copy) changes neither the row nor its lines, as before."""
+        foreign publisher's copy) changes neither the row nor its lines, as before.
+
+        The orders' lines travel as ONE JSON array (the n-th order's lines its n-th
+        element, taken by `->`): a JSON text in an array literal would have each of its
+        quotes escaped, in Python, and read back."""
+        lines = f"${len(_PLACED) + 1}::jsonb"
         await conn.execute(
             f"""INSERT INTO {qualified(schema, ORDERS_TABLE)} (order_id, customer_id, status,
                 currency, total, reason, created_at, updated_at, version, last_seq, lines)
             SELECT order_id, customer_id, status, currency, total, reason, created_at,
-                updated_at, count, last_seq, lines
-            FROM json_to_recordset($1::json) AS n{_PLACED}
+                updated_at, count, last_seq, {lines} -> (n.at - 1)::int
+            FROM {_unnest(_PLACED, "n", ordinality="at")}
             ON CONFLICT (order_id) DO NOTHING""",
-            _json.encode(new).decode(),
+            *_arrays(new, _PLACED),
+            _json.encode([row.lines for row in new]).decode(),
         )
