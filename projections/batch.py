@@ -40,6 +40,7 @@ class BatchOutcome:
     running: bool = False  # its transaction found the view not paused (one message's gate)
 
 
+_CORRELATION_ID = operator.attrgetter("correlation_id")
 _LOCK = "SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE"
 _SAVE = SAVE  # the lean transaction runs the same statement, prepared
 
@@ -245,7 +246,7 @@ def _log_applied(
     correlation id can be followed from the API through the stream into the view."""
     if not log.isEnabledFor(logging.INFO):
         return
-    correlation_ids = list(dict.fromkeys(event.correlation_id for event in events))
+    correlation_ids = list(dict.fromkeys(map(_CORRELATION_ID, events)))
     log.info(
         "batch applied",
         extra={

@@ -52,9 +52,10 @@ def own_fact(data: bytes, own: OwnHeaders, *, seq: int, subject: str) -> Fact | 
     """`decode_fact`'s fast path on the six values of a block laid out as Tally writes it
     (`projections.own_headers`): the same `Fact`, or None where `decode_fact` would take
     the validating path (the caller then decodes with every header)."""
-    msg_id, event_type, version, correlation_id, occurred_at, mark = own
-    event_type = event_type.strip()
-    body = marked_json(data, mark.strip(), event_type, version.strip())
+    msg_id, event_type, version, correlation_id, occurred_at, mark, _ = own
+    # type, version and mark taken as they are: with whitespace around, they name no
+    # current model or mark (None: the dict's path, which strips them)
+    body = marked_json(data, mark, event_type, version)
     if body is None:
         return None
     occurred_at, correlation_id = occurred_at.strip(), correlation_id.strip()

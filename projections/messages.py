@@ -29,6 +29,7 @@ class StoredMessage:
     __slots__ = (
         "_block",
         "_headers",
+        "_unbatched",
         "consumer_seq",
         "data",
         "deliveries",
@@ -66,6 +67,7 @@ class StoredMessage:
         self.consumer_seq = consumer_seq
         self._headers = headers if headers is not None or block is not None else {}
         self._block = block
+        self._unbatched = False  # True: known to carry no atomic batch id (set on arrival)
 
     @property
     def headers(self) -> Mapping[str, str]:
@@ -76,6 +78,8 @@ class StoredMessage:
 
     def may_be_in_batch(self) -> bool:
         """False when it carries no atomic batch id (read without parsing its headers)."""
+        if self._unbatched:
+            return False
         if self._headers is not None:
             return BATCH_ID in self._headers
         return self._block is not None and _BATCH_ID in self._block
@@ -133,7 +137,11 @@ def from_raw(
     )
     if decode:
         own = own_headers(header_block)
-        fact = None if own is None else own_fact(data, own, seq=seq, subject=text)
+        if own is None:
+            fact = None
+        else:
+            fact = own_fact(data, own, seq=seq, subject=text)
+            message._unbatched = own[6] is not None  # `alone(own)`, without the call
         if fact is None:
             try:
                 fact = message.decode()
@@ -200,7 +208,7 @@ def complete_prefix(messages: Sequence[StoredMessage]) -> int:
     has not arrived yet is held back, so that it is applied in one transaction."""
     open_from: int | None = None
     for index, message in enumerate(messages):
-        if not message.may_be_in_batch():
+        if message._unbatched or not message.may_be_in_batch():  # the first: no call
             open_from = None
             continue
         batch_id = message.headers.get(BATCH_ID)

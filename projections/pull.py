@@ -41,7 +41,8 @@ class PullReader:
         self._prefetch = prefetch
         self._decode = decode
         self._buffer: collections.deque[StoredMessage] = collections.deque()
-        self._arrived = asyncio.Event()
+        self._arrived = asyncio.Event()  # set on arrival while a taker waits for it
+        self._waiting = False
         self._credit = 0
         self._last_activity = time.monotonic()
         self._gone: str | None = None
@@ -61,7 +62,8 @@ class PullReader:
             self._credit -= 1
         else:
             self._on_status(*status)
-        self._arrived.set()
+        if self._waiting:  # not an Event.set() per message: most arrive while none waits
+            self._arrived.set()
 
     def _on_status(self, code: str, description: str, headers: dict[str, str]) -> None:
         """A status ends a pull request: 404/408/409 give back its credit (all of it when
@@ -105,6 +107,7 @@ class PullReader:
         await self._top_up()
         if not self._buffer:
             self._arrived.clear()
+            self._waiting = True
             try:
                 async with asyncio.timeout(timeout):
                     while not self._buffer:
@@ -115,6 +118,8 @@ class PullReader:
                         await self._top_up()  # an expired request: the next one, now
             except TimeoutError:
                 return []
+            finally:
+                self._waiting = False
         count = min(limit, len(self._buffer))
         taken = [self._buffer.popleft() for _ in range(count)]
         await self._top_up()
@@ -132,8 +137,12 @@ class PullReader:
     async def wait_for_more(self, count: int, timeout: float) -> None:
         """Wait up to `timeout` s until more than `count` messages are buffered."""
         await self._top_up(beyond=count)  # the `count` held back wait for more behind them
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                while len(self._buffer) <= count:
-                    self._arrived.clear()
-                    await self._arrived.wait()
+        self._waiting = True
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    while len(self._buffer) <= count:
+                        self._arrived.clear()
+                        await self._arrived.wait()
+        finally:
+            self._waiting = False

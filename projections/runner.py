@@ -13,6 +13,7 @@ and pulls again from the checkpoint once resumed.
 import asyncio
 import contextlib
 import logging
+import operator
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
@@ -32,6 +33,7 @@ from projections.pause import PauseWatch
 from projections.pull import PullReader
 
 log = logging.getLogger("tally.projections")
+_SEQ = operator.attrgetter("seq")  # a message's sequence, read without a Python call
 AfterCommit = Callable[[int], Awaitable[None]]
 # A span around each batch applied (view, messages): given by the composition root when
 # tracing is on; the default opens nothing.
@@ -272,7 +274,7 @@ class Projector:
             first, expected = batch[0].consumer_seq, self._next_consumer_seq
             self._next_consumer_seq = batch[-1].consumer_seq + 1
         else:
-            first, expected = min(message.seq for message in batch), self.position + 1
+            first, expected = min(map(_SEQ, batch)), self.position + 1
         if expected is not None and first > expected and self._gap_seen != first:
             self._gap_seen = first
             self._next_consumer_seq = None
@@ -297,7 +299,7 @@ class Projector:
             self.pause.seen_running()  # no read of its own between the batches
         if self._after_commit is not None:
             await self._after_commit(outcome.position)
-        await reader.ack_all(max(batch, key=lambda message: message.seq))
+        await reader.ack_all(max(batch, key=_SEQ))
         if self._observer is not None:
             seconds = time.perf_counter() - started
             self._observer.batch_applied(

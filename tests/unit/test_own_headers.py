@@ -22,7 +22,7 @@ from events.stock import StockReceived
 from events.writer import WRITER
 from projections.facts import decode_fact
 from projections.messages import BATCH_COMMIT, BATCH_ID, StoredMessage, complete_prefix, from_raw
-from projections.own_headers import own_headers
+from projections.own_headers import alone, own_headers
 from projections.wire import ack_metadata, parse_headers
 
 REPLY = b"$JS.ACK.ORDERS.orders.1.42.40.1764567890123456789.7"
@@ -73,8 +73,8 @@ def test_the_block_the_write_side_writes_is_read_from_its_six_headers() -> None:
     lines = encode_header_lines(PLACED, envelope, data)
     block = f"NATS/1.0\r\n{lines}Nats-Expected-Last-Subject-Sequence: 7\r\n\r\n".encode()
     own = own_headers(block)
-    assert own is not None
-    assert [value.strip() for value in own] == [
+    assert own is not None and not alone(own)  # the expected sequence follows the six
+    assert [value.strip() for value in own[:6]] == [
         envelope.event_id_text,
         "OrderPlaced",
         str(PLACED.schema_version),
@@ -94,6 +94,7 @@ def test_the_block_the_write_side_writes_is_read_from_its_six_headers() -> None:
     [
         "none",
         "spaces around values",
+        "no space after the colons",
         "a header named again later",
         "order changed",
         "another status line",
@@ -109,6 +110,8 @@ def test_whatever_the_block_the_message_is_what_the_dict_makes_of_it(change: str
     block = block_of(lines)
     if change == "spaces around values":
         block = block_of([(k, f" {v} \t") for k, v in lines])
+    elif change == "no space after the colons":
+        block = block.replace(b": ", b":")
     elif change == "a header named again later":
         block = block[:-2] + f"{EVENT_TYPE}: OrderShipped\r\n\r\n".encode()
     elif change == "order changed":
@@ -126,7 +129,12 @@ def test_whatever_the_block_the_message_is_what_the_dict_makes_of_it(change: str
     message = arrived(None if change == "no headers" else block, data)
     expected = as_the_dict_reads(b"" if change == "no headers" else block, data)
     assert message == expected
-    not_as_written = ("a header named again later", "order changed", "another status line")
+    not_as_written = (
+        "a header named again later",
+        "order changed",
+        "another status line",
+        "no space after the colons",
+    )
     assert (own_headers(block) is None) == (change in not_as_written)
     not_an_event = ("another version", "an empty correlation id", "an unknown type", "no headers")
     assert (message.fact is None) == (change in not_an_event)
@@ -159,7 +167,28 @@ def test_an_atomic_batch_is_told_without_parsing_the_other_headers() -> None:
 
     plain = [message(1), message(2)]
     assert not plain[0].may_be_in_batch() and plain[0]._headers is None  # never parsed
+    assert plain[0]._unbatched  # told on arrival: nothing follows the six headers
     assert complete_prefix([*plain, message(3, "b"), message(4, "b", commit=True)]) == 4
     assert complete_prefix([*plain, message(3, "b"), message(4, "b")]) == 2
     assert complete_prefix([message(3, "b")]) == 0
     assert message(3, "b").may_be_in_batch()
+    assert not message(3, "b")._unbatched
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "",
+        "Nats-Batch-Id: b\r\n",
+        "\r\nNats-Batch-Id: b\r\n",  # a stray empty line: the dict reads on past it
+        "\r\nTally-Event-Type: OrderShipped\r\n",
+    ],
+)
+def test_a_block_is_alone_only_when_it_ends_after_the_six(after: str) -> None:
+    data, lines = written(StockReceived(quantity=1))
+    block = block_of(lines)[:-2] + after.encode() + b"\r\n"
+    own = own_headers(block)
+    message = arrived(block, data)
+    assert message == as_the_dict_reads(block, data)
+    assert message.may_be_in_batch() == ("Batch" in after)
+    assert (own is not None and alone(own)) == (after == "")
