@@ -11,7 +11,7 @@ from nats.aio.msg import Msg
 
 from events.codec import DecodeError
 from projections.facts import Fact, decode_fact, own_fact
-from projections.own_headers import own_headers
+from projections.own_headers import alone, own_headers
 from projections.wire import ack_metadata, parse_headers
 
 BATCH_ID = "Nats-Batch-Id"
@@ -141,7 +141,7 @@ def from_raw(
             fact = None
         else:
             fact = own_fact(data, own, seq=seq, subject=text)
-            message._unbatched = own[6] is not None  # `alone(own)`, without the call
+            message._unbatched = alone(own)
         if fact is None:
             try:
                 fact = message.decode()

@@ -1,6 +1,6 @@
 """A column of a batch as one PostgreSQL array literal (`projections.array_literals`): texts
 quoted as PostgreSQL reads them, NULLs, integers. PostgreSQL's own reading of them:
-tests/integration/views/test_array_literals.py."""
+tests/integration/views/test_array_literals_in_postgres.py."""
 
 from projections.array_literals import int_array, text_array
 
